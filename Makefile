@@ -1,0 +1,62 @@
+# Two commands matter: `make run` and `make test`. Both create or refresh .venv first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Keep every tool's state inside the repo, never in the user's home.
+export SPARK_LOCAL_IP := 127.0.0.1
+export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python
+export JUPYTER_CONFIG_DIR := $(CURDIR)/build/jupyter/config
+export JUPYTER_DATA_DIR := $(CURDIR)/build/jupyter/data
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/build/jupyter/runtime
+export IPYTHONDIR := $(CURDIR)/build/jupyter/ipython
+export MPLCONFIGDIR := $(CURDIR)/build/matplotlib
+export GX_ANALYTICS_ENABLED := False
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+SAMPLE := build/sample/orders.json
+LAKE ?= lake
+
+.PHONY: help venv run test lint format lab clean
+
+help:
+	@echo "make run   - set up .venv and run the pipeline on the bundled sample into ./$(LAKE)"
+	@echo "make test  - set up .venv and run the test suite"
+	@echo "make lint  - ruff check + format check"
+	@echo "make lab   - JupyterLab on the project kernel"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+run: venv
+	$(BIN)/etl sample --out build/sample
+	$(BIN)/etl run $(SAMPLE) --lake $(LAKE)
+	$(BIN)/etl query --lake $(LAKE) \
+	  "SELECT region_name, amount_category, sum(orders) AS orders, round(sum(total_sales), 2) AS total_sales FROM analytics.daily_sales GROUP BY ALL ORDER BY ALL"
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lab: venv
+	$(BIN)/python -m ipykernel install --sys-prefix --name etl-workbench --display-name "etl-workbench (.venv)"
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+clean:
+	rm -rf build lake .pytest_cache .ruff_cache

@@ -1,0 +1,33 @@
+"""Expected failures of a pipeline run, with messages meant for people.
+
+Each carries a ``status`` (the notification status the seed's workflow publishes) so
+the CLI, the Lambda handlers and the Glue job report failures the same way.
+"""
+
+from __future__ import annotations
+
+
+class EtlError(Exception):
+    """An expected failure: bad input or a failed gate. Not a bug, so no traceback."""
+
+    status = "FAILED"
+
+    def __init__(self, message: str, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+class ValidationFailed(EtlError):
+    """The landed file breaks a validation rule (name, extension, size, content)."""
+
+    status = "VALIDATION_FAILED"
+
+
+class QualityCheckFailed(EtlError):
+    """The data's quality score is below the dataset's threshold."""
+
+    status = "QUALITY_CHECK_FAILED"
+
+
+class RawZoneViolation(EtlError):
+    """Something tried to overwrite an object already in the immutable raw zone."""

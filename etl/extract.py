@@ -1,0 +1,40 @@
+"""Read a raw file into Spark, the same way for every stage.
+
+``data_format`` is what validation sniffed: ``json`` (JSON lines), ``json_array`` (one
+multi-line array), ``csv`` or ``parquet``. Passing the catalog's schema avoids inferring it
+again (inference is a full extra pass over the file).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+SPARK_FORMATS = {"json": "json", "json_array": "json", "csv": "csv", "parquet": "parquet"}
+READ_OPTIONS = {
+    "json": {"multiLine": "false"},
+    "json_array": {"multiLine": "true"},
+    "csv": {"header": "true", "encoding": "UTF-8"},
+    "parquet": {},
+}
+CORRUPT_RECORD_COLUMN = "_corrupt_record"
+
+
+def read_raw(
+    spark: SparkSession,
+    uri: str,
+    data_format: str,
+    schema: StructType | str | None = None,
+    infer_csv_types: bool = False,
+) -> DataFrame:
+    """Read ``uri`` as ``data_format``, with ``schema`` when the catalog already knows it."""
+    if data_format not in SPARK_FORMATS:
+        raise ValueError(
+            f"unknown data format {data_format!r}; expected one of {list(SPARK_FORMATS)}"
+        )
+    reader = spark.read.format(SPARK_FORMATS[data_format]).options(**READ_OPTIONS[data_format])
+    if schema is not None:
+        reader = reader.schema(schema)
+    elif data_format == "csv" and infer_csv_types:
+        reader = reader.option("inferSchema", "true")
+    return reader.load(uri)

@@ -1,0 +1,187 @@
+"""The quality gate: a one-pass profile, one quality score, and a great-expectations suite.
+
+Quality score (0-100), reconciling the seed's two formulas::
+
+    score = 100 - null_cell_percent - duplicate_row_percent
+
+where ``null_cell_percent`` is the share of all cells (rows x columns) that are null and
+``duplicate_row_percent`` the share of rows that exactly repeat an earlier row. This is the
+seed Lambda's formula. The seed Glue job's ``10 x sum(column null fractions)`` was dropped:
+it grows with the number of columns, so the same data scored lower in a wider table.
+An empty file scores 0.
+
+The run passes the gate when the score is at least the dataset's threshold (default 70)
+*and* the expectation suite in ``expectations/<suite>.json`` succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from etl.datasets import DatasetConfig
+from etl.errors import QualityCheckFailed
+
+SUITE_DIRS = (
+    os.environ.get("ETL_EXPECTATIONS_DIR", ""),
+    str(Path(__file__).resolve().parents[1] / "expectations"),
+    str(Path(__file__).resolve().parent / "_expectations"),  # inside the exported package zip
+)
+
+
+@dataclass(frozen=True)
+class QualityProfile:
+    """Counts from one aggregation pass over the data."""
+
+    total_records: int
+    duplicate_records: int
+    null_counts: dict[str, int]
+
+    @property
+    def null_cell_percent(self) -> float:
+        cells = self.total_records * len(self.null_counts)
+        return 100.0 * sum(self.null_counts.values()) / cells if cells else 0.0
+
+    @property
+    def duplicate_percent(self) -> float:
+        return 100.0 * self.duplicate_records / self.total_records if self.total_records else 0.0
+
+
+@dataclass
+class QualityReport:
+    """The quality Lambda's response shape (``qualityScore`` drives the workflow's Choice)."""
+
+    qualityScore: float
+    threshold: float
+    passed: bool
+    totalRecords: int
+    duplicateRecords: int
+    nullPercentage: float
+    duplicatePercentage: float
+    nullCounts: dict[str, int]
+    suite: str
+    suiteSuccess: bool
+    failedExpectations: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def reason(self) -> str:
+        problems = []
+        if self.qualityScore < self.threshold:
+            problems.append(
+                f"quality score {self.qualityScore} is below the threshold {self.threshold} "
+                f"(nulls {self.nullPercentage}% of cells, "
+                f"duplicates {self.duplicatePercentage}% of rows)"
+            )
+        problems += [
+            f"expectation {e['expectation']} on {e.get('column') or 'table'} failed "
+            f"({e.get('unexpected_percent', '?')}% unexpected)"
+            for e in self.failedExpectations
+        ]
+        return "; ".join(problems)
+
+
+def profile(df: DataFrame) -> QualityProfile:
+    """Row, duplicate and per-column null counts in one Spark job.
+
+    Grouping by every column counts each distinct record once with its multiplicity, so
+    duplicates and nulls come out of the same aggregation instead of a job per column.
+    """
+    columns = df.columns
+    grouped = df.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(F.count(F.lit(1)).alias("_n"))
+    sums = [F.sum("_n").alias("_rows"), F.sum(F.col("_n") - 1).alias("_dups")]
+    sums += [
+        F.sum(F.when(F.col(f"`{c}`").isNull(), F.col("_n")).otherwise(0)).alias(f"_null_{i}")
+        for i, c in enumerate(columns)
+    ]
+    row = grouped.agg(*sums).first()
+    return QualityProfile(
+        total_records=int(row["_rows"] or 0),
+        duplicate_records=int(row["_dups"] or 0),
+        null_counts={c: int(row[f"_null_{i}"] or 0) for i, c in enumerate(columns)},
+    )
+
+
+def quality_score(profile: QualityProfile) -> float:
+    """``100 - null_cell_percent - duplicate_row_percent``, floored at 0; 0 for no rows."""
+    if profile.total_records == 0:
+        return 0.0
+    return round(max(0.0, 100.0 - profile.null_cell_percent - profile.duplicate_percent), 2)
+
+
+def load_suite(name: str) -> dict:
+    """The suite ``name`` as a dict, from the first folder in ``SUITE_DIRS`` that has it."""
+    for folder in filter(None, SUITE_DIRS):
+        path = Path(folder) / f"{name}.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+    raise FileNotFoundError(
+        f"expectation suite {name!r} not found in {[d for d in SUITE_DIRS if d]}"
+    )
+
+
+def run_suite(df: DataFrame, suite: dict) -> tuple[bool, list[dict]]:
+    """Validate ``df`` with great-expectations; return success and the failed expectations."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_spark(name="spark").add_dataframe_asset(name="raw")
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+        batch_parameters={"dataframe": df}
+    )
+    expectations = [{k: e[k] for k in ("type", "kwargs") if k in e} for e in suite["expectations"]]
+    result = batch.validate(gx.ExpectationSuite(name=suite["name"], expectations=expectations))
+    failed = [
+        {
+            "expectation": r.expectation_config.type,
+            "column": r.expectation_config.kwargs.get("column"),
+            "unexpected_percent": _round(r.result.get("unexpected_percent")),
+            "observed_value": r.result.get("observed_value"),
+        }
+        for r in result.results
+        if not r.success
+    ]
+    return bool(result.success), failed
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def check_quality(df: DataFrame, dataset: DatasetConfig) -> QualityReport:
+    """Profile, score and validate ``df``; the report says whether the gate passed."""
+    counts = profile(df)
+    score = quality_score(counts)
+    suite_ok, failed = run_suite(df, load_suite(dataset.expectation_suite))
+    return QualityReport(
+        qualityScore=score,
+        threshold=dataset.quality_threshold,
+        passed=score >= dataset.quality_threshold and suite_ok,
+        totalRecords=counts.total_records,
+        duplicateRecords=counts.duplicate_records,
+        nullPercentage=round(counts.null_cell_percent, 2),
+        duplicatePercentage=round(counts.duplicate_percent, 2),
+        nullCounts=counts.null_counts,
+        suite=dataset.expectation_suite,
+        suiteSuccess=suite_ok,
+        failedExpectations=failed,
+    )
+
+
+def enforce(report: QualityReport) -> QualityReport:
+    """Raise ``QualityCheckFailed`` when the gate did not pass."""
+    if not report.passed:
+        raise QualityCheckFailed(
+            f"quality gate failed: {report.reason()}; nothing was written to curated",
+            details=report.to_dict(),
+        )
+    return report

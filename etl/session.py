@@ -1,0 +1,62 @@
+"""The right Spark session for where the code runs.
+
+Inside AWS Glue (a Glue job or a Glue interactive session) ``awsglue`` is importable and the
+session comes from the ``GlueContext``. Everywhere else we build a local session tuned for a
+2-core laptop: UTC session time zone (partition dates must not depend on the laptop's zone),
+no UI, small shuffles, and all Spark state under a temp dir instead of the user's home.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import cache
+
+from pyspark.sql import SparkSession
+
+LOCAL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    # Adaptive execution coalesces shuffle output: a small input writes one file per partition.
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.parquet.compression.codec": "snappy",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.driver.memory": "2g",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def in_glue() -> bool:
+    """True when running inside AWS Glue (job or interactive session)."""
+    try:
+        import awsglue
+    except ImportError:
+        return False
+    return not getattr(awsglue, "LOCAL_STAND_IN", False)
+
+
+@cache
+def get_spark(app_name: str = "etl-workbench") -> SparkSession:
+    """Return the session for this environment (Glue's, or a local one built once)."""
+    if in_glue():
+        from awsglue.context import GlueContext
+        from pyspark.context import SparkContext
+
+        return GlueContext(SparkContext.getOrCreate()).spark_session
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    scratch = os.environ.get("ETL_SPARK_TMP") or tempfile.mkdtemp(prefix="etl-spark-")
+    builder = SparkSession.builder.master(os.environ.get("ETL_SPARK_MASTER", "local[*]"))
+    builder = builder.appName(app_name)
+    for key, value in LOCAL_CONF.items():
+        builder = builder.config(key, value)
+    builder = (
+        builder.config("spark.local.dir", scratch)
+        .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
+    return spark
