@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help='e.g. "SELECT * FROM analytics.daily_sales"')
     query.add_argument("--json", action="store_true", help="print rows as JSON objects")
     query.set_defaults(handler=cmd_query)
+
+    from etl import notebook_commands
+    from etl.workflow import commands as workflow_commands
+
+    workflow_commands.register(commands, lake_parent)
+    notebook_commands.register(commands, lake_parent)
     return parser
 
 

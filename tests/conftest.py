@@ -1,0 +1,41 @@
+"""Shared fixtures: one local Spark session for the whole test run, and throwaway lakes."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+RUN_DATE = date(2026, 11, 26)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one Spark session of the test run (fewer shuffle partitions: test data is tiny)."""
+    from etl.session import get_spark
+
+    session = get_spark("etl-workbench-tests")
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+
+
+@pytest.fixture
+def lake(tmp_path: Path):
+    from etl.lake import Lake
+
+    return Lake.local(tmp_path / "lake").ensure()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(tmp_path_factory) -> Path:
+    """The sample feed in every format, 300 records relative to ``RUN_DATE``."""
+    from etl.sample import write_samples
+
+    out = tmp_path_factory.mktemp("sample")
+    write_samples(out, rows=300, as_of=RUN_DATE)
+    return out
