@@ -55,7 +55,12 @@ def write_partitioned(
 
     Rows from an earlier load of the same ``source`` are replaced, wherever they were.
     """
-    df.write.mode("overwrite").option("compression", "snappy").partitionBy(
+    # REBALANCE lets adaptive execution size the output: one file per partition for a small
+    # input, ~64 MB files (spark.sql.adaptive.advisoryPartitionSizeInBytes) for a big one.
+    # (PySpark 3.5's DataFrame.hint cannot pass columns, hence the SQL form.)
+    columns = ", ".join(f"`{c}`" for c in partition_columns)
+    balanced = df.sparkSession.sql(f"SELECT /*+ REBALANCE({columns}) */ * FROM {{df}}", df=df)
+    balanced.write.mode("overwrite").option("compression", "snappy").partitionBy(
         *partition_columns
     ).parquet(staging_path)
     prefix = f"{source_id(source)}-part-"

@@ -10,6 +10,7 @@ import pytest
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
 RUN_DATE = date(2026, 11, 26)
 

@@ -1,1 +1,1 @@
-"""The Step Functions workflow, executed locally from ``infra/statemachine/etl_workflow.asl.json``."""
+"""The Step Functions workflow, run locally from infra/statemachine/etl_workflow.asl.json."""

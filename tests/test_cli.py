@@ -1,0 +1,182 @@
+"""The ``etl`` CLI end to end on a local lake: every format, reruns, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from etl.catalog import LocalCatalog
+from etl.cli import main
+from etl.lake import Lake
+
+RUN_DATE = date(2026, 11, 26)  # the sample fixture's as-of date
+CURATED = "curated/processed/orders"
+
+
+def run(file: Path, lake_root: Path, *extra: str) -> int:
+    return main(
+        ["run", str(file), "--lake", str(lake_root), "--run-date", RUN_DATE.isoformat(), *extra]
+    )
+
+
+def curated_rows(spark, lake_root: Path):
+    return spark.read.parquet(str(lake_root / CURATED))
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def json_lake(sample_dir, tmp_path_factory):
+    """A lake after one successful run of the JSON-lines sample."""
+    root = tmp_path_factory.mktemp("json-lake")
+    assert run(sample_dir / "orders.json", root) == 0
+    return root
+
+
+def test_a_run_leaves_partitioned_parquet_in_curated_and_analytics(json_lake):
+    day = "process_year=2026/process_month=11/process_day=26"
+    assert list((json_lake / CURATED / day).glob("*.snappy.parquet"))
+    assert list((json_lake / "analytics/daily_sales" / day).glob("*.snappy.parquet"))
+
+
+@pytest.mark.parametrize("name", ["orders_array.json", "orders.csv", "orders.parquet"])
+def test_every_format_gives_the_same_curated_rows(spark, sample_dir, json_lake, tmp_path, name):
+    assert run(sample_dir / name, tmp_path) == 0
+    assertDataFrameEqual(curated_rows(spark, tmp_path), curated_rows(spark, json_lake))
+
+
+def test_running_the_same_file_twice_leaves_the_row_count_unchanged(
+    spark, sample_dir, json_lake, tmp_path
+):
+    shutil.copytree(json_lake, tmp_path / "lake")
+    before = curated_rows(spark, tmp_path / "lake").count()
+    assert run(sample_dir / "orders.json", tmp_path / "lake") == 0
+    assert curated_rows(spark, tmp_path / "lake").count() == before
+
+
+def test_the_catalog_knows_the_tables_and_their_partitions(json_lake):
+    catalog = LocalCatalog(Lake.local(json_lake))
+    orders = catalog.get_table("etl_pipeline", "orders")
+    assert [k["Name"] for k in orders["PartitionKeys"]] == [
+        "process_year",
+        "process_month",
+        "process_day",
+    ]
+    assert [p["Values"] for p in orders["Partitions"]] == [["2026", "11", "26"]]
+    assert "email" not in {c["Name"] for c in orders["StorageDescriptor"]["Columns"]}
+    raw = catalog.get_table("etl_pipeline", "raw_orders")
+    assert raw["Parameters"]["classification"] == "json"
+    assert {"Name": "region_code", "Type": "string"} in raw["StorageDescriptor"]["Columns"]
+    assert catalog.get_table("analytics", "daily_sales")["Partitions"]
+
+
+def test_success_is_notified_with_metrics(json_lake):
+    notes = (json_lake / "_system/notifications/notifications.jsonl").read_text().splitlines()
+    message = json.loads(notes[-1])["Message"]
+    assert message["status"] == "SUCCESS" and message["recordsProcessed"] > 0
+    metrics = json.loads((json_lake / "_system/metrics/metrics.jsonl").read_text().splitlines()[-1])
+    names = {m["MetricName"] for m in metrics["MetricData"]}
+    assert metrics["Namespace"] == "ETL/Pipeline"
+    assert names == {"RecordsProcessed", "DataQualityScore", "JobFailures"}
+
+
+def test_query_reads_the_analytics_zone(json_lake, capsys):
+    sql = "SELECT sum(orders) AS n FROM analytics.daily_sales"
+    assert main(["query", "--lake", str(json_lake), "--json", sql]) == 0
+    total = json.loads(capsys.readouterr().out)[0]["n"]
+    assert (
+        main(
+            [
+                "query",
+                "--lake",
+                str(json_lake),
+                "--json",
+                "SELECT count(*) AS n FROM etl_pipeline.orders",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)[0]["n"] == total
+
+
+def bad_files(folder: Path) -> dict[str, Path]:
+    files = {
+        "bad name": folder / "bad name.json",
+        "unsupported extension": folder / "orders.xlsx",
+        "empty": folder / "empty.json",
+        "unparseable": folder / "broken.json",
+    }
+    files["bad name"].write_text('{"id": 1}\n')
+    files["unsupported extension"].write_text("x")
+    files["empty"].write_text("")
+    files["unparseable"].write_text('{"id": 1, "status": "ACTIVE"}\n{"id": 2, "status": \n')
+    return files
+
+
+@pytest.mark.parametrize("problem", ["bad name", "unsupported extension", "empty", "unparseable"])
+def test_invalid_files_exit_non_zero_with_one_line_and_change_nothing(
+    json_lake, tmp_path, capsys, problem
+):
+    lake_root = tmp_path / "lake"
+    shutil.copytree(json_lake, lake_root)
+    curated_before = tree(lake_root / "curated")
+    file = bad_files(tmp_path)[problem]
+    capsys.readouterr()
+    assert run(file, lake_root) == 3
+    err_lines = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if line.startswith("VALIDATION_FAILED")
+    ]
+    assert len(err_lines) == 1 and "Traceback" not in err_lines[0]
+    assert tree(lake_root / "curated") == curated_before
+    assert (lake_root / "raw/incoming" / file.name).read_bytes() == file.read_bytes()
+
+
+def test_a_file_that_fails_the_quality_gate_exits_4_and_writes_nothing(json_lake, tmp_path, capsys):
+    lake_root = tmp_path / "lake"
+    shutil.copytree(json_lake, lake_root)
+    curated_before = tree(lake_root / "curated")
+    rows = [
+        {"id": None, "name": "x", "status": "ACTIVE", "created_date": None, "region_code": "01"}
+    ] * 8
+    rows += [
+        {
+            "id": 1,
+            "name": "y",
+            "status": "ACTIVE",
+            "created_date": "2026-11-01 00:00:00",
+            "region_code": "01",
+        }
+    ]
+    low = tmp_path / "low_quality.json"
+    low.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert run(low, lake_root) == 4
+    err = capsys.readouterr().err
+    assert "QUALITY_CHECK_FAILED: quality gate failed: quality score" in err
+    assert tree(lake_root / "curated") == curated_before
+    assert (lake_root / "raw/incoming/low_quality.json").exists()
+    last = json.loads(
+        (lake_root / "_system/notifications/notifications.jsonl").read_text().splitlines()[-1]
+    )
+    assert last["Message"]["status"] == "QUALITY_CHECK_FAILED"
+
+
+def test_a_missing_input_file_is_a_one_line_error(tmp_path, capsys):
+    assert main(["run", str(tmp_path / "nope.json"), "--lake", str(tmp_path)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_a_bad_run_date_is_rejected_by_the_parser(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "x.json", "--run-date", "26/11/2026"])
+    assert "YYYY-MM-DD" in capsys.readouterr().err
