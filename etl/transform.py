@@ -47,9 +47,17 @@ def drop_exact_duplicates(df: DataFrame) -> DataFrame:
 def drop_null_ids(id_column: str) -> Transform:
     def _transform(df: DataFrame) -> DataFrame:
         _require(df, id_column)
-        return df.where(F.col(id_column).isNotNull()).withColumn(
-            id_column, F.col(id_column).cast("bigint")
-        )
+        return df.where(F.col(id_column).isNotNull())
+
+    return _transform
+
+
+def cast_id(id_column: str) -> Transform:
+    """Ids are ``bigint`` whatever the source format inferred (int, bigint, text)."""
+
+    def _transform(df: DataFrame) -> DataFrame:
+        _require(df, id_column)
+        return df.withColumn(id_column, F.col(id_column).cast("bigint"))
 
     return _transform
 
@@ -188,13 +196,16 @@ def transform_orders(
 ) -> DataFrame:
     """Cleanse, standardise, enrich, apply business rules and PII masking, partition."""
     pii_left = tuple(c for c in dataset.pii_columns if c != dataset.email_column)
+    # Row filters on untouched raw values commute with dropping exact duplicates, so they
+    # run first: the de-duplication shuffle then moves only the rows that can survive.
     return (
-        df.transform(drop_exact_duplicates)
-        .transform(drop_null_ids(dataset.id_column))
+        df.transform(drop_null_ids(dataset.id_column))
+        .transform(keep_statuses(dataset.valid_statuses))
+        .transform(drop_exact_duplicates)
+        .transform(cast_id(dataset.id_column))
         .transform(standardize_names)
         .transform(cast_to_double(dataset.numeric_columns))
         .transform(parse_timestamp(dataset.timestamp_column, dataset.timestamp_format))
-        .transform(keep_statuses(dataset.valid_statuses))
         .transform(keep_recent(dataset.timestamp_column, run_date, dataset.retention_days))
         .transform(add_total_amount)
         .transform(

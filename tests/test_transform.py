@@ -19,10 +19,17 @@ def test_exact_duplicate_records_are_dropped_but_near_duplicates_kept(spark):
     assertDataFrameEqual(T.drop_exact_duplicates(df), expected)
 
 
-def test_rows_without_an_id_are_dropped_and_ids_become_bigint(spark):
+def test_rows_without_an_id_are_dropped(spark):
     df = spark.createDataFrame([(1, "a"), (None, "b")], "id int, name string")
-    expected = spark.createDataFrame([(1, "a")], "id bigint, name string")
+    expected = spark.createDataFrame([(1, "a")], "id int, name string")
     assertDataFrameEqual(df.transform(T.drop_null_ids("id")), expected)
+
+
+def test_ids_become_bigint_whatever_type_was_inferred(spark):
+    df = spark.createDataFrame([(1,), (2,)], "id int")
+    assertDataFrameEqual(
+        df.transform(T.cast_id("id")), spark.createDataFrame([(1,), (2,)], "id bigint")
+    )
 
 
 def test_names_are_trimmed_and_upper_cased(spark):
