@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import tempfile
 from functools import cache
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
@@ -55,7 +57,10 @@ def get_spark(app_name: str = "etl-workbench") -> SparkSession:
     builder = (
         builder.config("spark.local.dir", scratch)
         .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={scratch} -Dlog4j2.configurationFile=file:{LOG_CONFIG}",
+        )
     )
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
