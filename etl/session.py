@@ -48,6 +48,9 @@ def get_spark(app_name: str = "etl-workbench") -> SparkSession:
         from pyspark.context import SparkContext
 
         return GlueContext(SparkContext.getOrCreate()).spark_session
+    active = SparkSession.getActiveSession()
+    if active is not None:  # one session per process, whoever built it
+        return active
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     scratch = os.environ.get("ETL_SPARK_TMP") or tempfile.mkdtemp(prefix="etl-spark-")
     builder = SparkSession.builder.master(os.environ.get("ETL_SPARK_MASTER", "local[*]"))
