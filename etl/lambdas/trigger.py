@@ -1,0 +1,100 @@
+"""The ingestion trigger: an S3 "object created" event starts one workflow execution.
+
+Accepts S3 event notifications (``Records[].s3``) and EventBridge "Object Created" events.
+The execution name is derived from the object key and ETag, so a repeated event for the
+same object asks for the same name and Step Functions refuses a second execution
+(``ExecutionAlreadyExists``, treated here as success).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import UTC, date, datetime
+from urllib.parse import unquote_plus
+
+MAX_EXECUTION_NAME = 80
+DIGEST_CHARS = 20
+LANDING_PREFIX = "incoming/"
+
+
+def execution_name(key: str, etag: str) -> str:
+    """``<file stem>-<digest of key+ETag>``: at most 80 characters of ``[A-Za-z0-9_-]``.
+
+    Stricter than Step Functions requires, so names are also valid CloudWatch log names.
+    """
+    identity = "\n".join((key, etag.strip('"')))
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:DIGEST_CHARS]
+    stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")
+    slug = slug[: MAX_EXECUTION_NAME - DIGEST_CHARS - 1].rstrip("-") or "object"
+    return f"{slug}-{digest}"
+
+
+def execution_input(bucket: str, key: str, etag: str, size: int, run_date: date) -> dict:
+    """The workflow's input for one landed object."""
+    return {
+        "inputData": {"bucket": bucket, "key": key, "etag": etag.strip('"'), "size": size},
+        "runDate": run_date.isoformat(),
+    }
+
+
+def landed_objects(event: dict) -> list[dict]:
+    """``[{bucket, key, etag, size, run_date}]`` for every object the event reports."""
+    if event.get("detail-type") == "Object Created":  # EventBridge
+        detail = event["detail"]
+        return [
+            _landed(
+                detail["bucket"]["name"],
+                detail["object"]["key"],
+                detail["object"].get("etag", ""),
+                detail["object"].get("size", 0),
+                event.get("time"),
+            )
+        ]
+    return [
+        _landed(
+            record["s3"]["bucket"]["name"],
+            unquote_plus(record["s3"]["object"]["key"]),
+            record["s3"]["object"].get("eTag", ""),
+            record["s3"]["object"].get("size", 0),
+            record.get("eventTime"),
+        )
+        for record in event.get("Records", [])
+        if record.get("eventName", "ObjectCreated:").startswith("ObjectCreated:")
+    ]
+
+
+def _landed(bucket: str, key: str, etag: str, size: int, when: str | None) -> dict:
+    moment = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else datetime.now(UTC)
+    return {"bucket": bucket, "key": key, "etag": etag, "size": int(size), "run_date": moment}
+
+
+def handler(event: dict, context: object = None) -> dict:
+    """Start one execution per landed object under ``incoming/``; return what happened."""
+    import boto3
+
+    sfn = boto3.client("stepfunctions")
+    state_machine = os.environ["STATE_MACHINE_ARN"]
+    started = []
+    for obj in landed_objects(event):
+        if not obj["key"].startswith(LANDING_PREFIX):
+            continue
+        name = execution_name(obj["key"], obj["etag"])
+        run_date = obj["run_date"].astimezone(UTC).date()
+        payload = execution_input(obj["bucket"], obj["key"], obj["etag"], obj["size"], run_date)
+        try:
+            arn = sfn.start_execution(
+                stateMachineArn=state_machine, name=name, input=_json(payload)
+            )["executionArn"]
+            started.append({"name": name, "executionArn": arn, "status": "STARTED"})
+        except sfn.exceptions.ExecutionAlreadyExists:
+            started.append({"name": name, "status": "ALREADY_STARTED"})
+    return {"executions": started}
+
+
+def _json(value: dict) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))

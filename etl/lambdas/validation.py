@@ -1,0 +1,27 @@
+"""The validation Lambda: name, extension, size and first bytes of the landed object.
+
+Reuses ``etl.validation`` (standard library only), fed by two S3 range GETs (head and
+tail), so a 5 GB object costs the same as a 5 KB one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from etl.datasets import get_dataset
+from etl.lambdas.s3_objects import object_size, read_range, s3_client
+from etl.validation import HEAD_BYTES, TAIL_BYTES, FileFacts, validate_file
+
+
+def handler(event: dict, context: object = None) -> dict:
+    """Return ``ValidationResult.to_dict()`` for ``event["inputData"]`` (bucket and key)."""
+    bucket, key = event["inputData"]["bucket"], event["inputData"]["key"]
+    s3 = s3_client()
+    size = object_size(s3, bucket, key)
+    facts = FileFacts(
+        key=key,
+        size=size,
+        head=read_range(s3, bucket, key, 0, min(size, HEAD_BYTES) - 1),
+        tail=read_range(s3, bucket, key, max(0, size - TAIL_BYTES), size - 1),
+    )
+    return validate_file(facts, get_dataset(os.environ.get("DATASET", "orders"))).to_dict()

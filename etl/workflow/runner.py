@@ -1,0 +1,136 @@
+"""Execute the workflow definition locally, one execution at a time, and keep its history.
+
+``LocalWorkflow`` deploys ``infra/statemachine/etl_workflow.asl.json`` (substitutions filled
+with local names) to moto's Step Functions, answers its Tasks with ``LocalServices``, and
+saves every finished execution's history in the lake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from unittest import mock
+
+from etl import lake as lake_io
+from etl.datasets import ORDERS, DatasetConfig
+from etl.lake import LANDING_PREFIX, Lake
+from etl.lambdas import trigger
+from etl.workflow import history
+from etl.workflow.definition import DEFINITION_PATH, load_definition, render
+from etl.workflow.local_services import LocalNames, LocalServices, etag_of
+from etl.workflow.moto_adapter import local_step_functions
+
+DEFAULT_TIMEOUT = 1800.0
+POLL_SECONDS = 0.02
+
+
+class LocalWorkflow:
+    """The state machine running locally; use as a context manager."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        dataset: DatasetConfig = ORDERS,
+        spark=None,
+        time_scale: float = 0.0,
+        services: LocalServices | None = None,
+        definition_path: Path = DEFINITION_PATH,
+        echo: bool = True,
+    ) -> None:
+        self.lake = lake.ensure()
+        self.services = services or LocalServices(
+            lake, dataset, spark_factory=self._spark_factory(spark), echo=echo
+        )
+        self.names: LocalNames = self.services.names
+        self.time_scale = time_scale
+        self.definition = render(load_definition(definition_path), self.names.substitutions())
+        self._stack = ExitStack()
+        self.state_machine_arn = ""
+
+    @staticmethod
+    def _spark_factory(spark):
+        def get():
+            if spark is not None:
+                return spark
+            from etl.session import get_spark
+
+            return get_spark()
+
+        return get
+
+    def __enter__(self) -> LocalWorkflow:
+        import boto3
+
+        stack = self._stack.__enter__()
+        quiet = logging.getLogger("moto.stepfunctions")
+        stack.callback(quiet.setLevel, quiet.level)
+        quiet.setLevel(logging.CRITICAL)  # moto logs every caught task error as a warning
+        stack.enter_context(local_step_functions(self.services.handlers(), self.time_scale))
+        self.sfn = boto3.client("stepfunctions")
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name=self.names.state_machine, definition=self.definition, roleArn=self.names.role_arn
+        )["stateMachineArn"]
+        stack.enter_context(
+            mock.patch.dict("os.environ", {"STATE_MACHINE_ARN": self.state_machine_arn})
+        )
+        return self
+
+    def __exit__(self, *exc) -> bool | None:
+        return self._stack.__exit__(*exc)
+
+    # --- starting --------------------------------------------------------------------
+    def start(self, execution_input: dict, name: str) -> str:
+        """StartExecution; raises ``ExecutionAlreadyExists`` for a name already used."""
+        return self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+        )["executionArn"]
+
+    def landed_input(self, uri: str, run_date: date) -> dict:
+        """The execution input the S3 event for a file in ``raw/incoming/`` would give."""
+        path = Path(uri)
+        key = lake_io.join(LANDING_PREFIX, path.name)
+        return trigger.execution_input(
+            self.names.bucket("raw"), key, etag_of(path), path.stat().st_size, run_date
+        )
+
+    def run_landed(self, uri: str, run_date: date) -> dict:
+        """Run the workflow on a landed file, as a manual re-drive (a fresh execution name)."""
+        execution_input = self.landed_input(uri, run_date)
+        obj = execution_input["inputData"]
+        name = trigger.execution_name(obj["key"], f"{obj['etag']}:{uuid.uuid4().hex}")
+        return self.wait(self.start(execution_input, name))
+
+    def trigger(self, event: dict) -> list[dict]:
+        """Feed an S3/EventBridge event to the trigger Lambda; wait for what it started."""
+        result = trigger.handler(event, None)
+        return [self.wait(e["executionArn"]) for e in result["executions"] if "executionArn" in e]
+
+    # --- finishing -------------------------------------------------------------------
+    def wait(self, execution_arn: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
+        """Block until the execution stops; save and return its history record."""
+        deadline = time.monotonic() + timeout
+        tick = threading.Event()
+        while (described := self.sfn.describe_execution(executionArn=execution_arn))[
+            "status"
+        ] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
+            tick.wait(POLL_SECONDS)
+        described.pop("ResponseMetadata", None)
+        events = self._history(execution_arn)
+        history.save(self.lake, described, events)
+        return {"execution": described, "events": events}
+
+    def _history(self, execution_arn: str) -> list[dict]:
+        events: list[dict] = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(
+            executionArn=execution_arn
+        ):
+            events.extend(page["events"])
+        return events
