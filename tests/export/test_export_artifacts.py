@@ -1,0 +1,155 @@
+"""``etl export``: deterministic artifacts, and the drift check between notebook and job."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from etl import export
+from etl.cli import main
+
+REPO = export.REPO_ROOT
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """The parts of the checkout ``etl export`` reads, copied so a test may edit them."""
+    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
+    shutil.copytree(REPO / "etl", tmp_path / "etl", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "expectations", tmp_path / "expectations")
+    return tmp_path
+
+
+def _edit_cell(root: Path, tag: str | None, old: str, new: str) -> None:
+    path = root / "notebooks" / "04_transform.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(
+        c
+        for c in notebook.cells
+        if c.cell_type == "code"
+        and old in c.source
+        and (tag is None or tag in c.metadata.get("tags", []))
+    )
+    cell.source = cell.source.replace(old, new)
+    nbformat.write(notebook, path)
+
+
+def test_committed_job_script_matches_the_notebooks_export_cells():
+    assert export.drift(REPO) == []
+
+
+def test_job_script_is_the_shell_around_the_export_cells():
+    script = export.job_script("transform_job.py", REPO / "notebooks" / "04_transform.ipynb")
+    shell = script.index("job.init(")
+    assert script.index("args = getResolvedOptions(") < shell
+    assert shell < script.index("outcome = run_transform_job(") < script.index("job.commit()")
+    assert "assertDataFrameEqual" not in script  # untagged cells stay in the notebook
+
+
+def test_check_fails_in_one_line_when_an_export_cell_was_edited(repo_copy, capsys):
+    _edit_cell(repo_copy, "export", "dataset = job_dataset(job_run)", "dataset = None")
+    assert main(["export", "--check", "--root", str(repo_copy)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0
+    assert (
+        "notebooks/04_transform.ipynb export cells and etl/glue_scripts/transform_job.py" in error
+    )
+
+
+def test_check_fails_when_the_committed_script_was_edited_by_hand(repo_copy):
+    committed = repo_copy / "etl" / "glue_scripts" / "transform_job.py"
+    committed.write_text(committed.read_text() + "print('hotfix')\n")
+    assert main(["export", "--check", "--root", str(repo_copy)]) == 1
+
+
+def test_editing_a_cell_that_is_not_exported_is_not_drift(repo_copy):
+    _edit_cell(repo_copy, None, "rows with an id", "rows that have an id")
+    assert main(["export", "--check", "--root", str(repo_copy)]) == 0
+
+
+def test_update_brings_the_committed_script_back_in_line(repo_copy):
+    _edit_cell(repo_copy, "export", "dataset = job_dataset(job_run)", "dataset = None")
+    assert main(["export", "--update", "--root", str(repo_copy)]) == 0
+    assert main(["export", "--check", "--root", str(repo_copy)]) == 0
+    committed = (repo_copy / "etl" / "glue_scripts" / "transform_job.py").read_text()
+    assert "dataset = None" in committed
+
+
+def test_export_writes_every_artifact_and_the_same_bytes_twice(repo_copy):
+    (repo_copy / "infra" / "statemachine").mkdir(parents=True)
+    (repo_copy / export.STATE_MACHINE).write_text('{"StartAt": "Validate"}')
+    first, _ = export.build(repo_copy, repo_copy / "one")
+    second, _ = export.build(repo_copy, repo_copy / "two")
+    names = sorted(p.relative_to(repo_copy / "one").as_posix() for p in first)
+    assert {"glue/transform_job.py", "glue/etl_package.zip"} <= set(names)
+    assert "statemachine/etl_workflow.asl.json" in names
+    for a, b in zip(sorted(first), sorted(second), strict=True):
+        assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_package_zip_holds_the_package_and_the_suites_with_fixed_timestamps(tmp_path):
+    target = export.write_zip(
+        tmp_path / "etl_package.zip",
+        export.package_zip_entries(REPO / "etl", REPO / "expectations"),
+    )
+    with zipfile.ZipFile(target) as archive:
+        infos = archive.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names)
+    assert {"etl/__init__.py", "etl/quality.py", "etl/_expectations/orders_raw.json"} <= set(names)
+    assert "etl/awsglue_local/awsglue/utils.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith("etl/glue_scripts/")]
+    assert {i.date_time for i in infos} == {export.ZIP_TIMESTAMP}
+
+
+def _fake_package(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / "etl" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root / "etl"
+
+
+def test_a_lambda_bundle_holds_only_the_modules_its_handler_imports(tmp_path):
+    package = _fake_package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "errors.py": "import json\n",
+            "lake.py": "from etl.errors import EtlError\nimport boto3\n",
+            "pipeline.py": "import pyspark\n",
+            "lambdas/__init__.py": "",
+            "lambdas/trigger.py": "from etl import lake\n\ndef handler(event, context): ...\n",
+        },
+    )
+    entries = export.lambda_zip_entries(package, "trigger")
+    assert sorted(entries) == [
+        "etl/__init__.py",
+        "etl/errors.py",
+        "etl/lake.py",
+        "etl/lambdas/__init__.py",
+        "etl/lambdas/trigger.py",
+    ]
+
+
+def test_a_lambda_that_reaches_spark_is_refused_with_the_module_named(tmp_path):
+    package = _fake_package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "pipeline.py": "import pyspark\n",
+            "lambdas/__init__.py": "",
+            "lambdas/quality_check.py": "from ..pipeline import run\n",
+        },
+    )
+    with pytest.raises(export.ExportError, match=r"needs etl\.pipeline, which imports pyspark"):
+        export.lambda_modules(package, "etl.lambdas.quality_check")
+
+
+def test_the_real_lambda_handlers_bundle_as_pure_python():
+    for name in export.lambda_handlers(REPO / "etl"):
+        assert f"etl/lambdas/{name}.py" in export.lambda_zip_entries(REPO / "etl", name)
