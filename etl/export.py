@@ -269,8 +269,13 @@ def lambda_zip_entries(package_dir: Path, name: str) -> dict[str, bytes]:
 
 
 def lambda_handlers(package_dir: Path) -> list[str]:
-    folder = package_dir / "lambdas"
-    return sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    """Modules of ``etl/lambdas/`` that define a top-level ``handler`` (helpers are not)."""
+    names = []
+    for path in sorted((package_dir / "lambdas").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if any(isinstance(n, ast.FunctionDef) and n.name == "handler" for n in tree.body):
+            names.append(path.stem)
+    return names
 
 
 def build(root: Path = REPO_ROOT, out: Path | None = None) -> tuple[list[Path], list[str]]:

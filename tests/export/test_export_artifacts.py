@@ -151,5 +151,18 @@ def test_a_lambda_that_reaches_spark_is_refused_with_the_module_named(tmp_path):
 
 
 def test_the_real_lambda_handlers_bundle_as_pure_python():
+    assert {"trigger", "validation", "quality_check"} <= set(export.lambda_handlers(REPO / "etl"))
     for name in export.lambda_handlers(REPO / "etl"):
         assert f"etl/lambdas/{name}.py" in export.lambda_zip_entries(REPO / "etl", name)
+
+
+def test_only_modules_with_a_handler_become_lambda_bundles(tmp_path):
+    package = _fake_package(
+        tmp_path,
+        {
+            "lambdas/__init__.py": "",
+            "lambdas/s3_objects.py": "def head(key): ...\n",
+            "lambdas/trigger.py": "def handler(event, context): ...\n",
+        },
+    )
+    assert export.lambda_handlers(package) == ["trigger"]
