@@ -14,7 +14,6 @@ checked on the template instead.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -58,10 +57,11 @@ AWS_TEST_ENVIRONMENT = {
 SHIM_MODULE = "moto_shims.cloudformation"
 
 
-class _ShimResource(CloudFormationModel):
-    """A resource moto's CloudFormation cannot create itself; ``Ref`` gives ``name``."""
+class _ShimResource:
+    """A resource moto's CloudFormation cannot create itself; ``Ref`` gives ``name``.
 
-    __module__ = SHIM_MODULE
+    A mixin: moto finds models among ``CloudFormationModel``'s *direct* subclasses.
+    """
 
     def __init__(self, name: str, account_id: str, region_name: str) -> None:
         self.name = name
@@ -86,7 +86,7 @@ class _ShimResource(CloudFormationModel):
         )
 
 
-class GlueDatabaseShim(_ShimResource):
+class GlueDatabaseShim(_ShimResource, CloudFormationModel):
     __module__ = SHIM_MODULE
 
     @staticmethod
@@ -107,7 +107,7 @@ class GlueDatabaseShim(_ShimResource):
         glue_backends[account_id][region_name].delete_database(self.name)
 
 
-class GlueSecurityConfigurationShim(_ShimResource):
+class GlueSecurityConfigurationShim(_ShimResource, CloudFormationModel):
     __module__ = SHIM_MODULE
 
     @staticmethod
@@ -128,7 +128,7 @@ class GlueSecurityConfigurationShim(_ShimResource):
         glue_backends[account_id][region_name].delete_security_configuration(self.name)
 
 
-class GlueCrawlerShim(_ShimResource):
+class GlueCrawlerShim(_ShimResource, CloudFormationModel):
     __module__ = SHIM_MODULE
 
     @staticmethod
@@ -162,7 +162,7 @@ class GlueCrawlerShim(_ShimResource):
         glue_backends[account_id][region_name].delete_crawler(self.name)
 
 
-class GlueJobShim(_ShimResource):
+class GlueJobShim(_ShimResource, CloudFormationModel):
     __module__ = SHIM_MODULE
 
     @staticmethod
@@ -204,7 +204,7 @@ class GlueJobShim(_ShimResource):
         glue_backends[account_id][region_name].delete_job(self.name)
 
 
-class CloudWatchAlarmShim(_ShimResource):
+class CloudWatchAlarmShim(_ShimResource, CloudFormationModel):
     __module__ = SHIM_MODULE
 
     @staticmethod
@@ -231,9 +231,7 @@ class CloudWatchAlarmShim(_ShimResource):
             threshold=float(props["Threshold"]),
             statistic=props.get("Statistic"),
             description=props.get("AlarmDescription"),
-            dimensions=[
-                {"name": d["Name"], "value": d["Value"]} for d in props.get("Dimensions", [])
-            ],
+            dimensions=props.get("Dimensions", []),
             alarm_actions=props.get("AlarmActions", []),
             metric_data_queries=None,
             treat_missing_data=props.get("TreatMissingData"),
@@ -247,7 +245,17 @@ class CloudWatchAlarmShim(_ShimResource):
         cloudwatch_backends[account_id][region_name].delete_alarms([self.name])
 
 
-class BucketPolicyShim(_ShimResource):
+# Bucket -> the policy document CloudFormation resolved for it.
+RECORDED_BUCKET_POLICIES: dict[str, dict] = {}
+
+
+class BucketPolicyShim(_ShimResource, CloudFormationModel):
+    """Records the resolved policy instead of applying it.
+
+    moto evaluates a bucket policy's statements without their ``Condition``: the
+    ``aws:SecureTransport = false`` deny would refuse every request, TLS or not.
+    """
+
     __module__ = SHIM_MODULE
 
     @staticmethod
@@ -259,14 +267,11 @@ class BucketPolicyShim(_ShimResource):
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
     ):
         props = cloudformation_json["Properties"]
-        backend = s3_backends[account_id]["aws"]
-        backend.put_bucket_policy(props["Bucket"], json.dumps(props["PolicyDocument"]).encode())
+        RECORDED_BUCKET_POLICIES[props["Bucket"]] = props["PolicyDocument"]
         return cls(props["Bucket"], account_id, region_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        backend = s3_backends[account_id]["aws"]
-        if self.name in backend.buckets:
-            backend.delete_bucket_policy(self.name)
+        RECORDED_BUCKET_POLICIES.pop(self.name, None)
 
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")

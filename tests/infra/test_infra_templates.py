@@ -192,6 +192,14 @@ def test_buckets_are_versioned_and_block_public_access(bucket: str):
 
 
 @pytest.mark.parametrize("bucket", DATA_BUCKETS)
+def test_data_buckets_use_s3_bucket_keys(bucket: str):
+    """Bucket keys cut KMS requests (and their cost) by orders of magnitude."""
+    props = load("data-lake.yaml")["Resources"][bucket]["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+
+
+@pytest.mark.parametrize("bucket", DATA_BUCKETS)
 def test_data_buckets_log_access_to_the_log_bucket(bucket: str):
     props = load("data-lake.yaml")["Resources"][bucket]["Properties"]
     assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogsBucket"}
@@ -229,3 +237,17 @@ def test_state_machine_substitutions_are_the_contracts_keys():
 def test_asl_file_uses_only_substitutions_the_template_provides():
     placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_FILE.read_text()))
     assert placeholders <= SUBSTITUTION_KEYS, placeholders - SUBSTITUTION_KEYS
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the ASL's RunETLJob passes --database-name etl_pipeline, overriding the job's "
+    "per-environment database (<project>_<env>, the one its role and crawlers use); "
+    "the ASL (issue 4) should leave that argument to the job's DefaultArguments",
+)
+def test_workflow_leaves_the_database_to_the_jobs_per_environment_default():
+    arguments = {}
+    for state in json.loads(ASL_FILE.read_text())["States"].values():
+        if state.get("Resource", "").startswith("arn:aws:states:::glue:startJobRun"):
+            arguments.update(state["Parameters"].get("Arguments", {}))
+    assert "--database-name" not in arguments, arguments["--database-name"]
