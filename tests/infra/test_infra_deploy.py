@@ -45,7 +45,7 @@ MOTO_CANNOT_CHECK = {
     ),
 }
 # moto says so for each unsupported type it meets; listed above, so not news to a reader.
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS::SQS::QueuePolicy:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..SQS..QueuePolicy")
 
 # Created through the gap fillers in infra_support.py (moto has no CloudFormation model
 # for them): their resolved properties are checked in moto's Glue, CloudWatch and S3 APIs.
