@@ -302,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except botocore.exceptions.NoCredentialsError:
         print("error: no AWS credentials; set a profile or AWS_* variables", file=sys.stderr)
         return 1
+    except botocore.exceptions.BotoCoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     for stack, values in outputs.items():
         for key, value in sorted(values.items()):
             print(f"{target.stack_name(stack)}  {key} = {value}")
