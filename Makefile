@@ -20,13 +20,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SAMPLE := build/sample/orders.json
 LAKE ?= lake
 
-.PHONY: help venv run test lint format lab clean
+NODE_STAMP := node_modules/.installed
+ENV ?= dev
+
+.PHONY: help venv node tools run test lint format lab deploy destroy clean
 
 help:
 	@echo "make run   - set up .venv and run the pipeline on the bundled sample into ./$(LAKE)"
 	@echo "make test  - set up .venv and run the test suite"
 	@echo "make lint  - ruff check + format check"
 	@echo "make lab   - JupyterLab on the project kernel"
+	@echo "make deploy ENV=dev [ARGS=--endpoint-url URL] - export and deploy the stacks"
 
 venv: $(STAMP)
 
@@ -37,13 +41,27 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# Node tools for the tests (asl-validator), from the committed lock file.
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+# checkov lives in its own venv (its dependencies clash with .venv); set up here, not mid-test.
+CHECKOV_STAMP := build/tools/checkov/.installed
+tools: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): requirements-infra.txt
+	scripts/checkov.sh --version
+
 run: venv
 	$(BIN)/etl sample --out build/sample
 	$(BIN)/etl run $(SAMPLE) --lake $(LAKE)
 	$(BIN)/etl query --lake $(LAKE) \
 	  "SELECT region_name, amount_category, sum(orders) AS orders, round(sum(total_sales), 2) AS total_sales FROM analytics.daily_sales GROUP BY ALL ORDER BY ALL"
 
-test: venv
+test: venv node tools
 	$(BIN)/python -m pytest -q
 
 lint: venv
@@ -57,6 +75,13 @@ format: venv
 lab: venv
 	$(BIN)/python -m ipykernel install --sys-prefix --name etl-workbench --display-name "etl-workbench (.venv)"
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+# Deploy to AWS (or a local emulator: make deploy ENV=dev ARGS="--endpoint-url http://127.0.0.1:5000").
+deploy: venv
+	scripts/deploy.sh $(ENV) $(ARGS)
+
+destroy: venv
+	scripts/destroy.sh $(ENV) $(ARGS)
 
 clean:
 	rm -rf build lake .pytest_cache .ruff_cache
