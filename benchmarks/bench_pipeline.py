@@ -126,6 +126,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--work", default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run transform+load this many times (the first run includes JIT warm-up)",
+    )
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="etl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
