@@ -157,17 +157,19 @@ def main() -> None:
         score = quality_score(profile(raw))
     with stage(spark, "quality: GX suite", n):
         suite_ok, _ = run_suite(raw, load_suite(ORDERS.expectation_suite))
-    with stage(spark, "transform+load", n):
-        curated = transform_orders(raw, read_regions(spark, lake), ORDERS, RUN_DATE)
-        published = write_partitioned(
-            curated,
-            lake.curated_table_path("orders"),
-            ORDERS.process_partition_columns,
-            source=landed,
-            staging_path=lake.staging_path(lake.curated, "bench"),
-        )
+    for attempt in range(1, args.repeat + 1):
+        label = "transform+load" if attempt == 1 else f"transform+load (run {attempt})"
+        with stage(spark, label, n):
+            curated = transform_orders(raw, read_regions(spark, lake), ORDERS, RUN_DATE)
+            published = write_partitioned(
+                curated,
+                lake.curated_table_path("orders"),
+                ORDERS.process_partition_columns,
+                source=landed,
+                staging_path=lake.staging_path(lake.curated, f"bench-{attempt}"),
+            )
     duck_seconds = duckdb_transform(source, work / f"duck-{time.time_ns()}")
-    spark_seconds = next(r["seconds"] for r in results if r["stage"] == "transform+load")
+    spark_seconds = min(r["seconds"] for r in results if r["stage"].startswith("transform+load"))
     summary = {
         "rows": n,
         "file_mb": round(size_mb, 1),
@@ -192,7 +194,8 @@ def main() -> None:
             f"{r['stage']:<30}{r['seconds']:>9.2f}{r['rows_per_s']:>12,}{r['spark_jobs']:>6}{r['peak_rss_mb']:>13,}"
         )
     print(
-        f"DuckDB same transform: {duck_seconds:.2f}s -> Spark/DuckDB = {summary['spark_to_duckdb_ratio']}x"
+        f"DuckDB same transform: {duck_seconds:.2f}s -> best Spark transform+load / DuckDB"
+        f" = {summary['spark_to_duckdb_ratio']}x"
     )
 
 
