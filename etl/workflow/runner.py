@@ -13,9 +13,10 @@ import threading
 import time
 import uuid
 from contextlib import ExitStack
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from unittest import mock
+from urllib.parse import quote_plus
 
 from etl import lake as lake_io
 from etl.datasets import ORDERS, DatasetConfig
@@ -105,6 +106,38 @@ class LocalWorkflow:
         obj = execution_input["inputData"]
         name = trigger.execution_name(obj["key"], f"{obj['etag']}:{uuid.uuid4().hex}")
         return self.wait(self.start(execution_input, name))
+
+    def object_created_event(self, path: Path) -> dict:
+        """The S3 event notification S3 would send for ``path`` in ``raw/incoming/``."""
+        stat = path.stat()
+        return {
+            "Records": [
+                {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": "us-east-1",
+                    "eventTime": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "bucket": {"name": self.names.bucket("raw")},
+                        "object": {
+                            "key": quote_plus(lake_io.join(LANDING_PREFIX, path.name)),
+                            "size": stat.st_size,
+                            "eTag": etag_of(path),
+                        },
+                    },
+                }
+            ]
+        }
+
+    def run_new_landings(self) -> list[dict]:
+        """Trigger every object in ``raw/incoming/``; the trigger skips those already run."""
+        landed = sorted(
+            p
+            for p in Path(self.lake.landing_path("")).iterdir()
+            if p.is_file() and not p.name.startswith(".")
+        )
+        return [r for path in landed for r in self.trigger(self.object_created_event(path))]
 
     def trigger(self, event: dict) -> list[dict]:
         """Feed an S3/EventBridge event to the trigger Lambda; wait for what it started."""

@@ -1,0 +1,122 @@
+"""Every branch of the workflow, executed locally from the definition file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from workflow_support import states_visited, write_json_lines
+
+from etl.workflow.moto_adapter import AwsServiceError
+
+SEED_SUCCESS_PATH = [
+    "ValidateInput",
+    "CheckValidation",
+    "RunDataDiscovery",
+    "WaitForCrawler",
+    "CheckCrawlerStatus",
+    "IsCrawlerComplete",
+    "RunDataQualityCheck",
+    "CheckDataQuality",
+    "RunETLJob",
+    "UpdateDataCatalog",
+    "NotifySuccess",
+]
+
+
+def in_order(expected: list[str], visited: list[str]) -> bool:
+    remaining = iter(visited)
+    return all(state in remaining for state in expected)
+
+
+def last_notification(lake) -> dict:
+    lines = Path(lake.system_path("notifications", "notifications.jsonl")).read_text()
+    return json.loads(lines.splitlines()[-1])["Message"]
+
+
+def test_a_good_file_visits_the_seed_states_in_order_and_succeeds(
+    run_workflow, small_samples, lake
+):
+    record = run_workflow(small_samples / "orders.json")
+    visited = states_visited(record)
+    assert record["execution"]["status"] == "SUCCEEDED"
+    assert in_order(SEED_SUCCESS_PATH, visited) and visited[-1] == "Succeeded"
+    assert last_notification(lake)["status"] == "SUCCESS"
+    assert list(Path(lake.curated_table_path("orders")).rglob("*.parquet"))
+
+
+def test_a_badly_named_file_fails_through_notify_validation_failure(run_workflow, tmp_path, lake):
+    record = run_workflow(write_json_lines(tmp_path / "bad name.json", [{"id": 1}]))
+    assert record["execution"]["status"] == "FAILED"
+    assert record["execution"]["error"] == "ValidationFailed"
+    assert "invalid file name 'bad name.json'" in record["execution"]["cause"]
+    assert states_visited(record)[-2:] == ["NotifyValidationFailure", "ValidationFailed"]
+    assert last_notification(lake)["status"] == "VALIDATION_FAILED"
+
+
+def test_a_file_with_mostly_null_ids_and_dates_fails_through_notify_quality_failure(
+    run_workflow, tmp_path, lake
+):
+    rows = [{"id": None, "status": "ACTIVE", "created_date": None, "region_code": "01"}] * 8
+    rows += [{"id": 1, "status": "ACTIVE", "created_date": "2026-11-01 00:00:00"}]
+    record = run_workflow(write_json_lines(tmp_path / "low_quality.json", rows))
+    assert record["execution"]["status"] == "FAILED"
+    assert record["execution"]["error"] == "QualityCheckFailed"
+    assert "below the threshold 70" in record["execution"]["cause"]
+    assert states_visited(record)[-2:] == ["NotifyQualityFailure", "QualityCheckFailed"]
+    assert not Path(lake.curated_table_path("orders")).exists()
+
+
+def test_a_failed_glue_job_run_goes_to_notify_failure(run_workflow, small_samples, lake):
+    def job_that_fails(*args):
+        raise OSError("No space left on device")
+
+    record = run_workflow(small_samples / "orders.csv", transform_job=job_that_fails)
+    assert record["execution"]["status"] == "FAILED"
+    assert record["execution"]["error"] == "PipelineFailed"
+    assert record["execution"]["cause"].startswith("States.TaskFailed: ")
+    assert "No space left on device" in record["execution"]["cause"]
+    assert states_visited(record)[-3:] == ["RunETLJob", "NotifyFailure", "PipelineFailed"]
+    assert last_notification(lake)["status"] == "FAILED"
+
+
+def test_a_crawl_that_fails_goes_to_notify_failure(run_workflow, tmp_path):
+    record = run_workflow(write_json_lines(tmp_path / "no_ids.json", [{"name": "x"}] * 3))
+    assert record["execution"]["cause"].startswith("Glue.CrawlerFailed: ")
+    assert "has no 'id' column" in record["execution"]["cause"]
+    assert states_visited(record)[-4:] == [
+        "DidCrawlSucceed",
+        "CrawlerFailed",
+        "NotifyFailure",
+        "PipelineFailed",
+    ]
+
+
+def test_a_crawler_that_never_finishes_stops_the_execution_after_60_polls(
+    run_workflow, small_samples
+):
+    record = run_workflow(small_samples / "orders.json", crawler_running_polls=10_000)
+    visited = states_visited(record)
+    assert record["execution"]["cause"].startswith("Glue.CrawlerTimeout: ")
+    assert visited.count("CheckCrawlerStatus") == 60
+    assert visited[-3:] == ["CrawlerTimedOut", "NotifyFailure", "PipelineFailed"]
+
+
+def test_a_transient_lambda_service_error_is_retried_then_the_run_goes_on(run_workflow, tmp_path):
+    from etl.lambdas import validation
+
+    calls = []
+
+    def flaky_validation(event, context):
+        calls.append(event)
+        if len(calls) == 1:
+            raise AwsServiceError("ServiceException", "Lambda is busy", status=500)
+        return validation.handler(event, context)
+
+    functions = {"data-validation": flaky_validation}
+    record = run_workflow(write_json_lines(tmp_path / "x.xlsx", [{"id": 1}]), functions=functions)
+    failures = [e for e in record["events"] if e["type"] == "TaskFailed"]
+    assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["Lambda.ServiceException"]
+    assert len(calls) == 2
+    assert states_visited(record)[:2] == ["ValidateInput", "CheckValidation"]
+    assert record["execution"]["error"] == "ValidationFailed"
