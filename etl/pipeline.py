@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
@@ -23,13 +22,13 @@ from etl.analytics import DAILY_SALES, PROCESS_PARTITIONS, daily_sales
 from etl.catalog import LocalCatalog
 from etl.datasets import DatasetConfig
 from etl.discovery import discover
-from etl.errors import EtlError, ValidationFailed
+from etl.errors import EtlError, QualityCheckFailed, ValidationFailed
 from etl.extract import read_raw
 from etl.lake import Lake
 from etl.load import Published, list_files, source_id, write_partitioned
 from etl.notify import build_message, metric_data, sink_for
 from etl.progress import spark_progress
-from etl.quality import QualityReport, check_quality, enforce
+from etl.quality import QualityReport, check_quality
 from etl.reference import ensure_regions, read_regions
 from etl.transform import transform_orders
 from etl.validation import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
@@ -202,22 +201,6 @@ def notify(lake: Lake, dataset: DatasetConfig, status: str, execution: str, **de
     return sink.publish(build_message(status, execution, **details))
 
 
-@contextmanager
-def _stage(result: RunResult, name: str, progress: Progress) -> Iterator[StageResult]:
-    stage = StageResult(name)
-    result.stages.append(stage)
-    progress(f"-> {name} ...")
-    started = time.perf_counter()
-    try:
-        yield stage
-        stage.status = "OK" if stage.status == "RUNNING" else stage.status
-    except Exception:
-        stage.status = "FAILED"
-        raise
-    finally:
-        stage.seconds = round(time.perf_counter() - started, 2)
-
-
 def run_pipeline(
     source: str,
     lake: Lake,
@@ -227,77 +210,60 @@ def run_pipeline(
     progress: Progress = lambda _line: None,
     show_spark_progress: bool = False,
 ) -> RunResult:
-    """Land ``source`` in raw and run every stage; raise ``EtlError`` on bad input.
+    """Land ``source`` in raw and run the Step Functions workflow on it, locally.
 
-    Whatever happens, a notification and metrics are published and the raw copy is kept.
+    The workflow (``infra/statemachine/etl_workflow.asl.json``) runs every stage above and
+    publishes the notification and metrics; its history is kept in the lake. A failed
+    execution raises the ``EtlError`` matching its end state.
     """
-    from etl.session import get_spark
+    from etl.workflow.history import path_taken
+    from etl.workflow.runner import LocalWorkflow
 
     lake.ensure()
-    catalog = LocalCatalog(lake)
-    run_id = new_run_id(run_date)
-    result = RunResult(run_id, source, run_date.isoformat())
-    try:
-        with _stage(result, "land", progress) as stage:
-            result.landed = lake_io.land_file(source, lake)
-            stage.outputs.append(result.landed)
-        with _stage(result, "validate", progress) as stage:
-            verdict = validate_landed(result.landed, dataset)
-            stage.detail = verdict.dataFormat or verdict.reason
-            if not verdict.isValid:
-                raise ValidationFailed(verdict.reason, details=verdict.to_dict())
-        spark = spark or get_spark()
-        with _stage(result, "discover", progress) as stage:
-            discover_landed(spark, catalog, dataset, result.landed, verdict.dataFormat)
-            stage.detail = f"{dataset.database}.{dataset.raw_table}"
-        with _stage(result, "quality", progress) as stage:
-            report = check_landed_quality(spark, catalog, dataset, result.landed)
-            result.quality = report.to_dict()
-            stage.rows_in = report.totalRecords
-            stage.detail = f"score {report.qualityScore} (threshold {report.threshold})"
-            enforce(report)
-        with _stage(result, "transform+load", progress) as stage:
-            outcome = run_transform_job(
-                spark, lake, catalog, dataset, result.landed, run_date, run_id, show_spark_progress
-            )
-            stage.rows_in = report.totalRecords
-            stage.rows_out = outcome.records_written
-            stage.outputs = [p.location for p in outcome.curated + outcome.analytics]
-            stage.detail = (
-                f"{len(outcome.curated)} curated + {len(outcome.analytics)} analytics partition(s)"
-            )
-        with _stage(result, "notify", progress):
-            notify(
-                lake,
-                dataset,
-                "SUCCESS",
-                run_id,
-                input={"key": result.landed},
-                recordsProcessed=outcome.records_written,
-                qualityScore=report.qualityScore,
-            )
-        result.status = "SUCCEEDED"
+    result = RunResult(new_run_id(run_date), source, run_date.isoformat())
+    started = time.perf_counter()
+    result.landed = lake_io.land_file(source, lake)
+    land = StageResult("land", "OK", outputs=[result.landed])
+    land.seconds = round(time.perf_counter() - started, 2)
+    result.stages.append(land)
+    progress(f"-> land: {result.landed}")
+    with LocalWorkflow(lake, dataset, spark=spark) as workflow:
+        record = workflow.run_landed(result.landed, run_date)
+    execution = record["execution"]
+    result.run_id = execution["name"]
+    steps = path_taken(record["events"])
+    failed_at = steps[-1]["state"] if execution["status"] != "SUCCEEDED" else None
+    for step in steps:
+        status = "FAILED" if step["state"] == failed_at else "OK"
+        result.stages.append(StageResult(step["state"], status, seconds=step["seconds"] or 0.0))
+        progress(f"-> {step['state']} ({step['type']}) {status}")
+    result.quality = _state_value(record["events"], "qualityResult")
+    result.status = execution["status"]
+    if execution["status"] == "SUCCEEDED":
         return result
-    except EtlError as error:
-        result.status, result.error = error.status, str(error)
-        notify(
-            lake,
-            dataset,
-            error.status,
-            run_id,
-            input={"key": result.landed or source},
-            reason=str(error),
-            qualityScore=(result.quality or {}).get("qualityScore"),
+    error, cause = execution.get("error", ""), execution.get("cause", "")
+    result.error = f"{error}: {cause}"
+    if error == "ValidationFailed":
+        raise ValidationFailed(cause, details=_state_value(record["events"], "validationResult"))
+    if error == "QualityCheckFailed":
+        raise QualityCheckFailed(
+            f"quality gate failed: {cause}; nothing was written to curated",
+            details=result.quality or {},
         )
-        raise
-    except Exception as error:
-        result.status, result.error = "FAILED", f"{type(error).__name__}: {error}"
-        notify(
-            lake,
-            dataset,
-            "FAILED",
-            run_id,
-            input={"key": result.landed or source},
-            error=result.error,
-        )
-        raise
+    raise EtlError(
+        f"workflow execution {execution['name']} failed: {cause or error}; "
+        f"see `etl executions show {execution['name']}`"
+    )
+
+
+def _state_value(events: list[dict], field: str) -> dict | None:
+    """``field`` of the last state output that has it, from an execution's history."""
+    import json
+
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails")
+        if details:
+            value = json.loads(details.get("output") or "{}").get(field)
+            if value is not None:
+                return value
+    return None

@@ -208,7 +208,7 @@ class LocalServices:
         try:
             dataset = get_dataset(args.get("--dataset", self.dataset.name))
             run_date = date.fromisoformat(args["--run-date"]) if args.get("--run-date") else None
-            outcome = job(
+            job(
                 self.spark_factory(),
                 self.lake,
                 LocalCatalog(self.lake),
@@ -217,11 +217,6 @@ class LocalServices:
                 run_date or datetime.now(UTC).date(),
                 run_id,
             )
-            records = getattr(outcome, "records_written", None)
-            if records is not None:  # the deployed job puts this metric itself
-                LocalSink(self.lake, echo=False).put_metrics(
-                    metric_data(dataset.name, RecordsProcessed=records)
-                )
             run["JobRunState"] = "SUCCEEDED"
         except Exception as error:
             run["JobRunState"] = "FAILED"
@@ -294,6 +289,8 @@ class LocalServices:
         message = json.loads(params["Message"])
         sink = LocalSink(self.lake, echo=self.echo)
         metrics = {"JobFailures": 0 if message.get("status") == "SUCCESS" else 1}
+        if message.get("recordsProcessed") is not None:
+            metrics["RecordsProcessed"] = message["recordsProcessed"]
         if message.get("qualityScore") is not None:
             metrics["DataQualityScore"] = message["qualityScore"]
         sink.put_metrics(metric_data(self.dataset.name, **metrics))
