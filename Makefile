@@ -73,7 +73,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 lab: venv
-	$(BIN)/python -m ipykernel install --sys-prefix --name etl-workbench --display-name "etl-workbench (.venv)"
+	$(BIN)/etl notebook kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 # Deploy to AWS (or a local emulator: make deploy ENV=dev ARGS="--endpoint-url http://127.0.0.1:5000").

@@ -28,7 +28,7 @@ from etl.lake import Lake
 from etl.load import Published, list_files, source_id, write_partitioned
 from etl.notify import build_message, metric_data, sink_for
 from etl.progress import spark_progress
-from etl.quality import QualityReport, check_quality
+from etl.quality import QualityReport, check_quality, enforce
 from etl.reference import ensure_regions, read_regions
 from etl.transform import transform_orders
 from etl.validation import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
@@ -122,8 +122,13 @@ def run_transform_job(
     run_id: str,
     show_progress: bool = False,
 ) -> JobOutcome:
-    """The Glue job: transform, load curated, update the catalog, build analytics."""
+    """The Glue job: quality gate, transform, load curated, update the catalog, analytics.
+
+    The quality Lambda only scores the file (it has no Spark); the job re-checks the score on
+    every record and runs the great-expectations suite before anything is written.
+    """
     raw = _read_registered(spark, catalog, dataset, uri)
+    enforce(check_quality(raw, dataset))
     ensure_regions(lake, catalog, dataset)
     curated = transform_orders(raw, read_regions(spark, lake), dataset, run_date)
     with spark_progress(spark, "transform+load", enabled=show_progress):
@@ -245,7 +250,7 @@ def run_pipeline(
     result.error = f"{error}: {cause}"
     if error == "ValidationFailed":
         raise ValidationFailed(cause, details=_state_value(record["events"], "validationResult"))
-    if error == "QualityCheckFailed":
+    if error == "QualityCheckFailed" or "QualityCheckFailed" in cause:
         raise QualityCheckFailed(
             f"quality gate failed: {cause}; nothing was written to curated",
             details=result.quality or {},

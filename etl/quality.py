@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from pyspark.sql import DataFrame
@@ -121,6 +122,10 @@ def load_suite(name: str) -> dict:
         path = Path(folder) / f"{name}.json"
         if path.exists():
             return json.loads(path.read_text(encoding="utf-8"))
+    # Inside the exported package zip (Glue --extra-py-files) there is no folder to look in.
+    packaged = resources.files("etl").joinpath("_expectations", f"{name}.json")
+    if packaged.is_file():
+        return json.loads(packaged.read_text(encoding="utf-8"))
     raise FileNotFoundError(
         f"expectation suite {name!r} not found in {[d for d in SUITE_DIRS if d]}"
     )

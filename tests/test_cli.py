@@ -180,3 +180,24 @@ def test_a_bad_run_date_is_rejected_by_the_parser(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["run", "x.json", "--run-date", "26/11/2026"])
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_a_file_that_fails_an_expectation_exits_4_and_writes_nothing(json_lake, tmp_path, capsys):
+    lake_root = tmp_path / "lake"
+    shutil.copytree(json_lake, lake_root)
+    curated_before = tree(lake_root / "curated")
+    rows = [
+        {
+            "id": i,
+            "name": "x",
+            "status": "ACTIVE",
+            "created_date": "2026-11-01 00:00:00",
+            "region_code": "99",
+        }
+        for i in range(20)
+    ]  # a perfect score, but every region code is unknown: the GX suite fails
+    unknown = tmp_path / "unknown_regions.json"
+    unknown.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert run(unknown, lake_root) == 4
+    assert "region_code" in capsys.readouterr().err
+    assert tree(lake_root / "curated") == curated_before

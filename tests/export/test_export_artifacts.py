@@ -170,11 +170,6 @@ def test_only_modules_with_a_handler_become_lambda_bundles(tmp_path):
     assert export.lambda_handlers(package) == ["trigger"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="etl.quality.load_suite looks with Path.exists, which cannot see inside a zip on "
-    "sys.path; it should read etl/_expectations through importlib.resources",
-)
 def test_quality_finds_the_suites_inside_the_package_zip(tmp_path):
     target = export.write_zip(
         tmp_path / "etl_package.zip",

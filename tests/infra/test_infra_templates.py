@@ -239,12 +239,6 @@ def test_asl_file_uses_only_substitutions_the_template_provides():
     assert placeholders <= SUBSTITUTION_KEYS, placeholders - SUBSTITUTION_KEYS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the ASL's RunETLJob passes --database-name etl_pipeline, overriding the job's "
-    "per-environment database (<project>_<env>, the one its role and crawlers use); "
-    "the ASL (issue 4) should leave that argument to the job's DefaultArguments",
-)
 def test_workflow_leaves_the_database_to_the_jobs_per_environment_default():
     arguments = {}
     for state in json.loads(ASL_FILE.read_text())["States"].values():
