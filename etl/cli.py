@@ -140,7 +140,10 @@ def render_summary(result) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     outputs = [o for s in result.stages if s.stage != "land" for o in s.outputs]
     lines += ["", f"run {result.run_id}: {result.status}", f"raw copy: {result.landed}"]
+    if result.quality:
+        lines.append(f"quality:  {result.quality.get('qualityScore')} / 100")
     lines += [f"output:   {o}" for o in outputs]
+    lines.append(f"history:  etl executions show {result.run_id}")
     return "\n".join(lines)
 
 

@@ -128,7 +128,8 @@ def run_transform_job(
     every record and runs the great-expectations suite before anything is written.
     """
     raw = _read_registered(spark, catalog, dataset, uri)
-    enforce(check_quality(raw, dataset))
+    with spark_progress(spark, "quality gate", enabled=show_progress):
+        enforce(check_quality(raw, dataset))
     ensure_regions(lake, catalog, dataset)
     curated = transform_orders(raw, read_regions(spark, lake), dataset, run_date)
     with spark_progress(spark, "transform+load", enabled=show_progress):
@@ -218,44 +219,104 @@ def run_pipeline(
     """Land ``source`` in raw and run the Step Functions workflow on it, locally.
 
     The workflow (``infra/statemachine/etl_workflow.asl.json``) runs every stage above and
-    publishes the notification and metrics; its history is kept in the lake. A failed
-    execution raises the ``EtlError`` matching its end state.
+    publishes the notification and metrics; its history is kept in the lake. ``progress``
+    hears each Task state as the execution enters it. A failed execution raises the
+    ``EtlError`` matching its end state.
     """
-    from etl.workflow.history import path_taken
     from etl.workflow.runner import LocalWorkflow
 
     lake.ensure()
     result = RunResult(new_run_id(run_date), source, run_date.isoformat())
     started = time.perf_counter()
     result.landed = lake_io.land_file(source, lake)
-    land = StageResult("land", "OK", outputs=[result.landed])
-    land.seconds = round(time.perf_counter() - started, 2)
-    result.stages.append(land)
+    seconds = round(time.perf_counter() - started, 2)
+    result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
     progress(f"-> land: {result.landed}")
-    with LocalWorkflow(lake, dataset, spark=spark) as workflow:
-        record = workflow.run_landed(result.landed, run_date)
+    with LocalWorkflow(lake, dataset, spark=spark, show_progress=show_spark_progress) as flow:
+        record = flow.run_landed(result.landed, run_date, on_event=_announce(progress))
+        etl_result = _state_value(record["events"], "etlResult") or {}
+        outcome = flow.services.job_outcome(etl_result.get("Id", ""))
     execution = record["execution"]
     result.run_id = execution["name"]
-    steps = path_taken(record["events"])
-    failed_at = steps[-1]["state"] if execution["status"] != "SUCCEEDED" else None
-    for step in steps:
-        status = "FAILED" if step["state"] == failed_at else "OK"
-        result.stages.append(StageResult(step["state"], status, seconds=step["seconds"] or 0.0))
-        progress(f"-> {step['state']} ({step['type']}) {status}")
-    result.quality = _state_value(record["events"], "qualityResult")
     result.status = execution["status"]
+    result.quality = _state_value(record["events"], "qualityResult")
+    result.stages += _task_stages(record, result.quality, outcome)
     if execution["status"] == "SUCCEEDED":
         return result
+    raise _execution_error(record, result)
+
+
+def _announce(progress: Progress) -> Callable[[dict], None]:
+    """A history-event callback printing each Task and end state as it is entered."""
+
+    def on_event(event: dict) -> None:
+        kind = event["type"]
+        if kind in ("TaskStateEntered", "FailStateEntered", "SucceedStateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            progress(f"-> {name} ({kind.removesuffix('StateEntered')})")
+
+    return on_event
+
+
+def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None) -> list:
+    """One summary line per Task state visited (repeated polls merged), in visiting order."""
+    from etl.workflow.history import path_taken
+
+    execution = record["execution"]
+    steps = path_taken(record["events"])
+    failed_at = steps[-1]["state"] if execution["status"] != "SUCCEEDED" and steps else None
+    stages: dict[str, StageResult] = {}
+    visits: dict[str, int] = {}
+    for step in steps:
+        if step["type"] != "Task" and step["state"] != failed_at:
+            continue
+        stage = stages.setdefault(step["state"], StageResult(step["state"], "OK"))
+        stage.seconds = round(stage.seconds + (step["seconds"] or 0.0), 2)
+        visits[step["state"]] = visits.get(step["state"], 0) + 1
+        if step["state"] == failed_at:
+            stage.status = "FAILED"
+            stage.detail = f"{execution.get('error', '')}: {execution.get('cause', '')}"[:120]
+    for name, count in visits.items():
+        if count > 1:
+            stages[name].detail = stages[name].detail or f"{count} polls"
+    _describe(stages, record["events"], quality, outcome)
+    return list(stages.values())
+
+
+def _describe(stages: dict, events: list, quality: dict | None, outcome) -> None:
+    """Fill rows, details and outputs from the states' results and the local job's outcome."""
+    validation = _state_value(events, "validationResult")
+    if "ValidateInput" in stages and validation:
+        stages[
+            "ValidateInput"
+        ].detail = f"{validation.get('dataFormat')}, {validation.get('fileSize') or 0:,} bytes"
+    if "RunDataQualityCheck" in stages and quality:
+        stage = stages["RunDataQualityCheck"]
+        stage.rows_in = quality.get("totalRecords")
+        stage.detail = f"score {quality.get('qualityScore')} (threshold {quality.get('threshold')})"
+    if "RunETLJob" in stages and outcome is not None:
+        stage = stages["RunETLJob"]
+        stage.rows_in = (quality or {}).get("totalRecords")
+        stage.rows_out = outcome.records_written
+        stage.detail = stage.detail or (
+            f"{len(outcome.curated)} curated + {len(outcome.analytics)} analytics partitions"
+        )
+        stage.outputs = [p.location for p in outcome.curated + outcome.analytics]
+
+
+def _execution_error(record: dict, result: RunResult) -> EtlError:
+    """The ``EtlError`` for a failed execution, from its end state's error and cause."""
+    execution = record["execution"]
     error, cause = execution.get("error", ""), execution.get("cause", "")
     result.error = f"{error}: {cause}"
     if error == "ValidationFailed":
-        raise ValidationFailed(cause, details=_state_value(record["events"], "validationResult"))
+        return ValidationFailed(cause, details=_state_value(record["events"], "validationResult"))
     if error == "QualityCheckFailed" or "QualityCheckFailed" in cause:
-        raise QualityCheckFailed(
+        return QualityCheckFailed(
             f"quality gate failed: {cause}; nothing was written to curated",
             details=result.quality or {},
         )
-    raise EtlError(
+    return EtlError(
         f"workflow execution {execution['name']} failed: {cause or error}; "
         f"see `etl executions show {execution['name']}`"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from datetime import date
@@ -35,11 +37,40 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def json_lake(sample_dir, tmp_path_factory):
-    """A lake after one successful run of the JSON-lines sample."""
+def json_run(sample_dir, tmp_path_factory):
+    """One successful run of the JSON-lines sample: its lake, --json summary and progress."""
     root = tmp_path_factory.mktemp("json-lake")
-    assert run(sample_dir / "orders.json", root) == 0
-    return root
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert run(sample_dir / "orders.json", root, "--json") == 0
+    return root, json.loads(out.getvalue()), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def json_lake(json_run):
+    return json_run[0]
+
+
+def test_the_summary_reports_rows_score_and_outputs_of_each_task(spark, sample_dir, json_run):
+    root, summary, _ = json_run
+    stages = {s["stage"]: s for s in summary["stages"]}
+    records = len((sample_dir / "orders.json").read_text().splitlines())
+    assert summary["status"] == "SUCCEEDED"
+    assert stages["RunDataQualityCheck"]["rows_in"] == records
+    assert summary["quality"]["qualityScore"] >= 70
+    job = stages["RunETLJob"]
+    assert job["rows_in"] == records
+    assert job["rows_out"] == curated_rows(spark, root).count() < records
+    assert all(Path(o).is_dir() for o in job["outputs"])
+    assert {Path(o).parts[-4] for o in job["outputs"]} == {"orders", "daily_sales"}
+
+
+def test_progress_names_each_task_state_as_it_is_entered(json_run):
+    lines = [line for line in json_run[2].splitlines() if line.startswith("-> ")]
+    entered = [line.split()[1] for line in lines]
+    expected = ["land:", "ValidateInput", "RunDataDiscovery", "RunDataQualityCheck", "RunETLJob"]
+    assert [name for name in entered if name in expected] == expected
+    assert entered[-2:] == ["NotifySuccess", "Succeeded"]
 
 
 def test_a_run_leaves_partitioned_parquet_in_curated_and_analytics(json_lake):

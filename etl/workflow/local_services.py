@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 from botocore.response import StreamingBody
@@ -99,9 +100,11 @@ class LocalServices:
     transform_job: TransformJob | None = None
     crawler_running_polls: int = 1
     echo: bool = True
+    show_progress: bool = False
     current_input: dict | None = None
     _crawlers: dict[str, _Crawler] = field(default_factory=dict)
     _job_runs: dict[str, dict] = field(default_factory=dict)
+    _job_outcomes: dict[str, object] = field(default_factory=dict)
 
     def handlers(self) -> dict[tuple[str, str], Callable[[dict], dict | None]]:
         return {
@@ -204,11 +207,11 @@ class LocalServices:
             "Attempt": 0,
         }
         self._job_runs[run_id] = run
-        job = self.transform_job or run_transform_job
+        job = self.transform_job or partial(run_transform_job, show_progress=self.show_progress)
         try:
             dataset = get_dataset(args.get("--dataset", self.dataset.name))
             run_date = date.fromisoformat(args["--run-date"]) if args.get("--run-date") else None
-            job(
+            self._job_outcomes[run_id] = job(
                 self.spark_factory(),
                 self.lake,
                 LocalCatalog(self.lake),
@@ -224,6 +227,10 @@ class LocalServices:
         run["CompletedOn"] = datetime.now(UTC)
         run["ExecutionTime"] = int((run["CompletedOn"] - run["StartedOn"]).total_seconds())
         return {"JobRunId": run_id}
+
+    def job_outcome(self, run_id: str) -> object | None:
+        """What the local job returned (a ``JobOutcome``): detail Glue's API does not carry."""
+        return self._job_outcomes.get(run_id)
 
     def get_job_run(self, params: dict) -> dict:
         run = self._job_runs.get(params["RunId"])

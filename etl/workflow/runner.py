@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,6 +30,8 @@ from etl.workflow.moto_adapter import local_step_functions
 
 DEFAULT_TIMEOUT = 1800.0
 POLL_SECONDS = 0.02
+REPORT_SECONDS = 0.25
+EventCallback = Callable[[dict], None]
 
 
 class LocalWorkflow:
@@ -43,10 +46,15 @@ class LocalWorkflow:
         services: LocalServices | None = None,
         definition_path: Path = DEFINITION_PATH,
         echo: bool = True,
+        show_progress: bool = False,
     ) -> None:
         self.lake = lake.ensure()
         self.services = services or LocalServices(
-            lake, dataset, spark_factory=self._spark_factory(spark), echo=echo
+            lake,
+            dataset,
+            spark_factory=self._spark_factory(spark),
+            echo=echo,
+            show_progress=show_progress,
         )
         self.names: LocalNames = self.services.names
         self.time_scale = time_scale
@@ -100,12 +108,15 @@ class LocalWorkflow:
             self.names.bucket("raw"), key, etag_of(path), path.stat().st_size, run_date
         )
 
-    def run_landed(self, uri: str, run_date: date) -> dict:
-        """Run the workflow on a landed file, as a manual re-drive (a fresh execution name)."""
+    def run_landed(self, uri: str, run_date: date, on_event: EventCallback | None = None) -> dict:
+        """Run the workflow on a landed file, as a manual re-drive (a fresh execution name).
+
+        ``on_event`` receives each history event while the execution runs (for progress).
+        """
         execution_input = self.landed_input(uri, run_date)
         obj = execution_input["inputData"]
         name = trigger.execution_name(obj["key"], f"{obj['etag']}:{uuid.uuid4().hex}")
-        return self.wait(self.start(execution_input, name))
+        return self.wait(self.start(execution_input, name), on_event=on_event)
 
     def object_created_event(self, path: Path) -> dict:
         """The S3 event notification S3 would send for ``path`` in ``raw/incoming/``."""
@@ -145,20 +156,41 @@ class LocalWorkflow:
         return [self.wait(e["executionArn"]) for e in result["executions"] if "executionArn" in e]
 
     # --- finishing -------------------------------------------------------------------
-    def wait(self, execution_arn: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
-        """Block until the execution stops; save and return its history record."""
+    def wait(
+        self,
+        execution_arn: str,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_event: EventCallback | None = None,
+    ) -> dict:
+        """Block until the execution stops; save and return its history record.
+
+        ``on_event`` is called once per history event, in order, as events appear.
+        """
         deadline = time.monotonic() + timeout
         tick = threading.Event()
+        reported, next_report = 0, 0.0
         while (described := self.sfn.describe_execution(executionArn=execution_arn))[
             "status"
         ] == "RUNNING":
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
+            if on_event and now >= next_report:
+                reported = self._report(execution_arn, reported, on_event)
+                next_report = now + REPORT_SECONDS
             tick.wait(POLL_SECONDS)
         described.pop("ResponseMetadata", None)
         events = self._history(execution_arn)
+        for event in events[reported:] if on_event else ():
+            on_event(event)
         history.save(self.lake, described, events)
         return {"execution": described, "events": events}
+
+    def _report(self, execution_arn: str, reported: int, on_event: EventCallback) -> int:
+        events = self._history(execution_arn)
+        for event in events[reported:]:
+            on_event(event)
+        return max(reported, len(events))
 
     def _history(self, execution_arn: str) -> list[dict]:
         events: list[dict] = []

@@ -120,3 +120,31 @@ def test_a_transient_lambda_service_error_is_retried_then_the_run_goes_on(run_wo
     assert len(calls) == 2
     assert states_visited(record)[:2] == ["ValidateInput", "CheckValidation"]
     assert record["execution"]["error"] == "ValidationFailed"
+
+
+def test_history_events_reach_the_caller_while_the_execution_is_still_running(
+    spark, lake, small_samples
+):
+    """``on_event`` hears RunETLJob entered while the job runs, not after the execution."""
+    import threading
+
+    from workflow_support import RUN_DATE, local_workflow
+
+    from etl.lake import land_file
+
+    job_entered = threading.Event()
+    seen_by_job = []
+
+    def on_event(event: dict) -> None:
+        details = event.get("stateEnteredEventDetails") or {}
+        if details.get("name") == "RunETLJob":
+            job_entered.set()
+
+    def job_that_waits_for_progress(*args, **kwargs):
+        seen_by_job.append(job_entered.wait(timeout=30))
+
+    landed = land_file(str(small_samples / "orders.json"), lake)
+    with local_workflow(spark, lake, transform_job=job_that_waits_for_progress) as workflow:
+        record = workflow.run_landed(landed, RUN_DATE, on_event=on_event)
+    assert seen_by_job == [True]
+    assert record["execution"]["status"] == "SUCCEEDED"
