@@ -113,8 +113,10 @@ def test_a_missing_parameters_tag_is_a_structure_problem(tmp_path):
     assert "the second code cell must be tagged 'parameters'" in structure_problems(notebook)
 
 
-def test_the_local_kernel_records_glue_magics_and_rejects_bad_values():
+def test_the_local_kernel_records_glue_magics_and_rejects_bad_values(tmp_path, monkeypatch):
     from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # not the user's ~/.ipython
 
     from etl import notebook_session
 
