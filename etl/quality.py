@@ -1,15 +1,6 @@
 """The quality gate: a one-pass profile, one quality score, and a great-expectations suite.
 
-Quality score (0-100), reconciling the seed's two formulas::
-
-    score = 100 - null_cell_percent - duplicate_row_percent
-
-where ``null_cell_percent`` is the share of all cells (rows x columns) that are null and
-``duplicate_row_percent`` the share of rows that exactly repeat an earlier row. This is the
-seed Lambda's formula. The seed Glue job's ``10 x sum(column null fractions)`` was dropped:
-it grows with the number of columns, so the same data scored lower in a wider table.
-An empty file scores 0.
-
+The quality score and its formula are in ``etl.scoring`` (shared with the quality Lambda).
 The run passes the gate when the score is at least the dataset's threshold (default 70)
 *and* the expectation suite in ``expectations/<suite>.json`` succeeds.
 """
@@ -25,6 +16,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from etl import scoring
 from etl.datasets import DatasetConfig
 from etl.errors import QualityCheckFailed
 
@@ -45,8 +37,7 @@ class QualityProfile:
 
     @property
     def null_cell_percent(self) -> float:
-        cells = self.total_records * len(self.null_counts)
-        return 100.0 * sum(self.null_counts.values()) / cells if cells else 0.0
+        return scoring.null_cell_percent(self.null_counts, self.total_records)
 
     @property
     def duplicate_percent(self) -> float:
@@ -73,19 +64,17 @@ class QualityReport:
         return asdict(self)
 
     def reason(self) -> str:
-        problems = []
-        if self.qualityScore < self.threshold:
-            problems.append(
-                f"quality score {self.qualityScore} is below the threshold {self.threshold} "
-                f"(nulls {self.nullPercentage}% of cells, "
-                f"duplicates {self.duplicatePercentage}% of rows)"
+        problems = [
+            scoring.below_threshold_reason(
+                self.qualityScore, self.threshold, self.nullPercentage, self.duplicatePercentage
             )
+        ]
         problems += [
             f"expectation {e['expectation']} on {e.get('column') or 'table'} failed "
             f"({e.get('unexpected_percent', '?')}% unexpected)"
             for e in self.failedExpectations
         ]
-        return "; ".join(problems)
+        return "; ".join(p for p in problems if p)
 
 
 def profile(df: DataFrame) -> QualityProfile:
@@ -110,10 +99,10 @@ def profile(df: DataFrame) -> QualityProfile:
 
 
 def quality_score(profile: QualityProfile) -> float:
-    """``100 - null_cell_percent - duplicate_row_percent``, floored at 0; 0 for no rows."""
-    if profile.total_records == 0:
-        return 0.0
-    return round(max(0.0, 100.0 - profile.null_cell_percent - profile.duplicate_percent), 2)
+    """The ``etl.scoring`` quality score of a profile."""
+    return scoring.quality_score(
+        profile.null_cell_percent, profile.duplicate_percent, profile.total_records
+    )
 
 
 def load_suite(name: str) -> dict:

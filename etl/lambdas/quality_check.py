@@ -1,8 +1,8 @@
 """The quality-check Lambda: the quality score of a landed object, in bounded memory.
 
-Same formula as ``etl.quality`` (``100 - null_cell_percent - duplicate_row_percent``,
-floored at 0, 0 for no rows). It is restated here because ``etl.quality`` imports pyspark,
-which the Lambda runtime lacks; ``tests/workflow/test_lambdas.py`` checks both agree.
+The score is ``etl.scoring``'s, the same function the Glue job's gate uses (that module is
+stdlib only, so it ships in the bundle); ``tests/workflow/test_lambdas.py`` checks the two
+profiles agree on the sample files.
 
 Text formats (JSON lines, JSON array, CSV) are streamed record by record: row and null
 counts are exact. Duplicates are counted with 64-bit row fingerprints; past
@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from etl import scoring
 from etl.datasets import get_dataset
 from etl.lambdas.parquet_footer import read_footer_counts
 from etl.lambdas.s3_objects import object_size, open_text, read_range, s3_client
@@ -75,15 +76,7 @@ class Profile:
 
     @property
     def null_cell_percent(self) -> float:
-        cells = self.rows * len(self.non_null)
-        return 100.0 * sum(self.null_counts.values()) / cells if cells else 0.0
-
-
-def quality_score(null_cell_percent: float, duplicate_percent: float, rows: int) -> float:
-    """``100 - null_cell_percent - duplicate_row_percent``, floored at 0; 0 for no rows."""
-    if rows == 0:
-        return 0.0
-    return round(max(0.0, 100.0 - null_cell_percent - duplicate_percent), 2)
+        return scoring.null_cell_percent(self.null_counts, self.rows)
 
 
 def json_lines_records(text: Iterable[str]) -> Iterator[dict]:
@@ -141,13 +134,8 @@ def profile_records(records: Iterable[dict]) -> Profile:
 def report(profile: Profile, threshold: float) -> dict:
     """The Lambda's response: ``qualityScore`` plus what explains it."""
     null_pct, dup_pct = profile.null_cell_percent, profile.duplicate_percent
-    score = quality_score(null_pct, dup_pct, profile.rows)
-    reason = ""
-    if score < threshold:
-        reason = (
-            f"quality score {score} is below the threshold {threshold} "
-            f"(nulls {round(null_pct, 2)}% of cells, duplicates {round(dup_pct, 2)}% of rows)"
-        )
+    score = scoring.quality_score(null_pct, dup_pct, profile.rows)
+    reason = scoring.below_threshold_reason(score, threshold, null_pct, dup_pct)
     return {
         "qualityScore": score,
         "threshold": threshold,
