@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 
 import pyarrow.parquet as pq
+from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 from etl import lake as lake_io
@@ -127,19 +128,23 @@ def run_transform_job(
     The quality Lambda only scores the file (it has no Spark); the job re-checks the score on
     every record and runs the great-expectations suite before anything is written.
     """
-    raw = _read_registered(spark, catalog, dataset, uri)
-    with spark_progress(spark, "quality gate", enabled=show_progress):
-        enforce(check_quality(raw, dataset))
-    ensure_regions(lake, catalog, dataset)
-    curated = transform_orders(raw, read_regions(spark, lake), dataset, run_date)
-    with spark_progress(spark, "transform+load", enabled=show_progress):
-        published = write_partitioned(
-            curated,
-            lake.curated_table_path(dataset.curated_table),
-            dataset.process_partition_columns,
-            source=uri,
-            staging_path=lake.staging_path(lake.curated, run_id),
-        )
+    # The gate's profile and suite and the transform all read the raw file: parse it once.
+    raw = _read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        with spark_progress(spark, "quality gate", enabled=show_progress):
+            enforce(check_quality(raw, dataset))
+        ensure_regions(lake, catalog, dataset)
+        curated = transform_orders(raw, read_regions(spark, lake), dataset, run_date)
+        with spark_progress(spark, "transform+load", enabled=show_progress):
+            published = write_partitioned(
+                curated,
+                lake.curated_table_path(dataset.curated_table),
+                dataset.process_partition_columns,
+                source=uri,
+                staging_path=lake.staging_path(lake.curated, run_id),
+            )
+    finally:
+        raw.unpersist()
     _register(
         catalog,
         dataset.database,
