@@ -29,7 +29,7 @@ from etl.lake import Lake
 from etl.load import Published, list_files, source_id, write_partitioned
 from etl.notify import build_message, metric_data, sink_for
 from etl.progress import spark_progress
-from etl.quality import QualityReport, check_quality, enforce
+from etl.quality import GATE_FAILED, QualityReport, check_quality, enforce
 from etl.reference import ensure_regions, read_regions
 from etl.transform import transform_orders
 from etl.validation import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
@@ -316,11 +316,12 @@ def _execution_error(record: dict, result: RunResult) -> EtlError:
     result.error = f"{error}: {cause}"
     if error == "ValidationFailed":
         return ValidationFailed(cause, details=_state_value(record["events"], "validationResult"))
-    if error == "QualityCheckFailed" or "QualityCheckFailed" in cause:
-        return QualityCheckFailed(
-            f"quality gate failed: {cause}; nothing was written to curated",
-            details=result.quality or {},
-        )
+    if error == "QualityCheckFailed":
+        # The Lambda's score gives the bare reason; the job's own gate its error message.
+        reason = cause.removeprefix(f"{QualityCheckFailed.__name__}: ")
+        if not reason.startswith(GATE_FAILED):
+            reason = f"{GATE_FAILED}: {reason}; nothing was written to curated"
+        return QualityCheckFailed(reason, details=result.quality or {})
     return EtlError(
         f"workflow execution {execution['name']} failed: {cause or error}; "
         f"see `etl executions show {execution['name']}`"

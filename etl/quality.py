@@ -20,6 +20,7 @@ from etl import scoring
 from etl.datasets import DatasetConfig
 from etl.errors import QualityCheckFailed
 
+GATE_FAILED = "quality gate failed"
 SUITE_DIRS = (
     os.environ.get("ETL_EXPECTATIONS_DIR", ""),
     str(Path(__file__).resolve().parents[1] / "expectations"),
@@ -175,7 +176,7 @@ def enforce(report: QualityReport) -> QualityReport:
     """Raise ``QualityCheckFailed`` when the gate did not pass."""
     if not report.passed:
         raise QualityCheckFailed(
-            f"quality gate failed: {report.reason()}; nothing was written to curated",
+            f"{GATE_FAILED}: {report.reason()}; nothing was written to curated",
             details=report.to_dict(),
         )
     return report

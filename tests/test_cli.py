@@ -232,3 +232,8 @@ def test_a_file_that_fails_an_expectation_exits_4_and_writes_nothing(json_lake, 
     assert run(unknown, lake_root) == 4
     assert "region_code" in capsys.readouterr().err
     assert tree(lake_root / "curated") == curated_before
+    notes = (lake_root / "_system/notifications/notifications.jsonl").read_text().splitlines()
+    message = json.loads(notes[-1])["Message"]
+    assert message["status"] == "QUALITY_CHECK_FAILED"
+    assert message["reason"].startswith("QualityCheckFailed: quality gate failed: expectation ")
+    assert "expect_column_values_to_be_in_set on region_code" in message["reason"]

@@ -76,8 +76,36 @@ def test_a_failed_glue_job_run_goes_to_notify_failure(run_workflow, small_sample
     assert record["execution"]["error"] == "PipelineFailed"
     assert record["execution"]["cause"].startswith("States.TaskFailed: ")
     assert "No space left on device" in record["execution"]["cause"]
-    assert states_visited(record)[-3:] == ["RunETLJob", "NotifyFailure", "PipelineFailed"]
+    assert states_visited(record)[-4:] == [
+        "RunETLJob",
+        "DidJobQualityGateFail",
+        "NotifyFailure",
+        "PipelineFailed",
+    ]
     assert last_notification(lake)["status"] == "FAILED"
+
+
+def test_the_glue_jobs_own_quality_gate_stopping_it_is_a_quality_failure(
+    run_workflow, small_samples, lake
+):
+    from etl.errors import QualityCheckFailed
+
+    def job_whose_gate_fails(*args, **kwargs):
+        raise QualityCheckFailed("quality gate failed: expectation x on y failed")
+
+    record = run_workflow(small_samples / "orders.json", transform_job=job_whose_gate_fails)
+    assert record["execution"]["error"] == "QualityCheckFailed"
+    assert record["execution"]["cause"] == (
+        "QualityCheckFailed: quality gate failed: expectation x on y failed"
+    )
+    assert states_visited(record)[-3:] == [
+        "RecordJobQualityFailure",
+        "NotifyQualityFailure",
+        "QualityCheckFailed",
+    ]
+    message = last_notification(lake)
+    assert message["status"] == "QUALITY_CHECK_FAILED"
+    assert message["reason"] == record["execution"]["cause"]
 
 
 def test_a_crawl_that_fails_goes_to_notify_failure(run_workflow, tmp_path):
