@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 from pyspark.sql import SparkSession
 
+QUIET_SECONDS = 15.0
+
 
 @contextmanager
 def spark_progress(
@@ -26,13 +28,18 @@ def spark_progress(
     tracker = spark.sparkContext.statusTracker()
 
     def report() -> None:
+        last, waited = None, 0.0
         while not stop.wait(every):
+            waited += every
             stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
             stages = [s for s in stages if s is not None]
-            if stages:
-                done = sum(s.numCompletedTasks for s in stages)
-                total = sum(s.numTasks for s in stages)
-                print(f"    {label}: {done}/{total} tasks", file=sys.stderr, flush=True)
+            if not stages:
+                continue
+            done = sum(s.numCompletedTasks for s in stages)
+            total = sum(s.numTasks for s in stages)
+            if (done, total) != last or waited >= QUIET_SECONDS:  # no repeats, but a heartbeat
+                print(f"    {label}: {done}/{total} tasks done", file=sys.stderr, flush=True)
+                last, waited = (done, total), 0.0
 
     thread = threading.Thread(target=report, daemon=True)
     thread.start()
