@@ -63,10 +63,22 @@ def write_partitioned(
     balanced.write.mode("overwrite").option("compression", "snappy").partitionBy(
         *partition_columns
     ).parquet(staging_path)
+    return publish_staged(
+        staging_path, table_path, len(partition_columns), source, replace_elsewhere
+    )
+
+
+def publish_staged(
+    staging_path: str, table_path: str, depth: int, source: str, replace_elsewhere: bool = True
+) -> list[Published]:
+    """Publish every partition staged under ``staging_path`` into the table; drop the staging.
+
+    With ``replace_elsewhere``, the source's files in partitions it no longer writes go too.
+    """
     prefix = f"{source_id(source)}-part-"
     published = []
     try:
-        for relative in _staged_partitions(staging_path, len(partition_columns)):
+        for relative in _staged_partitions(staging_path, depth):
             staged = join(staging_path, relative)
             target = join(table_path, relative)
             count = _publish_partition(staged, target, prefix)
@@ -74,7 +86,7 @@ def write_partitioned(
             published.append(Published(values, target, count))
         if replace_elsewhere:
             keep = {p.location for p in published}
-            _forget_source_elsewhere(table_path, prefix, keep, len(partition_columns))
+            _forget_source_elsewhere(table_path, prefix, keep, depth)
     finally:
         _remove_tree(staging_path)
     return published
@@ -135,7 +147,10 @@ def recover(target: str) -> None:
 
 def _forget_source_elsewhere(table_path: str, prefix: str, keep: set[str], depth: int) -> None:
     """Drop the source's rows from partitions other than the ones just published."""
-    if is_s3(table_path) or not Path(table_path).exists():
+    if is_s3(table_path):
+        _forget_source_elsewhere_s3(table_path, prefix, keep, depth)
+        return
+    if not Path(table_path).exists():
         return
     pattern = "/".join(["*=*"] * depth)
     for partition in Path(table_path).glob(pattern):
@@ -148,6 +163,20 @@ def _forget_source_elsewhere(table_path: str, prefix: str, keep: set[str], depth
             if existing.is_file() and not existing.name.startswith(prefix):
                 os.link(existing, next_version / existing.name)
         _swap(next_version, partition, token)
+
+
+def _forget_source_elsewhere_s3(table_path: str, prefix: str, keep: set[str], depth: int) -> None:
+    fs, root = filesystem(table_path)
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        return
+    kept = {location.removeprefix("s3://") for location in keep}
+    for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+        folder, _, name = info.path.rpartition("/")
+        relative = folder[len(root) :].strip("/")
+        in_partition = relative.count("/") == depth - 1 and "=" in relative
+        is_source_file = info.type == pafs.FileType.File and name.startswith(prefix)
+        if in_partition and is_source_file and folder not in kept:
+            fs.delete_file(info.path)
 
 
 def _publish_s3(staged: str, target: str, prefix: str, new_files: list[str]) -> int:
