@@ -1,7 +1,9 @@
-"""Metrics and notifications: the seed's CloudWatch metrics and SNS messages, locally.
+"""Metrics and notifications: the seed's CloudWatch metrics and SNS messages.
 
-Locally both go to JSON-lines files under ``<lake>/_system`` (and notifications to the
-console); deployed, the same records go to CloudWatch ``put_metric_data`` and SNS ``publish``.
+The Glue job reports its metrics (``report_job_metrics``): to CloudWatch ``put_metric_data``
+when deployed, to ``<lake>/_system/metrics/metrics.jsonl`` locally. Notifications are
+published by the state machine's ``sns:publish`` states; locally the workflow adapter hands
+them to ``LocalSink``, which appends them to ``<lake>/_system/notifications`` and the console.
 """
 
 from __future__ import annotations
@@ -20,15 +22,6 @@ SUBJECTS = {
     "QUALITY_CHECK_FAILED": "ETL Pipeline - Data Quality Check Failed",
     "FAILED": "ETL Pipeline Failed",
 }
-
-
-def build_message(status: str, execution: str, **details: object) -> dict:
-    """An SNS message body shaped like the seed's state-machine notifications."""
-    if status not in SUBJECTS:
-        raise ValueError(
-            f"unknown notification status {status!r}; expected one of {list(SUBJECTS)}"
-        )
-    return {"status": status, "executionArn": execution, **details}
 
 
 def metric_data(dataset: str, **values: float) -> list[dict]:
@@ -73,29 +66,37 @@ class LocalSink:
         )
 
 
-class AwsSink:
-    """The deployed equivalents: SNS and CloudWatch through boto3."""
+class CloudWatchMetrics:
+    """Deployed metrics: CloudWatch ``put_metric_data`` (the job's role allows the namespace)."""
 
-    def __init__(self, topic_arn: str) -> None:
+    def __init__(self) -> None:
         import boto3
 
-        self.topic_arn = topic_arn
-        self.sns = boto3.client("sns")
         self.cloudwatch = boto3.client("cloudwatch")
-
-    def publish(self, message: dict, subject: str | None = None) -> dict:
-        subject = subject or SUBJECTS[message["status"]]
-        self.sns.publish(
-            TopicArn=self.topic_arn, Subject=subject, Message=json.dumps(message, default=str)
-        )
-        return {"Subject": subject, "Message": message}
 
     def put_metrics(self, metric_records: list[dict]) -> None:
         self.cloudwatch.put_metric_data(Namespace=METRIC_NAMESPACE, MetricData=metric_records)
 
 
-def sink_for(lake: Lake, topic_arn: str | None = None) -> LocalSink | AwsSink:
-    return AwsSink(topic_arn) if is_s3(lake.curated) and topic_arn else LocalSink(lake)
+def metrics_sink_for(lake: Lake) -> LocalSink | CloudWatchMetrics:
+    """CloudWatch for a lake on S3, the lake's metrics file for a local one."""
+    return CloudWatchMetrics() if is_s3(lake.curated) else LocalSink(lake, echo=False)
+
+
+def report_job_metrics(
+    lake: Lake,
+    dataset: str,
+    failed: bool,
+    records: int | None = None,
+    quality_score: float | None = None,
+) -> None:
+    """The Glue job's JobFailures, plus RecordsProcessed and DataQualityScore when known."""
+    values: dict[str, float] = {"JobFailures": 1 if failed else 0}
+    if records is not None:
+        values["RecordsProcessed"] = records
+    if quality_score is not None:
+        values["DataQualityScore"] = quality_score
+    metrics_sink_for(lake).put_metrics(metric_data(dataset, **values))
 
 
 def _append(path: Path, record: dict) -> None:

@@ -1,13 +1,14 @@
 """The pipeline's stages as callable steps, and ``run_pipeline`` that runs them in order.
 
 Each step is what one deployed component does: ``validate_landed`` is the validation
-Lambda, ``discover_landed`` the raw crawler, ``check_landed_quality`` the quality check,
-``run_transform_job`` the Glue job (transform, load, catalog update, analytics, metrics)
-and ``notify`` the SNS notification. The Step Functions runner calls the same steps.
+Lambda, ``discover_landed`` the raw crawler, ``check_landed_quality`` the quality check and
+``run_transform_job`` the Glue job (transform, load, catalog update, analytics, metrics).
+The Step Functions runner calls the same steps; the state machine publishes notifications.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from etl.errors import EtlError, QualityCheckFailed, ValidationFailed
 from etl.extract import read_raw
 from etl.lake import Lake
 from etl.load import Published, list_files, source_id, write_partitioned
-from etl.notify import build_message, metric_data, sink_for
+from etl.notify import report_job_metrics
 from etl.progress import spark_progress
 from etl.quality import GATE_FAILED, QualityReport, check_quality, enforce
 from etl.reference import ensure_regions, read_regions
@@ -72,6 +73,7 @@ class JobOutcome:
     records_written: int
     curated: list[Published]
     analytics: list[Published]
+    quality_score: float | None = None
 
 
 def new_run_id(run_date: date) -> str:
@@ -126,13 +128,40 @@ def run_transform_job(
     """The Glue job: quality gate, transform, load curated, update the catalog, analytics.
 
     The quality Lambda only scores the file (it has no Spark); the job re-checks the score on
-    every record and runs the great-expectations suite before anything is written.
+    every record and runs the great-expectations suite before anything is written. The job
+    reports JobFailures, RecordsProcessed (curated rows written) and DataQualityScore.
     """
+    job = (spark, lake, catalog, dataset, uri, run_date, run_id, show_progress)
+    try:
+        outcome = _job_steps(*job)
+    except Exception as error:
+        score = error.details.get("qualityScore") if isinstance(error, EtlError) else None
+        _report_metrics(lake, dataset, failed=True, quality_score=score)
+        raise
+    _report_metrics(
+        lake,
+        dataset,
+        failed=False,
+        records=outcome.records_written,
+        quality_score=outcome.quality_score,
+    )
+    return outcome
+
+
+def _report_metrics(lake: Lake, dataset: DatasetConfig, **values) -> None:
+    """Metrics must not turn a finished load into a failed job: warn instead."""
+    try:
+        report_job_metrics(lake, dataset.name, **values)
+    except Exception as error:  # e.g. CloudWatch throttling; the data is already published
+        print(f"warning: could not report metrics: {error}", file=sys.stderr)
+
+
+def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progress) -> JobOutcome:
     # The gate's profile and suite and the transform all read the raw file: parse it once.
     raw = _read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with spark_progress(spark, "quality gate", enabled=show_progress):
-            enforce(check_quality(raw, dataset))
+            report = enforce(check_quality(raw, dataset))
         ensure_regions(lake, catalog, dataset)
         curated = transform_orders(raw, read_regions(spark, lake), dataset, run_date)
         with spark_progress(spark, "transform+load", enabled=show_progress):
@@ -178,7 +207,7 @@ def run_transform_job(
             PROCESS_PARTITIONS,
             analytics,
         )
-    return JobOutcome(_rows_in(published, uri), published, analytics)
+    return JobOutcome(_rows_in(published, uri), published, analytics, report.qualityScore)
 
 
 def _register(catalog, database, table, schema, location, partition_columns, published) -> None:
@@ -198,18 +227,6 @@ def _rows_in(published: list[Published], source: str) -> int:
                 with fs.open_input_file(f"{root}/{name}") as handle:
                     total += pq.ParquetFile(handle).metadata.num_rows
     return total
-
-
-def notify(lake: Lake, dataset: DatasetConfig, status: str, execution: str, **details) -> dict:
-    """Publish the run's notification and its metrics."""
-    sink = sink_for(lake)
-    metrics = {"JobFailures": 0 if status == "SUCCESS" else 1}
-    if "recordsProcessed" in details:
-        metrics["RecordsProcessed"] = details["recordsProcessed"]
-    if details.get("qualityScore") is not None:
-        metrics["DataQualityScore"] = details["qualityScore"]
-    sink.put_metrics(metric_data(dataset.name, **metrics))
-    return sink.publish(build_message(status, execution, **details))
 
 
 def run_pipeline(

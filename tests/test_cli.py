@@ -110,14 +110,23 @@ def test_the_catalog_knows_the_tables_and_their_partitions(json_lake):
     assert catalog.get_table("analytics", "daily_sales")["Partitions"]
 
 
-def test_success_is_notified_with_metrics(json_lake):
-    notes = (json_lake / "_system/notifications/notifications.jsonl").read_text().splitlines()
+def last_metrics(lake_root: Path) -> dict[str, float]:
+    lines = (lake_root / "_system/metrics/metrics.jsonl").read_text().splitlines()
+    record = json.loads(lines[-1])
+    assert record["Namespace"] == "ETL/Pipeline"
+    return {m["MetricName"]: m["Value"] for m in record["MetricData"]}
+
+
+def test_success_is_notified_and_the_job_reports_its_metrics(spark, json_run):
+    root, summary, _ = json_run
+    notes = (root / "_system/notifications/notifications.jsonl").read_text().splitlines()
     message = json.loads(notes[-1])["Message"]
     assert message["status"] == "SUCCESS" and message["recordsProcessed"] > 0
-    metrics = json.loads((json_lake / "_system/metrics/metrics.jsonl").read_text().splitlines()[-1])
-    names = {m["MetricName"] for m in metrics["MetricData"]}
-    assert metrics["Namespace"] == "ETL/Pipeline"
-    assert names == {"RecordsProcessed", "DataQualityScore", "JobFailures"}
+    assert last_metrics(root) == {
+        "JobFailures": 0,
+        "RecordsProcessed": curated_rows(spark, root).count(),
+        "DataQualityScore": summary["quality"]["qualityScore"],
+    }
 
 
 def test_query_reads_the_analytics_zone(json_lake, capsys):
@@ -235,5 +244,6 @@ def test_a_file_that_fails_an_expectation_exits_4_and_writes_nothing(json_lake, 
     notes = (lake_root / "_system/notifications/notifications.jsonl").read_text().splitlines()
     message = json.loads(notes[-1])["Message"]
     assert message["status"] == "QUALITY_CHECK_FAILED"
+    assert last_metrics(lake_root) == {"JobFailures": 1, "DataQualityScore": 100.0}
     assert message["reason"].startswith("QualityCheckFailed: quality gate failed: expectation ")
     assert "expect_column_values_to_be_in_set on region_code" in message["reason"]

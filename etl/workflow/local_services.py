@@ -11,7 +11,7 @@ Each deployed resource maps to the code it runs in AWS, or to its local stand-in
   on the object of the running execution; the curated crawler has nothing to do (the job
   registers curated tables). A crawler reports RUNNING for ``crawler_running_polls`` polls,
   then READY with its ``LastCrawl``;
-* SNS ``Publish`` -> ``etl.notify.LocalSink`` (notification file + metrics).
+* SNS ``Publish`` -> ``etl.notify.LocalSink`` (the lake's notification file + console).
 
 Executions run one at a time locally (as the raw crawler allows in AWS), so "the running
 execution" is well defined: ``StartExecution`` records its input.
@@ -34,7 +34,7 @@ from botocore.response import StreamingBody
 from etl import lake as lake_io
 from etl.datasets import DatasetConfig, get_dataset
 from etl.lake import Lake
-from etl.notify import LocalSink, metric_data
+from etl.notify import LocalSink
 from etl.workflow import history
 from etl.workflow.moto_adapter import ACCOUNT, REGION, AwsServiceError, json_payload
 
@@ -294,14 +294,7 @@ class LocalServices:
         if params.get("TopicArn") != self.names.substitutions()["NotificationTopicArn"]:
             return None
         message = json.loads(params["Message"])
-        sink = LocalSink(self.lake, echo=self.echo)
-        metrics = {"JobFailures": 0 if message.get("status") == "SUCCESS" else 1}
-        if message.get("recordsProcessed") is not None:
-            metrics["RecordsProcessed"] = message["recordsProcessed"]
-        if message.get("qualityScore") is not None:
-            metrics["DataQualityScore"] = message["qualityScore"]
-        sink.put_metrics(metric_data(self.dataset.name, **metrics))
-        sink.publish(message, params.get("Subject"))
+        LocalSink(self.lake, echo=self.echo).publish(message, params.get("Subject"))
         return {"MessageId": str(uuid.uuid4())}
 
     # --- Step Functions ------------------------------------------------------------------
