@@ -59,7 +59,7 @@ run: venv
 	$(BIN)/etl sample --out build/sample
 	$(BIN)/etl run $(SAMPLE) --lake $(LAKE)
 	$(BIN)/etl query --lake $(LAKE) \
-	  "SELECT region_name, amount_category, sum(orders) AS orders, round(sum(total_sales), 2) AS total_sales FROM analytics.daily_sales GROUP BY ALL ORDER BY ALL"
+	  "SELECT region_name, amount_category, sum(orders) AS orders, round(sum(total_sales), 2) AS total_sales FROM etl_pipeline.daily_sales GROUP BY ALL ORDER BY ALL"
 
 test: venv node tools
 	$(BIN)/python -m pytest -q

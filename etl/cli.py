@@ -24,7 +24,7 @@ commands:
                                          JSON array, CSV, Parquet)
   etl run FILE [--run-date YYYY-MM-DD]   land FILE in raw/incoming/ and run every stage
   etl query "SQL"                        SQL (DuckDB) over the catalog's tables, e.g.
-                                         etl query "SELECT * FROM analytics.daily_sales LIMIT 5"
+                                         etl query "SELECT * FROM etl_pipeline.daily_sales LIMIT 5"
 
 The lake root is --lake DIR, else $ETL_LAKE_ROOT, else ./lake.
 Exit codes: 0 success, 3 validation failed, 4 quality gate failed, 1 other failure.
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = commands.add_parser(
         "query", parents=[lake_parent], help="SQL over the catalog's tables"
     )
-    query.add_argument("sql", help='e.g. "SELECT * FROM analytics.daily_sales"')
+    query.add_argument("sql", help='e.g. "SELECT * FROM etl_pipeline.daily_sales"')
     query.add_argument("--json", action="store_true", help="print rows as JSON objects")
     query.set_defaults(handler=cmd_query)
 

@@ -200,7 +200,7 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
             )
         _register(
             catalog,
-            "analytics",
+            dataset.database,  # one catalog database per deployment (infra/glue.yaml)
             DAILY_SALES,
             summary.schema,
             lake.analytics_table_path(DAILY_SALES),

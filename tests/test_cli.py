@@ -107,7 +107,9 @@ def test_the_catalog_knows_the_tables_and_their_partitions(json_lake):
     raw = catalog.get_table("etl_pipeline", "raw_orders")
     assert raw["Parameters"]["classification"] == "json"
     assert {"Name": "region_code", "Type": "string"} in raw["StorageDescriptor"]["Columns"]
-    assert catalog.get_table("analytics", "daily_sales")["Partitions"]
+    daily = catalog.get_table("etl_pipeline", "daily_sales")  # the deployment's one database
+    assert daily["Partitions"]
+    assert daily["StorageDescriptor"]["Location"] == str(json_lake / "analytics/daily_sales")
 
 
 def last_metrics(lake_root: Path) -> dict[str, float]:
@@ -130,7 +132,7 @@ def test_success_is_notified_and_the_job_reports_its_metrics(spark, json_run):
 
 
 def test_query_reads_the_analytics_zone(json_lake, capsys):
-    sql = "SELECT sum(orders) AS n FROM analytics.daily_sales"
+    sql = "SELECT sum(orders) AS n FROM etl_pipeline.daily_sales"
     assert main(["query", "--lake", str(json_lake), "--json", sql]) == 0
     total = json.loads(capsys.readouterr().out)[0]["n"]
     assert (
