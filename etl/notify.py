@@ -1,7 +1,8 @@
 """Metrics and notifications: the seed's CloudWatch metrics and SNS messages.
 
-The Glue job reports its metrics (``report_job_metrics``): to CloudWatch ``put_metric_data``
-when deployed, to ``<lake>/_system/metrics/metrics.jsonl`` locally. Notifications are
+The Glue job reports JobFailures and RecordsProcessed (``report_job_metrics``) to CloudWatch
+when deployed, to ``<lake>/_system/metrics/metrics.jsonl`` locally; the quality-check Lambda
+reports DataQualityScore (locally its CloudWatch call lands in the same file). Notifications are
 published by the state machine's ``sns:publish`` states; locally the workflow adapter hands
 them to ``LocalSink``, which appends them to ``<lake>/_system/notifications`` and the console.
 """
@@ -14,28 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from etl.lake import Lake, is_s3
+from etl.metrics import METRIC_NAMESPACE, metric_data
 
-METRIC_NAMESPACE = "ETL/Pipeline"
 SUBJECTS = {
     "SUCCESS": "ETL Pipeline Completed Successfully",
     "VALIDATION_FAILED": "ETL Pipeline - Data Validation Failed",
     "QUALITY_CHECK_FAILED": "ETL Pipeline - Data Quality Check Failed",
     "FAILED": "ETL Pipeline Failed",
 }
-
-
-def metric_data(dataset: str, **values: float) -> list[dict]:
-    """``put_metric_data`` ``MetricData`` for RecordsProcessed, DataQualityScore, JobFailures."""
-    units = {"RecordsProcessed": "Count", "DataQualityScore": "Percent", "JobFailures": "Count"}
-    return [
-        {
-            "MetricName": name,
-            "Value": float(value),
-            "Unit": units.get(name, "None"),
-            "Dimensions": [{"Name": "Dataset", "Value": dataset}],
-        }
-        for name, value in values.items()
-    ]
 
 
 class LocalSink:
@@ -83,19 +70,11 @@ def metrics_sink_for(lake: Lake) -> LocalSink | CloudWatchMetrics:
     return CloudWatchMetrics() if is_s3(lake.curated) else LocalSink(lake, echo=False)
 
 
-def report_job_metrics(
-    lake: Lake,
-    dataset: str,
-    failed: bool,
-    records: int | None = None,
-    quality_score: float | None = None,
-) -> None:
-    """The Glue job's JobFailures, plus RecordsProcessed and DataQualityScore when known."""
+def report_job_metrics(lake: Lake, dataset: str, failed: bool, records: int | None = None) -> None:
+    """The Glue job's JobFailures, plus RecordsProcessed (curated rows written) on success."""
     values: dict[str, float] = {"JobFailures": 1 if failed else 0}
     if records is not None:
         values["RecordsProcessed"] = records
-    if quality_score is not None:
-        values["DataQualityScore"] = quality_score
     metrics_sink_for(lake).put_metrics(metric_data(dataset, **values))
 
 

@@ -73,7 +73,6 @@ class JobOutcome:
     records_written: int
     curated: list[Published]
     analytics: list[Published]
-    quality_score: float | None = None
 
 
 def new_run_id(run_date: date) -> str:
@@ -129,22 +128,15 @@ def run_transform_job(
 
     The quality Lambda only scores the file (it has no Spark); the job re-checks the score on
     every record and runs the great-expectations suite before anything is written. The job
-    reports JobFailures, RecordsProcessed (curated rows written) and DataQualityScore.
+    reports JobFailures and RecordsProcessed (curated rows written).
     """
     job = (spark, lake, catalog, dataset, uri, run_date, run_id, show_progress)
     try:
         outcome = _job_steps(*job)
-    except Exception as error:
-        score = error.details.get("qualityScore") if isinstance(error, EtlError) else None
-        _report_metrics(lake, dataset, failed=True, quality_score=score)
+    except Exception:
+        _report_metrics(lake, dataset, failed=True)
         raise
-    _report_metrics(
-        lake,
-        dataset,
-        failed=False,
-        records=outcome.records_written,
-        quality_score=outcome.quality_score,
-    )
+    _report_metrics(lake, dataset, failed=False, records=outcome.records_written)
     return outcome
 
 
@@ -161,7 +153,7 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
     raw = _read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with spark_progress(spark, "quality gate", enabled=show_progress):
-            report = enforce(check_quality(raw, dataset))
+            enforce(check_quality(raw, dataset))
         ensure_regions(lake, catalog, dataset)
         curated = transform_orders(raw, read_regions(spark, lake), dataset, run_date)
         with spark_progress(spark, "transform+load", enabled=show_progress):
@@ -207,7 +199,7 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
             PROCESS_PARTITIONS,
             analytics,
         )
-    return JobOutcome(_rows_in(published, uri), published, analytics, report.qualityScore)
+    return JobOutcome(_rows_in(published, uri), published, analytics)
 
 
 def _register(catalog, database, table, schema, location, partition_columns, published) -> None:

@@ -112,11 +112,12 @@ def test_the_catalog_knows_the_tables_and_their_partitions(json_lake):
     assert daily["StorageDescriptor"]["Location"] == str(json_lake / "analytics/daily_sales")
 
 
-def last_metrics(lake_root: Path) -> dict[str, float]:
+def last_metrics(lake_root: Path, records: int = 2) -> dict[str, float]:
+    """The metrics of the last run: the quality Lambda's record, then the job's."""
     lines = (lake_root / "_system/metrics/metrics.jsonl").read_text().splitlines()
-    record = json.loads(lines[-1])
-    assert record["Namespace"] == "ETL/Pipeline"
-    return {m["MetricName"]: m["Value"] for m in record["MetricData"]}
+    found = [json.loads(line) for line in lines[-records:]]
+    assert {r["Namespace"] for r in found} == {"ETL/Pipeline"}
+    return {m["MetricName"]: m["Value"] for r in found for m in r["MetricData"]}
 
 
 def test_success_is_notified_and_the_job_reports_its_metrics(spark, json_run):
@@ -246,6 +247,6 @@ def test_a_file_that_fails_an_expectation_exits_4_and_writes_nothing(json_lake, 
     notes = (lake_root / "_system/notifications/notifications.jsonl").read_text().splitlines()
     message = json.loads(notes[-1])["Message"]
     assert message["status"] == "QUALITY_CHECK_FAILED"
-    assert last_metrics(lake_root) == {"JobFailures": 1, "DataQualityScore": 100.0}
+    assert last_metrics(lake_root) == {"DataQualityScore": 100.0, "JobFailures": 1}
     assert message["reason"].startswith("QualityCheckFailed: quality gate failed: expectation ")
     assert "expect_column_values_to_be_in_set on region_code" in message["reason"]

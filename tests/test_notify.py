@@ -26,8 +26,8 @@ def test_a_deployed_lake_puts_metrics_to_cloudwatch(monkeypatch):
     lake = Lake.s3(raw="s3://r", curated="s3://c", analytics="s3://a")
     with mock_aws():
         assert isinstance(metrics_sink_for(lake), CloudWatchMetrics)
-        report_job_metrics(lake, "orders", failed=False, records=784, quality_score=96.04)
+        report_job_metrics(lake, "orders", failed=False, records=784)
         listed = boto3.client("cloudwatch").list_metrics(Namespace="ETL/Pipeline")["Metrics"]
     names = {m["MetricName"] for m in listed}
-    assert names == {"JobFailures", "RecordsProcessed", "DataQualityScore"}
+    assert names == {"JobFailures", "RecordsProcessed"}
     assert all(m["Dimensions"] == [{"Name": "Dataset", "Value": "orders"}] for m in listed)

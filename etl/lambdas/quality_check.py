@@ -27,6 +27,7 @@ from etl import scoring
 from etl.datasets import get_dataset
 from etl.lambdas.parquet_footer import read_footer_counts
 from etl.lambdas.s3_objects import object_size, open_text, read_range, s3_client
+from etl.metrics import METRIC_NAMESPACE, metric_data
 from etl.validation import HEAD_BYTES, FileFacts, sniff_format
 
 MAX_FINGERPRINTS = 250_000
@@ -164,7 +165,21 @@ def handler(event: dict, context: object = None) -> dict:
     else:
         with open_text(s3, bucket, key) as text:
             profile = profile_records(READERS[data_format](text))
-    return report(profile, dataset.quality_threshold)
+    result = report(profile, dataset.quality_threshold)
+    put_score_metric(dataset.name, result["qualityScore"])
+    return result
+
+
+def put_score_metric(dataset: str, score: float) -> None:
+    """DataQualityScore for the monitoring stack; a metrics outage does not fail the check."""
+    import boto3
+
+    try:
+        boto3.client("cloudwatch").put_metric_data(
+            Namespace=METRIC_NAMESPACE, MetricData=metric_data(dataset, DataQualityScore=score)
+        )
+    except Exception as error:  # botocore's errors; the score is still the answer
+        print(f"warning: could not put DataQualityScore: {error}")
 
 
 def _sniff(s3, bucket: str, key: str) -> str:

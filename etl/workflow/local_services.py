@@ -12,6 +12,7 @@ Each deployed resource maps to the code it runs in AWS, or to its local stand-in
   registers curated tables). A crawler reports RUNNING for ``crawler_running_polls`` polls,
   then READY with its ``LastCrawl``;
 * SNS ``Publish`` -> ``etl.notify.LocalSink`` (the lake's notification file + console).
+* CloudWatch ``PutMetricData`` (namespace ``ETL/Pipeline``) -> the lake's metrics file.
 
 Executions run one at a time locally (as the raw crawler allows in AWS), so "the running
 execution" is well defined: ``StartExecution`` records its input.
@@ -34,6 +35,7 @@ from botocore.response import StreamingBody
 from etl import lake as lake_io
 from etl.datasets import DatasetConfig, get_dataset
 from etl.lake import Lake
+from etl.metrics import METRIC_NAMESPACE
 from etl.notify import LocalSink
 from etl.workflow import history
 from etl.workflow.moto_adapter import ACCOUNT, REGION, AwsServiceError, json_payload
@@ -116,6 +118,7 @@ class LocalServices:
             ("glue", "StartCrawler"): self.start_crawler,
             ("glue", "GetCrawler"): self.get_crawler,
             ("sns", "Publish"): self.publish,
+            ("cloudwatch", "PutMetricData"): self.put_metric_data,
             ("stepfunctions", "StartExecution"): self.start_execution,
         }
 
@@ -296,6 +299,14 @@ class LocalServices:
         message = json.loads(params["Message"])
         LocalSink(self.lake, echo=self.echo).publish(message, params.get("Subject"))
         return {"MessageId": str(uuid.uuid4())}
+
+    # --- CloudWatch --------------------------------------------------------------------
+    def put_metric_data(self, params: dict) -> dict | None:
+        """The pipeline's metrics go to the lake's metrics file, like the Glue job's."""
+        if params.get("Namespace") != METRIC_NAMESPACE:
+            return None
+        LocalSink(self.lake, echo=False).put_metrics(list(params["MetricData"]))
+        return {}
 
     # --- Step Functions ------------------------------------------------------------------
     def start_execution(self, params: dict) -> None:

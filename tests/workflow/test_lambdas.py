@@ -15,7 +15,8 @@ BUCKET = "raw"
 
 
 @pytest.fixture
-def s3():
+def s3(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # Lambda always sets the region
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
@@ -78,6 +79,24 @@ def test_a_file_of_mostly_nulls_scores_below_the_threshold_with_a_reason(s3):
     result = quality_check.handler(event(key, "json"), None)
     assert result["qualityScore"] < ORDERS.quality_threshold
     assert result["reason"].startswith(f"quality score {result['qualityScore']} is below")
+
+
+def test_the_score_is_put_as_the_data_quality_score_metric(s3):
+    """moto stands in for CloudWatch; the monitoring stack alarms on this metric."""
+    import boto3
+
+    key = put(s3, "incoming/ok.json", b'{"id": 1, "status": "ACTIVE"}\n')
+    score = quality_check.handler(event(key, "json"), None)["qualityScore"]
+    stats = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace="ETL/Pipeline",
+        MetricName="DataQualityScore",
+        Dimensions=[{"Name": "Dataset", "Value": "orders"}],
+        StartTime="2000-01-01T00:00:00Z",
+        EndTime="2100-01-01T00:00:00Z",
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    assert [p["Maximum"] for p in stats["Datapoints"]] == [score]
 
 
 def test_past_the_fingerprint_budget_duplicates_are_estimated_not_dropped(monkeypatch):
