@@ -39,6 +39,28 @@ def columns_to_ddl(columns: list[dict]) -> str:
     return ", ".join(f"`{c['Name']}` {c['Type']}" for c in columns)
 
 
+def table_input(
+    name: str,
+    schema: StructType,
+    location: str,
+    classification: str,
+    partition_keys: list[tuple[str, str]] | None = None,
+    parameters: dict | None = None,
+) -> dict:
+    """A Glue ``TableInput``: data columns, partition keys, location and classification."""
+    partition_names = {key for key, _ in partition_keys or []}
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {
+            "Columns": [c for c in schema_to_columns(schema) if c["Name"] not in partition_names],
+            "Location": location,
+        },
+        "PartitionKeys": [{"Name": k, "Type": t} for k, t in partition_keys or []],
+        "Parameters": {"classification": classification, **(parameters or {})},
+    }
+
+
 class LocalCatalog:
     """File-backed catalog under ``<lake>/_system/catalog``."""
 
@@ -88,19 +110,9 @@ class LocalCatalog:
         """Create the table or refresh its columns, keeping known partitions."""
         document = self._load(database)
         previous = document["Tables"].get(name, {})
-        partition_names = {key for key, _ in partition_keys or []}
         table = {
-            "Name": name,
             "DatabaseName": database,
-            "TableType": "EXTERNAL_TABLE",
-            "StorageDescriptor": {
-                "Columns": [
-                    c for c in schema_to_columns(schema) if c["Name"] not in partition_names
-                ],
-                "Location": location,
-            },
-            "PartitionKeys": [{"Name": k, "Type": t} for k, t in partition_keys or []],
-            "Parameters": {"classification": classification, **(parameters or {})},
+            **table_input(name, schema, location, classification, partition_keys, parameters),
             "Partitions": previous.get("Partitions", []),
         }
         document["Tables"][name] = table
@@ -200,28 +212,16 @@ class GlueCatalog:
     ) -> dict:
         """Create the table or update its columns; Glue keeps its partitions either way."""
         self._ensure_database(database)
-        partition_names = {key for key, _ in partition_keys or []}
+        table = table_input(name, schema, location, classification, partition_keys, parameters)
         input_format, output_format, serde = GLUE_FORMATS[classification]
-        table_input = {
-            "Name": name,
-            "TableType": "EXTERNAL_TABLE",
-            "StorageDescriptor": {
-                "Columns": [
-                    c for c in schema_to_columns(schema) if c["Name"] not in partition_names
-                ],
-                "Location": location,
-                "InputFormat": input_format,
-                "OutputFormat": output_format,
-                "SerdeInfo": serde,
-            },
-            "PartitionKeys": [{"Name": k, "Type": t} for k, t in partition_keys or []],
-            "Parameters": {"classification": classification, **(parameters or {})},
-        }
+        table["StorageDescriptor"].update(
+            InputFormat=input_format, OutputFormat=output_format, SerdeInfo=serde
+        )
         try:
-            self.glue.update_table(DatabaseName=database, TableInput=table_input)
+            self.glue.update_table(DatabaseName=database, TableInput=table)
         except self.glue.exceptions.EntityNotFoundException:
-            self.glue.create_table(DatabaseName=database, TableInput=table_input)
-        return {**table_input, "DatabaseName": database}
+            self.glue.create_table(DatabaseName=database, TableInput=table)
+        return {**table, "DatabaseName": database}
 
     def add_partitions(self, database: str, name: str, values: list[list[str]]) -> list[dict]:
         """Register partitions; ones Glue already has are skipped (idempotent)."""
