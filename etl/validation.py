@@ -41,6 +41,11 @@ class FileFacts:
         name = self.filename
         return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
+    @property
+    def complete(self) -> bool:
+        """True when ``head`` holds the whole object."""
+        return self.size <= len(self.head)
+
 
 @dataclass
 class ValidationResult:
@@ -124,32 +129,34 @@ def _check_parquet(facts: FileFacts) -> str:
 
 def _decode_head(facts: FileFacts) -> str:
     head = facts.head
-    complete = facts.size <= len(head)
     try:
         return head.decode("utf-8")
     except UnicodeDecodeError as error:
         # A multi-byte character cut at the end of a partial read is not an error.
-        if not complete and error.start >= len(head) - 3:
+        if not facts.complete and error.start >= len(head) - 3:
             return head[: error.start].decode("utf-8")
         raise ValidationFailed(
             f"{facts.filename} is not UTF-8 text (byte {error.start}): re-export it as UTF-8"
         ) from None
 
 
+def _checked_lines(facts: FileFacts, text: str) -> list[str]:
+    """The head's lines to check: all of a whole object, else the first 100 whole lines."""
+    lines = text.splitlines()
+    return lines if facts.complete else lines[:-1][:100]  # the last partial line may be cut
+
+
 def _check_json(facts: FileFacts, text: str) -> str:
-    complete = facts.size <= len(facts.head)
     decoder = json.JSONDecoder()
     if text.startswith("["):
         body = text[1:].lstrip()
-        if complete:
+        if facts.complete:
             _loads(facts, text)
             return "json_array"
         if body.startswith("{"):
             _raw_decode(facts, decoder, body)
         return "json_array"
-    lines = text.splitlines()
-    checked = lines if complete else lines[:-1][:100]  # the last partial line may be cut
-    for number, line in enumerate(checked, start=1):
+    for number, line in enumerate(_checked_lines(facts, text), start=1):
         if line.strip():
             record = _loads(facts, line, number)
             if not isinstance(record, dict):
@@ -179,9 +186,7 @@ def _raw_decode(facts: FileFacts, decoder: json.JSONDecoder, text: str) -> None:
 
 
 def _check_csv(facts: FileFacts, text: str) -> str:
-    complete = facts.size <= len(facts.head)
-    lines = text.splitlines()
-    sample = "\n".join(lines if complete else lines[:-1][:100])
+    sample = "\n".join(_checked_lines(facts, text))
     rows = [row for row in csv.reader(io.StringIO(sample)) if row]
     if len(rows) < 2:
         raise ValidationFailed(f"{facts.filename} has a header but no data rows")
