@@ -35,6 +35,15 @@ from etl.errors import EtlError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXPORT_TAG = "export"
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+# The artifacts scripts/deploy.py uploads to the scripts bucket, under these keys.
+DEPLOY_ARTIFACTS = (
+    "glue/transform_job.py",
+    "glue/etl_package.zip",
+    "lambdas/trigger.zip",
+    "lambdas/validation.zip",
+    "lambdas/quality_check.zip",
+    "statemachine/etl_workflow.asl.json",
+)
 # Job script -> the notebook whose export cells are its body.
 JOB_SCRIPTS = {"transform_job.py": "04_transform.ipynb"}
 COMMITTED_SCRIPTS = Path("etl") / "glue_scripts"

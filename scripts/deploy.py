@@ -25,6 +25,8 @@ from pathlib import Path
 import boto3
 import botocore.exceptions
 
+from etl.export import DEPLOY_ARTIFACTS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INFRA = REPO_ROOT / "infra"
 DEFAULT_ARTIFACTS = REPO_ROOT / "build" / "deploy"
@@ -35,14 +37,7 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 STACKS = ("data-lake", "glue", "workflow", "monitoring")
 
 # What `etl export` writes into build/deploy/, uploaded under the same keys.
-ARTIFACTS = (
-    "glue/transform_job.py",
-    "glue/etl_package.zip",
-    "lambdas/trigger.zip",
-    "lambdas/validation.zip",
-    "lambdas/quality_check.zip",
-    "statemachine/etl_workflow.asl.json",
-)
+ARTIFACTS = DEPLOY_ARTIFACTS
 
 # Workflow parameters that pin an uploaded object version, so a changed bundle or
 # definition under an unchanged key still updates its resource.

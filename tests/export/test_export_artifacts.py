@@ -89,6 +89,7 @@ def test_export_writes_every_artifact_and_the_same_bytes_twice(repo_copy):
     names = sorted(p.relative_to(repo_copy / "one").as_posix() for p in first)
     assert {"glue/transform_job.py", "glue/etl_package.zip"} <= set(names)
     assert "statemachine/etl_workflow.asl.json" in names
+    assert set(export.DEPLOY_ARTIFACTS) <= set(names)  # what scripts/deploy.py uploads
     for a, b in zip(sorted(first), sorted(second), strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 

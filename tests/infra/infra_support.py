@@ -26,20 +26,15 @@ from moto.glue.models import glue_backends
 from moto.s3.models import s3_backends
 from moto.stepfunctions.models import StateMachine, stepfunctions_backends
 
+from etl.export import DEPLOY_ARTIFACTS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA = REPO_ROOT / "infra"
 TEMPLATES = sorted(INFRA.glob("*.yaml"))
 ASL_FILE = INFRA / "statemachine" / "etl_workflow.asl.json"
 
 # What `etl export` writes into build/deploy/ (the contract scripts/deploy.py uploads).
-ARTIFACT_KEYS = (
-    "glue/transform_job.py",
-    "glue/etl_package.zip",
-    "lambdas/trigger.zip",
-    "lambdas/validation.zip",
-    "lambdas/quality_check.zip",
-    "statemachine/etl_workflow.asl.json",
-)
+ARTIFACT_KEYS = DEPLOY_ARTIFACTS
 
 AWS_TEST_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
