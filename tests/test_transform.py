@@ -156,30 +156,21 @@ def test_a_missing_required_column_names_the_column(spark):
 
 
 def test_transform_orders_applies_every_rule_in_order(spark):
+    alice = (
+        1,
+        " alice ",
+        "alice@example.com",
+        "01",
+        "ACTIVE",
+        "2",
+        10.0,
+        500.0,
+        "2026-11-01 10:00:00",
+    )
     raw = spark.createDataFrame(
         [
-            (
-                1,
-                " alice ",
-                "alice@example.com",
-                "01",
-                "ACTIVE",
-                "2",
-                10.0,
-                500.0,
-                "2026-11-01 10:00:00",
-            ),
-            (
-                1,
-                " alice ",
-                "alice@example.com",
-                "01",
-                "ACTIVE",
-                "2",
-                10.0,
-                500.0,
-                "2026-11-01 10:00:00",
-            ),
+            alice,
+            alice,  # an exact duplicate record
             (None, "bob", "bob@example.com", "02", "ACTIVE", "1", 5.0, 5.0, "2026-11-01 10:00:00"),
             (3, "carol", None, "99", "PENDING", "3", 2.5, 20000.0, "2026-06-01 00:00:00"),
             (

@@ -71,6 +71,13 @@ def run_script(script: str, *args: str, env: dict) -> subprocess.CompletedProces
     )
 
 
+def deploy_dev(endpoint: str, artifacts, env: dict) -> subprocess.CompletedProcess:
+    """``scripts/deploy.sh dev`` against the moto server, uploading ``artifacts``."""
+    return run_script(
+        "deploy.sh", "dev", "--endpoint-url", endpoint, "--artifacts", str(artifacts), env=env
+    )
+
+
 @pytest.fixture(scope="module")
 def script_env(aws_environment) -> dict:
     import os
@@ -80,15 +87,7 @@ def script_env(aws_environment) -> dict:
 
 @pytest.fixture(scope="module")
 def deployed(moto_endpoint, placeholder_artifacts, script_env) -> subprocess.CompletedProcess:
-    result = run_script(
-        "deploy.sh",
-        "dev",
-        "--endpoint-url",
-        moto_endpoint,
-        "--artifacts",
-        str(placeholder_artifacts),
-        env=script_env,
-    )
+    result = deploy_dev(moto_endpoint, placeholder_artifacts, script_env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -411,15 +410,7 @@ def test_dashboard_shows_records_processed_and_quality_score(aws, outputs):
 
 # --------------------------------------------------------------------------- lifecycle
 def test_deploy_fails_clearly_when_artifacts_are_missing(moto_endpoint, tmp_path, script_env):
-    result = run_script(
-        "deploy.sh",
-        "dev",
-        "--endpoint-url",
-        moto_endpoint,
-        "--artifacts",
-        str(tmp_path),
-        env=script_env,
-    )
+    result = deploy_dev(moto_endpoint, tmp_path, script_env)
     assert result.returncode == 1
     assert "lacks glue/transform_job.py" in result.stderr
     assert "run `etl export`" in result.stderr
@@ -428,15 +419,7 @@ def test_deploy_fails_clearly_when_artifacts_are_missing(moto_endpoint, tmp_path
 def test_deploying_again_leaves_the_stacks_in_place(
     deployed, moto_endpoint, placeholder_artifacts, script_env, aws
 ):
-    result = run_script(
-        "deploy.sh",
-        "dev",
-        "--endpoint-url",
-        moto_endpoint,
-        "--artifacts",
-        str(placeholder_artifacts),
-        env=script_env,
-    )
+    result = deploy_dev(moto_endpoint, placeholder_artifacts, script_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ": creating" not in result.stdout
     names = {s["StackName"] for s in aws("cloudformation").describe_stacks()["Stacks"]}
