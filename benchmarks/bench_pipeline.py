@@ -24,17 +24,17 @@ import psutil
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-from etl.catalog import LocalCatalog
-from etl.datasets import ORDERS
-from etl.discovery import discover
-from etl.extract import read_raw
-from etl.lake import Lake, land_file
-from etl.load import write_partitioned
-from etl.quality import load_suite, profile, quality_score, run_suite
-from etl.reference import ensure_regions, read_regions
-from etl.sample import generate_orders, write_json_lines
-from etl.session import get_spark
-from etl.transform import transform_orders
+from etl.core.datasets import ORDERS
+from etl.jobs.session import get_spark
+from etl.local.sample import generate_orders, write_json_lines
+from etl.stages.discover import discover
+from etl.stages.extract import read_raw
+from etl.stages.load import write_partitioned
+from etl.stages.quality import load_suite, profile, quality_score, run_suite
+from etl.stages.reference import ensure_regions, read_regions
+from etl.stages.transform import transform_orders
+from etl.storage.catalog import LocalCatalog
+from etl.storage.lake import Lake, land_file
 
 RUN_DATE = date(2026, 11, 26)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import boto3
 import botocore.exceptions
 
-from etl.export import DEPLOY_ARTIFACTS
+from etl.deploy.export import DEPLOY_ARTIFACTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INFRA = REPO_ROOT / "infra"

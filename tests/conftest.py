@@ -18,7 +18,7 @@ RUN_DATE = date(2026, 11, 26)
 @pytest.fixture(scope="session")
 def spark():
     """The one Spark session of the test run (fewer shuffle partitions: test data is tiny)."""
-    from etl.session import get_spark
+    from etl.jobs.session import get_spark
 
     session = get_spark("etl-workbench-tests")
     session.conf.set("spark.sql.shuffle.partitions", "2")
@@ -27,7 +27,7 @@ def spark():
 
 @pytest.fixture
 def lake(tmp_path: Path):
-    from etl.lake import Lake
+    from etl.storage.lake import Lake
 
     return Lake.local(tmp_path / "lake").ensure()
 
@@ -35,7 +35,7 @@ def lake(tmp_path: Path):
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """The sample feed in every format, 300 records relative to ``RUN_DATE``."""
-    from etl.sample import write_samples
+    from etl.local.sample import write_samples
 
     out = tmp_path_factory.mktemp("sample")
     write_samples(out, rows=300, as_of=RUN_DATE)

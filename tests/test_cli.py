@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from etl.catalog import LocalCatalog
-from etl.cli import main
-from etl.lake import Lake
+from etl.cli.main import main
+from etl.storage.catalog import LocalCatalog
+from etl.storage.lake import Lake
 
 RUN_DATE = date(2026, 11, 26)  # the sample fixture's as-of date
 CURATED = "curated/processed/orders"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from etl.errors import RawZoneViolation
-from etl.lake import Lake, land_file
+from etl.core.errors import RawZoneViolation
+from etl.storage.lake import Lake, land_file
 
 
 def test_local_zones_mirror_the_deployed_buckets(tmp_path):

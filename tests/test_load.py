@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from etl import load
-from etl.load import recover, write_partitioned
+from etl.stages.load import write_partitioned
+from etl.storage import publish as load
+from etl.storage.publish import recover
 
 PARTITIONS = ("process_year", "process_month", "process_day")
 SCHEMA = "id bigint, process_year int, process_month int, process_day int"

@@ -13,7 +13,7 @@ from unittest import mock
 import boto3
 import pytest
 
-from etl.load import PARQUET_SUFFIX, publish_staged
+from etl.storage.publish import PARQUET_SUFFIX, publish_staged
 
 BUCKET = "curated-test"
 TABLE = f"s3://{BUCKET}/processed/orders"

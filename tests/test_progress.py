@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
-from etl.progress import spark_progress
+from etl.jobs.progress import spark_progress
 
 
 def _slow_stage(spark) -> int:

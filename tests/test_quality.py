@@ -6,9 +6,16 @@ import dataclasses
 
 import pytest
 
-from etl.datasets import ORDERS
-from etl.errors import QualityCheckFailed
-from etl.quality import QualityProfile, check_quality, enforce, load_suite, profile, quality_score
+from etl.core.datasets import ORDERS
+from etl.core.errors import QualityCheckFailed
+from etl.stages.quality import (
+    QualityProfile,
+    check_quality,
+    enforce,
+    load_suite,
+    profile,
+    quality_score,
+)
 
 SCHEMA = "id bigint, status string, created_date string, region_code string"
 GOOD_ROW = (1, "ACTIVE", "2026-11-01 10:00:00", "01")

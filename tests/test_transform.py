@@ -7,8 +7,8 @@ from datetime import date, datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from etl import transform as T
-from etl.datasets import ORDERS
+from etl.core.datasets import ORDERS
+from etl.stages import transform as T
 
 RUN_DATE = date(2026, 11, 26)
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from etl.datasets import ORDERS
-from etl.errors import ValidationFailed
-from etl.validation import FileFacts, check_file, validate_file
+from etl.core.datasets import ORDERS
+from etl.core.errors import ValidationFailed
+from etl.stages.validate import FileFacts, check_file, validate_file
 
 
 def facts(name: str, body: bytes, size: int | None = None, tail: bytes | None = None) -> FileFacts:

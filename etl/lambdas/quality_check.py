@@ -1,6 +1,6 @@
 """The quality-check Lambda: the quality score of a landed object, in bounded memory.
 
-The score is ``etl.scoring``'s, the same function the Glue job's gate uses (that module is
+The score is ``etl.core.scoring``'s, the same function the Glue job's gate uses (that module is
 stdlib only, so it ships in the bundle); ``tests/workflow/test_lambdas.py`` checks the two
 profiles agree on the sample files.
 
@@ -23,12 +23,12 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from etl import scoring
-from etl.datasets import get_dataset
+from etl.core import scoring
+from etl.core.datasets import get_dataset
+from etl.core.metrics import METRIC_NAMESPACE, metric_data
 from etl.lambdas.parquet_footer import read_footer_counts
 from etl.lambdas.s3_objects import object_size, open_text, read_range, s3_client
-from etl.metrics import METRIC_NAMESPACE, metric_data
-from etl.validation import HEAD_BYTES, FileFacts, sniff_format
+from etl.stages.validate import HEAD_BYTES, FileFacts, sniff_format
 
 MAX_FINGERPRINTS = 250_000
 JSON_CHUNK_CHARS = 1 << 20

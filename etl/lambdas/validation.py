@@ -1,6 +1,6 @@
 """The validation Lambda: name, extension, size and first bytes of the landed object.
 
-Reuses ``etl.validation`` (standard library only), fed by two S3 range GETs (head and
+Reuses ``etl.stages.validate`` (standard library only), fed by two S3 range GETs (head and
 tail), so a 5 GB object costs the same as a 5 KB one.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from etl.datasets import get_dataset
+from etl.core.datasets import get_dataset
 from etl.lambdas.s3_objects import object_size, read_range, s3_client
-from etl.validation import HEAD_BYTES, TAIL_BYTES, FileFacts, validate_file
+from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, validate_file
 
 
 def handler(event: dict, context: object = None) -> dict:

@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from etl import export
-from etl.cli import main
+from etl.cli.main import main
+from etl.deploy import export
 
 REPO = export.REPO_ROOT
 
@@ -58,12 +58,13 @@ def test_check_fails_in_one_line_when_an_export_cell_was_edited(repo_copy, capsy
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0
     assert (
-        "notebooks/04_transform.ipynb export cells and etl/glue_scripts/transform_job.py" in error
+        "notebooks/04_transform.ipynb export cells and etl/jobs/glue_scripts/transform_job.py"
+        in error
     )
 
 
 def test_check_fails_when_the_committed_script_was_edited_by_hand(repo_copy):
-    committed = repo_copy / "etl" / "glue_scripts" / "transform_job.py"
+    committed = repo_copy / "etl" / "jobs" / "glue_scripts" / "transform_job.py"
     committed.write_text(committed.read_text() + "print('hotfix')\n")
     assert main(["export", "--check", "--root", str(repo_copy)]) == 1
 
@@ -77,7 +78,7 @@ def test_update_brings_the_committed_script_back_in_line(repo_copy):
     _edit_cell(repo_copy, "export", "dataset = job_dataset(job_run)", "dataset = None")
     assert main(["export", "--update", "--root", str(repo_copy)]) == 0
     assert main(["export", "--check", "--root", str(repo_copy)]) == 0
-    committed = (repo_copy / "etl" / "glue_scripts" / "transform_job.py").read_text()
+    committed = (repo_copy / "etl" / "jobs" / "glue_scripts" / "transform_job.py").read_text()
     assert "dataset = None" in committed
 
 
@@ -103,9 +104,11 @@ def test_package_zip_holds_the_package_and_the_suites_with_fixed_timestamps(tmp_
         infos = archive.infolist()
     names = [i.filename for i in infos]
     assert names == sorted(names)
-    assert {"etl/__init__.py", "etl/quality.py", "etl/_expectations/orders_raw.json"} <= set(names)
-    assert "etl/awsglue_local/awsglue/utils.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.startswith("etl/glue_scripts/")]
+    assert {"etl/__init__.py", "etl/stages/quality.py", "etl/_expectations/orders_raw.json"} <= set(
+        names
+    )
+    assert "etl/jobs/awsglue_local/awsglue/utils.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.startswith("etl/jobs/glue_scripts/")]
     assert {i.date_time for i in infos} == {export.ZIP_TIMESTAMP}
 
 
@@ -177,7 +180,7 @@ def test_quality_finds_the_suites_inside_the_package_zip(tmp_path):
         export.package_zip_entries(REPO / "etl", REPO / "expectations"),
     )
     code = (
-        f"import sys; sys.path.insert(0, {str(target)!r}); import etl.quality as q; "
+        f"import sys; sys.path.insert(0, {str(target)!r}); import etl.stages.quality as q; "
         "assert q.__file__.startswith(sys.path[0]), q.__file__; q.load_suite('orders_raw')"
     )
     done = subprocess.run(

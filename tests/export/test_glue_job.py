@@ -14,12 +14,12 @@ from moto import mock_aws
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
-from etl import export
-from etl.catalog import GlueCatalog
-from etl.datasets import ORDERS
-from etl.glue_job import job_arguments, job_lake, job_options
-from etl.lake import Lake
-from etl.pipeline import run_pipeline
+from etl.core.datasets import ORDERS
+from etl.deploy import export
+from etl.jobs.glue_job import job_arguments, job_lake, job_options
+from etl.local.pipeline import run_pipeline
+from etl.storage.catalog import GlueCatalog
+from etl.storage.lake import Lake
 
 ZONES = ["--raw-zone", "lake/raw", "--curated-zone", "lake/curated"]
 ARGV = [
@@ -37,7 +37,7 @@ ARGV = [
 
 
 def _resolve(argv):
-    import etl.awsglue_local  # noqa: F401  (before awsglue: it provides the stand-in)
+    import etl.jobs.awsglue_local  # noqa: F401  (before awsglue: it provides the stand-in)
 
     # isort: split
     from awsglue.utils import getResolvedOptions
@@ -66,8 +66,8 @@ def test_a_missing_required_argument_is_an_error_naming_it():
 
 
 def test_the_stand_in_is_never_mistaken_for_glue():
-    import etl.awsglue_local  # noqa: F401
-    from etl.session import in_glue
+    import etl.jobs.awsglue_local  # noqa: F401
+    from etl.jobs.session import in_glue
 
     assert in_glue() is False
 

@@ -26,7 +26,7 @@ from moto.glue.models import glue_backends
 from moto.s3.models import s3_backends
 from moto.stepfunctions.models import StateMachine, stepfunctions_backends
 
-from etl.export import DEPLOY_ARTIFACTS
+from etl.deploy.export import DEPLOY_ARTIFACTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA = REPO_ROOT / "infra"

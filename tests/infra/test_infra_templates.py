@@ -16,10 +16,10 @@ from cfnlint.api import lint_file
 from cfnlint.decode import decode
 from infra_support import ASL_FILE, INFRA, REPO_ROOT, TEMPLATES
 
-from etl.workflow.definition import SUBSTITUTIONS
+from etl.local.definition import SUBSTITUTIONS
 
 STACK_FILES = ("data-lake.yaml", "glue.yaml", "workflow.yaml", "monitoring.yaml")
-# The names the local runner fills in (etl.workflow.definition): CloudFormation must match.
+# The names the local runner fills in (etl.local.definition): CloudFormation must match.
 SUBSTITUTION_KEYS = set(SUBSTITUTIONS)
 DATA_BUCKETS = ("RawBucket", "CuratedBucket", "AnalyticsBucket", "ScriptsBucket")
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from etl.notebook_session import GLUE_MAGICS_TAG, glue_session_settings, parse_magic_line
-from etl.notebooks import (
+from etl.notebooks.runner import (
     NotebookFailed,
     check_notebooks,
     declared_parameters,
@@ -23,6 +22,7 @@ from etl.notebooks import (
     run_notebook,
     structure_problems,
 )
+from etl.notebooks.session import GLUE_MAGICS_TAG, glue_session_settings, parse_magic_line
 
 STAGES = ("01", "02", "03", "04", "05", "06", "07")
 
@@ -118,7 +118,7 @@ def test_the_local_kernel_records_glue_magics_and_rejects_bad_values(tmp_path, m
 
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # not the user's ~/.ipython
 
-    from etl import notebook_session
+    from etl.notebooks import session as notebook_session
 
     shell = InteractiveShell.instance()
     notebook_session.load_ipython_extension(shell)
@@ -132,7 +132,7 @@ def test_the_kernel_is_registered_under_the_prefix_with_the_magics_extension(tmp
     first = install_kernel(prefix=str(tmp_path))
     spec = json.loads((first / "kernel.json").read_text())
     assert first == tmp_path / "share" / "jupyter" / "kernels" / "etl-workbench"
-    assert "--ext=etl.notebook_session" in spec["argv"]
+    assert "--ext=etl.notebooks.session" in spec["argv"]
     assert spec["env"]["SPARK_LOCAL_IP"] == "127.0.0.1"
     stamp = (first / "kernel.json").stat().st_mtime_ns
     install_kernel(prefix=str(tmp_path))

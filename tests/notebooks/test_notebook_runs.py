@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from etl.cli import main
-from etl.notebooks import declared_parameters, list_notebooks, resolve, run_notebook
+from etl.cli.main import main
+from etl.notebooks.runner import declared_parameters, list_notebooks, resolve, run_notebook
 
 RUN_DATE = "2026-01-31"
 ROWS = 120

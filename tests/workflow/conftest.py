@@ -11,7 +11,7 @@ from workflow_support import RUN_DATE, local_workflow
 @pytest.fixture(scope="session")
 def small_samples(tmp_path_factory) -> Path:
     """The orders feed, 200 records, in every format."""
-    from etl.sample import write_samples
+    from etl.local.sample import write_samples
 
     out = tmp_path_factory.mktemp("workflow-samples")
     write_samples(out, rows=200, as_of=RUN_DATE)
@@ -21,7 +21,7 @@ def small_samples(tmp_path_factory) -> Path:
 @pytest.fixture
 def run_workflow(spark, lake):
     """``run_workflow(file, **services)`` lands ``file`` and runs one execution on it."""
-    from etl.lake import land_file
+    from etl.storage.lake import land_file
 
     def run(file: Path, **services) -> dict:
         with local_workflow(spark, lake, **services) as workflow:

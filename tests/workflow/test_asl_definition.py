@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from etl.workflow.definition import (
+from etl.local.definition import (
     DEFINITION_PATH,
     SUBSTITUTIONS,
     load_definition,
     placeholders,
     render,
 )
-from etl.workflow.local_services import LocalNames
+from etl.local.services import LocalNames
 
 VALIDATOR = Path(__file__).resolve().parents[2] / "node_modules/.bin/asl-validator"
 

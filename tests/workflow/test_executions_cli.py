@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from etl.cli import main
+from etl.cli.main import main
 
 
 @pytest.fixture
 def watched_lake(spark, lake, monkeypatch):
     """A lake where ``etl watch --once`` has run on one bad file (no Spark work needed)."""
-    import etl.session
+    import etl.jobs.session
 
-    monkeypatch.setattr(etl.session, "get_spark", lambda *a: spark)
+    monkeypatch.setattr(etl.jobs.session, "get_spark", lambda *a: spark)
     with open(lake.landing_path("orders.xlsx"), "w") as out:
         out.write("not a spreadsheet")
     assert main(["watch", "--once", "--lake", lake.root]) == 0

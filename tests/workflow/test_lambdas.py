@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from etl.datasets import ORDERS
+from etl.core.datasets import ORDERS
 from etl.lambdas import quality_check, validation
 
 BUCKET = "raw"
@@ -54,8 +54,8 @@ def test_validation_rejects_an_unsupported_extension_with_a_reason(s3):
 def test_the_lambda_scores_text_files_as_the_spark_quality_gate_does(
     s3, spark, small_samples, name, data_format
 ):
-    from etl.extract import read_raw
-    from etl.quality import profile, quality_score
+    from etl.stages.extract import read_raw
+    from etl.stages.quality import profile, quality_score
 
     key = put(s3, f"incoming/{name}", (small_samples / name).read_bytes())
     expected = quality_score(profile(read_raw(spark, str(small_samples / name), data_format)))

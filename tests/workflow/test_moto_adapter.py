@@ -1,6 +1,6 @@
 """The seam between moto's Step Functions interpreter and our local handlers.
 
-If a moto upgrade moves any of the things ``etl.workflow.moto_adapter`` relies on, one of
+If a moto upgrade moves any of the things ``etl.local.moto_adapter`` relies on, one of
 these fails: each runs a tiny definition and checks what a local run depends on.
 """
 
@@ -13,7 +13,7 @@ import time
 import boto3
 import pytest
 
-from etl.workflow.moto_adapter import AwsServiceError, json_payload, local_step_functions
+from etl.local.moto_adapter import AwsServiceError, json_payload, local_step_functions
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:f"

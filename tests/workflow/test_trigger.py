@@ -8,7 +8,7 @@ import re
 from workflow_support import local_workflow
 
 from etl.lambdas import trigger
-from etl.workflow import history
+from etl.local import history
 
 # Step Functions: 1-80 characters; we keep to the CloudWatch-safe subset.
 VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")

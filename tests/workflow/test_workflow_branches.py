@@ -7,7 +7,7 @@ from pathlib import Path
 
 from workflow_support import states_visited, write_json_lines
 
-from etl.workflow.moto_adapter import AwsServiceError
+from etl.local.moto_adapter import AwsServiceError
 
 SEED_SUCCESS_PATH = [
     "ValidateInput",
@@ -88,7 +88,7 @@ def test_a_failed_glue_job_run_goes_to_notify_failure(run_workflow, small_sample
 def test_the_glue_jobs_own_quality_gate_stopping_it_is_a_quality_failure(
     run_workflow, small_samples, lake
 ):
-    from etl.errors import QualityCheckFailed
+    from etl.core.errors import QualityCheckFailed
 
     def job_whose_gate_fails(*args, **kwargs):
         raise QualityCheckFailed("quality gate failed: expectation x on y failed")
@@ -158,7 +158,7 @@ def test_history_events_reach_the_caller_while_the_execution_is_still_running(
 
     from workflow_support import RUN_DATE, local_workflow
 
-    from etl.lake import land_file
+    from etl.storage.lake import land_file
 
     job_entered = threading.Event()
     seen_by_job = []

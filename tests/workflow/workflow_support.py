@@ -12,7 +12,7 @@ RUN_DATE = date(2026, 11, 26)
 
 @contextmanager
 def local_workflow(spark, lake, **services):
-    from etl.workflow.runner import LocalWorkflow
+    from etl.local.runner import LocalWorkflow
 
     with LocalWorkflow(lake, spark=spark, echo=False) as workflow:
         for name, value in services.items():
@@ -21,7 +21,7 @@ def local_workflow(spark, lake, **services):
 
 
 def states_visited(record: dict) -> list[str]:
-    from etl.workflow.history import path_taken
+    from etl.local.history import path_taken
 
     return [step["state"] for step in path_taken(record["events"])]
 

@@ -1,0 +1,185 @@
+"""The ``etl`` command line.
+
+Expected failures (bad file, failed quality gate) print one line and exit non-zero;
+tracebacks are left for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from etl.core.datasets import DATASETS, get_dataset
+from etl.core.errors import EtlError
+from etl.storage.lake import Lake
+
+EXIT_CODES = {"VALIDATION_FAILED": 3, "QUALITY_CHECK_FAILED": 4, "FAILED": 1}
+
+EPILOG = """\
+commands:
+  etl sample [--out DIR]                 write the sample orders feed (JSON lines,
+                                         JSON array, CSV, Parquet)
+  etl run FILE [--run-date YYYY-MM-DD]   land FILE in raw/incoming/ and run every stage
+  etl query "SQL"                        SQL (DuckDB) over the catalog's tables, e.g.
+                                         etl query "SELECT * FROM etl_pipeline.daily_sales LIMIT 5"
+
+The lake root is --lake DIR, else $ETL_LAKE_ROOT, else ./lake.
+Exit codes: 0 success, 3 validation failed, 4 quality gate failed, 1 other failure.
+"""
+
+
+def run_date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etl",
+        description="Run the serverless ETL pipeline (S3 zones, Glue, Step Functions) locally.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lake_parent = argparse.ArgumentParser(add_help=False)
+    lake_parent.add_argument(
+        "--lake", metavar="DIR", help="lake root (default $ETL_LAKE_ROOT or ./lake)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[lake_parent], help="land a file and run every stage")
+    run.add_argument("file", help="a .json/.csv/.parquet/.txt file to process")
+    run.add_argument(
+        "--run-date",
+        type=run_date_arg,
+        default=None,
+        help="the run's logical date, YYYY-MM-DD (default: today, UTC)",
+    )
+    run.add_argument(
+        "--dataset", default="orders", choices=sorted(DATASETS), help="dataset rules to apply"
+    )
+    run.add_argument("--json", action="store_true", help="print the run result as JSON")
+    run.set_defaults(handler=cmd_run)
+
+    sample = commands.add_parser("sample", help="write the sample orders feed in every format")
+    sample.add_argument(
+        "--out", default="build/sample", help="output folder (default build/sample)"
+    )
+    sample.add_argument("--rows", type=int, default=1000, help="number of records (default 1000)")
+    sample.add_argument(
+        "--as-of",
+        type=run_date_arg,
+        default=None,
+        help="date the records are relative to (default: today, UTC)",
+    )
+    sample.set_defaults(handler=cmd_sample)
+
+    query = commands.add_parser(
+        "query", parents=[lake_parent], help="SQL over the catalog's tables"
+    )
+    query.add_argument("sql", help='e.g. "SELECT * FROM etl_pipeline.daily_sales"')
+    query.add_argument("--json", action="store_true", help="print rows as JSON objects")
+    query.set_defaults(handler=cmd_query)
+
+    from etl.cli import notebooks as notebook_commands
+    from etl.cli import workflow as workflow_commands
+
+    workflow_commands.register(commands, lake_parent)
+    notebook_commands.register(commands, lake_parent)
+    return parser
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from etl.local.pipeline import run_pipeline
+
+    source = Path(args.file)
+    if not source.is_file():
+        print(f"error: {args.file}: no such file", file=sys.stderr)
+        return 2
+    lake = Lake.local(args.lake)
+    run_date = args.run_date or today_utc()
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    say(f"etl run {source.name} -> lake {lake.root} (run date {run_date})")
+    try:
+        result = run_pipeline(
+            str(source),
+            lake,
+            run_date,
+            get_dataset(args.dataset),
+            progress=say,
+            show_spark_progress=True,
+        )
+    except EtlError as error:
+        print(f"{error.status}: {error}", file=sys.stderr)
+        return EXIT_CODES.get(error.status, 1)
+    print(
+        json.dumps(result.to_dict(), indent=2, default=str) if args.json else render_summary(result)
+    )
+    return 0
+
+
+def render_summary(result) -> str:
+    rows = [("stage", "status", "rows in", "rows out", "seconds", "detail")]
+    for s in result.stages:
+        rows.append(
+            (s.stage, s.status, _n(s.rows_in), _n(s.rows_out), f"{s.seconds:.1f}", s.detail)
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    outputs = [o for s in result.stages if s.stage != "land" for o in s.outputs]
+    lines += ["", f"run {result.run_id}: {result.status}", f"raw copy: {result.landed}"]
+    if result.quality:
+        lines.append(f"quality:  {result.quality.get('qualityScore')} / 100")
+    lines += [f"output:   {o}" for o in outputs]
+    lines.append(f"history:  etl executions show {result.run_id}")
+    return "\n".join(lines)
+
+
+def _n(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from etl.local.sample import write_samples
+
+    for path in write_samples(args.out, rows=args.rows, as_of=args.as_of or today_utc()):
+        print(path)
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from etl.local.query import format_table, run_query
+
+    try:
+        columns, rows = run_query(Lake.local(args.lake), args.sql)
+    except duckdb.Error as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2))
+    else:
+        print(format_table(columns, rows))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""CLI commands for the workflow (``etl watch``, ``etl executions``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+
+from etl.storage.lake import Lake
+
+
+def register(commands: argparse._SubParsersAction, lake_parent: argparse.ArgumentParser) -> None:
+    """Add the workflow's subcommands to the ``etl`` parser."""
+    watch = commands.add_parser(
+        "watch",
+        parents=[lake_parent],
+        help="start one workflow execution per new object in raw/incoming/",
+    )
+    watch.add_argument(
+        "--interval", type=float, default=2.0, help="seconds between scans (default 2)"
+    )
+    watch.add_argument("--once", action="store_true", help="scan once, run what is new, exit")
+    watch.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.0,
+        help="multiply Wait states and retry intervals by this (default 0: no waiting)",
+    )
+    watch.set_defaults(handler=cmd_watch)
+
+    executions = commands.add_parser(
+        "executions", parents=[lake_parent], help="workflow executions and their history"
+    )
+    actions = executions.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[lake_parent], help="like list-executions")
+    listing.add_argument("--json", action="store_true", help="print the AWS CLI's JSON shape")
+    listing.set_defaults(handler=cmd_executions_list)
+    show = actions.add_parser(
+        "show", parents=[lake_parent], help="one execution's path and history"
+    )
+    show.add_argument("id", help="execution name or ARN")
+    show.add_argument("--json", action="store_true", help="describe-execution + history JSON")
+    show.set_defaults(handler=cmd_executions_show)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from etl.local import history
+    from etl.local.runner import LocalWorkflow
+
+    lake = Lake.local(args.lake)
+    print(f"watching {lake.landing_path('')} (Ctrl-C to stop)", file=sys.stderr)
+    stop = threading.Event()
+    with LocalWorkflow(lake, time_scale=args.time_scale) as workflow:
+        try:
+            while True:
+                for record in workflow.run_new_landings():
+                    print(history.render(record), flush=True)
+                if args.once or stop.wait(args.interval):
+                    return 0
+        except KeyboardInterrupt:
+            return 0
+
+
+def cmd_executions_list(args: argparse.Namespace) -> int:
+    from etl.local import history
+
+    listing = history.list_executions(Lake.local(args.lake))
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    rows = [("name", "status", "started", "stopped")]
+    rows += [
+        (e["name"], e["status"], e["startDate"], e.get("stopDate", ""))
+        for e in listing["executions"]
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_executions_show(args: argparse.Namespace) -> int:
+    from etl.local import history
+
+    try:
+        record = history.load(Lake.local(args.lake), args.id)
+    except KeyError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        print(history.render(record))
+    return 0

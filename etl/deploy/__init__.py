@@ -1,0 +1,1 @@
+"""Deployment artifacts: ``etl export`` builds the Glue script, package zip and Lambda bundles."""

@@ -1,0 +1,157 @@
+"""The transform Glue job's body, importable: its arguments, its lake and catalog, its stages.
+
+The deployed script (``etl export`` -> ``build/deploy/glue/transform_job.py``) is a thin
+shell - ``getResolvedOptions``, ``Job.init``, ``job.commit`` - around the notebook cells
+tagged ``export``, which call the functions here. Arguments::
+
+    --JOB_NAME  --source-path (landed raw object)  --raw-zone  --curated-zone
+    --analytics-zone  --database-name  [--run-date YYYY-MM-DD (default today, UTC)]
+    [--dataset orders]
+
+Zones are ``s3://`` URIs when deployed (Glue Data Catalog) or local folders (the lake's
+file catalog, kept beside the zones in ``_system`` exactly where ``etl run`` keeps it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from etl.core.datasets import DatasetConfig, get_dataset
+from etl.core.errors import ValidationFailed
+from etl.jobs.transform import JobOutcome, new_run_id
+from etl.stages.landed import discover_landed, validate_landed
+from etl.storage.catalog import GlueCatalog, LocalCatalog
+from etl.storage.lake import Lake, is_s3
+
+REQUIRED_OPTIONS = (
+    "JOB_NAME",
+    "source-path",
+    "raw-zone",
+    "curated-zone",
+    "analytics-zone",
+    "database-name",
+)
+OPTIONAL_OPTIONS = ("run-date", "dataset")
+DEFAULT_DATASET = "orders"
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One run's resolved arguments."""
+
+    job_name: str
+    source_path: str
+    raw_zone: str
+    curated_zone: str
+    analytics_zone: str
+    database_name: str
+    run_date: date
+    dataset: str
+    run_id: str
+
+
+def job_options(argv: list[str]) -> list[str]:
+    """Options for ``getResolvedOptions``: it requires every listed one, so optional ones
+    are listed only when ``argv`` has them."""
+    present = [o for o in OPTIONAL_OPTIONS if any(a.split("=")[0] == f"--{o}" for a in argv)]
+    return [*REQUIRED_OPTIONS, *present]
+
+
+def job_arguments(args: dict) -> JobRun:
+    """A ``JobRun`` from ``getResolvedOptions``' dict (``-`` in names arrives as ``_``)."""
+    text = args.get("run_date")
+    try:
+        run_date = date.fromisoformat(text) if text else datetime.now(UTC).date()
+    except ValueError:
+        raise ValidationFailed(f"--run-date {text!r} is not a date in YYYY-MM-DD form") from None
+    source = args["source_path"]
+    return JobRun(
+        job_name=args["JOB_NAME"],
+        source_path=source if is_s3(source) else str(Path(source).resolve()),
+        raw_zone=args["raw_zone"],
+        curated_zone=args["curated_zone"],
+        analytics_zone=args["analytics_zone"],
+        database_name=args["database_name"],
+        run_date=run_date,
+        dataset=args.get("dataset") or DEFAULT_DATASET,
+        run_id=args.get("JOB_RUN_ID") or new_run_id(run_date),
+    )
+
+
+def local_job_arguments(
+    source_path: str, lake: Lake, run_date: str | None = None, dataset: str = DEFAULT_DATASET
+) -> dict:
+    """What ``getResolvedOptions`` returns for a run against a local lake (for notebooks)."""
+    return {
+        "JOB_NAME": "notebook",
+        "source_path": source_path,
+        "raw_zone": lake.raw,
+        "curated_zone": lake.curated,
+        "analytics_zone": lake.analytics,
+        "database_name": get_dataset(dataset).database,
+        "run_date": run_date,
+        "dataset": dataset,
+    }
+
+
+def job_lake(run: JobRun) -> Lake:
+    """The zones as a ``Lake``; local zones keep bookkeeping in ``<parent of raw>/_system``."""
+    if is_s3(run.raw_zone):
+        return Lake.s3(run.raw_zone, run.curated_zone, run.analytics_zone)
+    raw = Path(run.raw_zone).resolve()
+    return Lake(
+        raw=str(raw),
+        curated=str(Path(run.curated_zone).resolve()),
+        analytics=str(Path(run.analytics_zone).resolve()),
+        scripts="",
+        system=str(raw.parent / "_system"),
+    ).ensure()
+
+
+def job_dataset(run: JobRun) -> DatasetConfig:
+    """The dataset's rules, registered in the job's ``--database-name``."""
+    return dataclasses.replace(get_dataset(run.dataset), database=run.database_name)
+
+
+def job_catalog(lake: Lake) -> LocalCatalog | GlueCatalog:
+    """The Glue Data Catalog for a deployed lake, the lake's file catalog for a local one."""
+    return GlueCatalog() if is_s3(lake.raw) else LocalCatalog(lake)
+
+
+def ensure_raw_table(
+    spark: SparkSession,
+    catalog: LocalCatalog | GlueCatalog,
+    dataset: DatasetConfig,
+    source_path: str,
+) -> str:
+    """Register the raw table for ``source_path`` unless the crawler already did.
+
+    In the workflow the discovery step runs before the job; run on its own, the job does
+    that step itself so it reads the file with the schema discovery pins.
+    """
+    try:
+        table = catalog.get_table(dataset.database, dataset.raw_table)
+    except KeyError:
+        table = None
+    if table and table["StorageDescriptor"]["Location"] == source_path:
+        return "registered"
+    verdict = validate_landed(source_path, dataset)
+    if not verdict.isValid:
+        raise ValidationFailed(verdict.reason, details=verdict.to_dict())
+    discover_landed(spark, catalog, dataset, source_path, verdict.dataFormat)
+    return "discovered"
+
+
+def describe_outcome(run: JobRun, outcome: JobOutcome) -> str:
+    """One line for the job's log."""
+    partitions = ", ".join("/".join(p.values) for p in outcome.curated) or "none"
+    return (
+        f"{run.job_name} {run.run_id}: {outcome.records_written} records from "
+        f"{run.source_path} into curated partition(s) {partitions}, "
+        f"{len(outcome.analytics)} analytics partition(s)"
+    )

@@ -1,0 +1,107 @@
+"""Execution history kept in the lake, in the shapes the AWS CLI prints.
+
+One JSON file per execution under ``<lake>/_system/executions/``: ``execution`` is the
+``describe-execution`` record and ``events`` the ``get-execution-history`` events. Local
+moto state vanishes with the process; these files are what ``etl executions`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from etl.storage.lake import Lake
+
+LIST_FIELDS = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate")
+
+
+def _folder(lake: Lake) -> Path:
+    return Path(lake.system_path("executions"))
+
+
+def _file(lake: Lake, name: str) -> Path:
+    return _folder(lake) / f"{name}.json"
+
+
+def exists(lake: Lake, name: str) -> bool:
+    return _file(lake, name).is_file()
+
+
+def save(lake: Lake, execution: dict, events: list[dict]) -> Path:
+    """Write one execution's record (atomically: a half-written record is never read)."""
+    path = _file(lake, execution["name"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    record = {"execution": execution, "events": events}
+    tmp.write_text(json.dumps(record, indent=2, default=_iso) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load(lake: Lake, execution_id: str) -> dict:
+    """The record for an execution name or ARN; ``KeyError`` naming it if unknown."""
+    name = execution_id.rsplit(":", 1)[-1]
+    path = _file(lake, name)
+    if not path.is_file():
+        raise KeyError(f"no execution {execution_id!r} in {_folder(lake)}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def list_executions(lake: Lake) -> dict:
+    """``list-executions`` output: newest first."""
+    records = [
+        json.loads(p.read_text(encoding="utf-8"))["execution"] for p in _folder(lake).glob("*.json")
+    ]
+    items = [{k: r[k] for k in LIST_FIELDS if k in r} for r in records]
+    return {"executions": sorted(items, key=lambda r: r["startDate"], reverse=True)}
+
+
+def path_taken(events: list[dict]) -> list[dict]:
+    """The states visited, in order: name, type, entered/exited time and seconds spent."""
+    steps: list[dict] = []
+    for event in events:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            details = event["stateEnteredEventDetails"]
+            steps.append(
+                {
+                    "state": details["name"],
+                    "type": kind.removesuffix("StateEntered"),
+                    "entered": event["timestamp"],
+                    "exited": None,
+                    "seconds": None,
+                }
+            )
+        elif kind.endswith("StateExited") and steps:
+            step = steps[-1]
+            step["exited"] = event["timestamp"]
+            step["seconds"] = round(
+                (_time(event["timestamp"]) - _time(step["entered"])).total_seconds(), 2
+            )
+    return steps
+
+
+def render(record: dict) -> str:
+    """The execution and the path it took through the graph, for a terminal."""
+    execution = record["execution"]
+    steps = path_taken(record["events"])
+    width = max([len(s["state"]) for s in steps] + [5])
+    lines = [f"{execution['name']}  {execution['status']}"]
+    for number, step in enumerate(steps, start=1):
+        seconds = "" if step["seconds"] is None else f"{step['seconds']:.2f} s"
+        arrow = "└─" if number == len(steps) else "├─"
+        lines.append(f"  {arrow} {step['state'].ljust(width)}  {step['type']:<7} {seconds}")
+    if execution.get("error"):
+        lines.append(f"  error: {execution['error']}: {execution.get('cause', '')}")
+    return "\n".join(lines)
+
+
+def _time(value) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _iso(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in execution history")

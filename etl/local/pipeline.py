@@ -1,0 +1,179 @@
+"""``run_pipeline``: land a file and run the Step Functions workflow on it, locally.
+
+The workflow (``infra/statemachine/etl_workflow.asl.json``) calls each deployed component:
+the validation and quality Lambdas, the raw crawler, the Glue job. ``etl.local.runner``
+executes it; this module lands the file, reads the execution back into a ``RunResult`` and
+turns a failed execution into the ``EtlError`` that matches its end state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from pyspark.sql import SparkSession
+
+from etl.core.datasets import DatasetConfig
+from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed
+from etl.jobs.transform import JobOutcome, new_run_id
+from etl.local.history import path_taken
+from etl.local.runner import LocalWorkflow
+from etl.stages.quality import GATE_FAILED
+from etl.storage import lake as lake_io
+from etl.storage.lake import Lake
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StageResult:
+    """One line of the run summary."""
+
+    stage: str
+    status: str = "RUNNING"
+    rows_in: int | None = None
+    rows_out: int | None = None
+    seconds: float = 0.0
+    detail: str = ""
+    outputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    source: str
+    run_date: str
+    status: str = "RUNNING"
+    landed: str = ""
+    quality: dict | None = None
+    error: str = ""
+    stages: list[StageResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_pipeline(
+    source: str,
+    lake: Lake,
+    run_date: date,
+    dataset: DatasetConfig,
+    spark: SparkSession | None = None,
+    progress: Progress = lambda _line: None,
+    show_spark_progress: bool = False,
+) -> RunResult:
+    """Land ``source`` in raw and run the Step Functions workflow on it, locally.
+
+    The workflow (``infra/statemachine/etl_workflow.asl.json``) runs every stage above and
+    publishes the notification and metrics; its history is kept in the lake. ``progress``
+    hears each Task state as the execution enters it. A failed execution raises the
+    ``EtlError`` matching its end state.
+    """
+    lake.ensure()
+    result = RunResult(new_run_id(run_date), source, run_date.isoformat())
+    started = time.perf_counter()
+    result.landed = lake_io.land_file(source, lake)
+    seconds = round(time.perf_counter() - started, 2)
+    result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
+    progress(f"-> land: {result.landed}")
+    with LocalWorkflow(lake, dataset, spark=spark, show_progress=show_spark_progress) as flow:
+        record = flow.run_landed(result.landed, run_date, on_event=_announce(progress))
+        etl_result = _state_value(record["events"], "etlResult") or {}
+        outcome = flow.services.job_outcome(etl_result.get("Id", ""))
+    execution = record["execution"]
+    result.run_id = execution["name"]
+    result.status = execution["status"]
+    result.quality = _state_value(record["events"], "qualityResult")
+    result.stages += _task_stages(record, result.quality, outcome)
+    if execution["status"] == "SUCCEEDED":
+        return result
+    raise _execution_error(record, result)
+
+
+def _announce(progress: Progress) -> Callable[[dict], None]:
+    """A history-event callback printing each Task and end state as it is entered."""
+
+    def on_event(event: dict) -> None:
+        kind = event["type"]
+        if kind in ("TaskStateEntered", "FailStateEntered", "SucceedStateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            progress(f"-> {name} ({kind.removesuffix('StateEntered')})")
+
+    return on_event
+
+
+def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None) -> list:
+    """One summary line per Task state visited (repeated polls merged), in visiting order."""
+    execution = record["execution"]
+    steps = path_taken(record["events"])
+    failed_at = steps[-1]["state"] if execution["status"] != "SUCCEEDED" and steps else None
+    stages: dict[str, StageResult] = {}
+    visits: dict[str, int] = {}
+    for step in steps:
+        if step["type"] != "Task" and step["state"] != failed_at:
+            continue
+        stage = stages.setdefault(step["state"], StageResult(step["state"], "OK"))
+        stage.seconds = round(stage.seconds + (step["seconds"] or 0.0), 2)
+        visits[step["state"]] = visits.get(step["state"], 0) + 1
+        if step["state"] == failed_at:
+            stage.status = "FAILED"
+            stage.detail = f"{execution.get('error', '')}: {execution.get('cause', '')}"[:120]
+    for name, count in visits.items():
+        if count > 1:
+            stages[name].detail = stages[name].detail or f"{count} polls"
+    _describe(stages, record["events"], quality, outcome)
+    return list(stages.values())
+
+
+def _describe(stages: dict, events: list, quality: dict | None, outcome) -> None:
+    """Fill rows, details and outputs from the states' results and the local job's outcome."""
+    validation = _state_value(events, "validationResult")
+    if "ValidateInput" in stages and validation:
+        stages[
+            "ValidateInput"
+        ].detail = f"{validation.get('dataFormat')}, {validation.get('fileSize') or 0:,} bytes"
+    if "RunDataQualityCheck" in stages and quality:
+        stage = stages["RunDataQualityCheck"]
+        stage.rows_in = quality.get("totalRecords")
+        stage.detail = f"score {quality.get('qualityScore')} (threshold {quality.get('threshold')})"
+    if "RunETLJob" in stages and outcome is not None:
+        stage = stages["RunETLJob"]
+        stage.rows_in = (quality or {}).get("totalRecords")
+        stage.rows_out = outcome.records_written
+        stage.detail = stage.detail or (
+            f"{len(outcome.curated)} curated + {len(outcome.analytics)} analytics partitions"
+        )
+        stage.outputs = [p.location for p in outcome.curated + outcome.analytics]
+
+
+def _execution_error(record: dict, result: RunResult) -> EtlError:
+    """The ``EtlError`` for a failed execution, from its end state's error and cause."""
+    execution = record["execution"]
+    error, cause = execution.get("error", ""), execution.get("cause", "")
+    result.error = f"{error}: {cause}"
+    if error == "ValidationFailed":
+        return ValidationFailed(cause, details=_state_value(record["events"], "validationResult"))
+    if error == "QualityCheckFailed":
+        # The Lambda's score gives the bare reason; the job's own gate its error message.
+        reason = cause.removeprefix(f"{QualityCheckFailed.__name__}: ")
+        if not reason.startswith(GATE_FAILED):
+            reason = f"{GATE_FAILED}: {reason}; nothing was written to curated"
+        return QualityCheckFailed(reason, details=result.quality or {})
+    return EtlError(
+        f"workflow execution {execution['name']} failed: {cause or error}; "
+        f"see `etl executions show {execution['name']}`"
+    )
+
+
+def _state_value(events: list[dict], field: str) -> dict | None:
+    """``field`` of the last state output that has it, from an execution's history."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails")
+        if details:
+            value = json.loads(details.get("output") or "{}").get(field)
+            if value is not None:
+                return value
+    return None

@@ -1,0 +1,72 @@
+"""SQL over the lake's catalogued tables with DuckDB, the local stand-in for Athena.
+
+Every Parquet table in the catalog becomes a view ``<database>.<table>`` reading its
+partition folders (hive-style columns included); swap and staging folders never match.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from etl.storage.catalog import LocalCatalog
+from etl.storage.lake import Lake, join
+
+
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a view per catalogued Parquet table."""
+    connection = duckdb.connect()
+    catalog = LocalCatalog(lake)
+    for database in catalog.databases():
+        connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
+        for table in catalog.tables(database):
+            source = _table_source(table)
+            if source:
+                connection.execute(
+                    f'CREATE VIEW "{database}"."{table["Name"]}" AS SELECT * FROM {source}'
+                )
+    return connection
+
+
+def _table_source(table: dict) -> str | None:
+    if table["Parameters"].get("classification") != "parquet":
+        return None
+    location = table["StorageDescriptor"]["Location"]
+    keys = [k["Name"] for k in table.get("PartitionKeys", [])]
+    if keys and not table.get("Partitions"):
+        return None
+    pattern = join(location, *(f"{k}=*" for k in keys), "*.parquet")
+    return f"read_parquet('{pattern}', hive_partitioning = {str(bool(keys)).lower()})"
+
+
+def run_query(lake: Lake, sql: str) -> tuple[list[str], list[tuple]]:
+    """Run ``sql``; return column names and rows."""
+    with connect(lake) as connection:
+        cursor = connection.execute(sql)
+        columns = [d[0] for d in cursor.description or []]
+        return columns, cursor.fetchall()
+
+
+def format_table(columns: list[str], rows: list[tuple]) -> str:
+    """A plain-text table, right-aligning numbers."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
+    numeric = [
+        all(isinstance(r[i], int | float) for r in rows if r[i] is not None)
+        for i in range(len(columns))
+    ]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
+        )
+
+    separator = "  ".join("-" * w for w in widths)
+    return "\n".join([line(columns), separator, *(line(r) for r in cells), f"({len(rows)} rows)"])
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)

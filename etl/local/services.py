@@ -1,0 +1,356 @@
+"""The AWS resources the workflow calls, played locally over a lake folder.
+
+Each deployed resource maps to the code it runs in AWS, or to its local stand-in:
+
+* Lambda ``Invoke`` -> the handlers in ``etl/lambdas/`` (the code deployed to Lambda);
+* S3 ``HeadObject``/``GetObject`` on the zone buckets -> files in the lake's zone folders,
+  so those handlers read the landed file through their normal boto3 range GETs;
+* Glue ``StartJobRun``/``GetJobRun`` -> ``etl.jobs.transform.run_transform_job`` on local Spark.
+  The job runs to completion inside ``StartJobRun``; ``GetJobRun`` reports its end state;
+* Glue ``StartCrawler``/``GetCrawler`` -> the raw crawler is ``etl.stages.landed.discover_landed``
+  on the object of the running execution; the curated crawler has nothing to do (the job
+  registers curated tables). A crawler reports RUNNING for ``crawler_running_polls`` polls,
+  then READY with its ``LastCrawl``;
+* SNS ``Publish`` -> ``etl.local.notifications.LocalNotifications`` (a file in the lake,
+  echoed to the console).
+* CloudWatch ``PutMetricData`` (namespace ``ETL/Pipeline``) -> the lake's metrics file.
+
+Executions run one at a time locally (as the raw crawler allows in AWS), so "the running
+execution" is well defined: ``StartExecution`` records its input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+
+from botocore.response import StreamingBody
+
+from etl.core.datasets import DatasetConfig, get_dataset
+from etl.core.metrics import METRIC_NAMESPACE
+from etl.jobs.transform import run_transform_job
+from etl.lambdas import quality_check, validation
+from etl.local import history
+from etl.local.moto_adapter import ACCOUNT, REGION, AwsServiceError, json_payload
+from etl.local.notifications import LocalNotifications
+from etl.stages.landed import discover_landed, validate_landed
+from etl.storage import lake as lake_io
+from etl.storage.catalog import LocalCatalog
+from etl.storage.lake import Lake
+from etl.storage.metrics import LocalMetricsFile
+
+LambdaHandler = Callable[[dict, object], dict]
+TransformJob = Callable[..., object]
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    """Names of the local stand-ins for the deployed resources."""
+
+    prefix: str = "etl-local"
+
+    def bucket(self, zone: str) -> str:
+        return f"{self.prefix}-{zone}"
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.prefix}-{name}"
+
+    @property
+    def state_machine(self) -> str:
+        return f"{self.prefix}-etl-workflow"
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{ACCOUNT}:role/{self.prefix}-stepfunctions"
+
+    def substitutions(self) -> dict[str, str]:
+        """Values for the definition's ``${...}`` variables, as CloudFormation passes them."""
+        return {
+            "ValidationFunctionArn": self.function_arn("data-validation"),
+            "QualityCheckFunctionArn": self.function_arn("data-quality-check"),
+            "RawCrawlerName": f"{self.prefix}-raw-crawler",
+            "CuratedCrawlerName": f"{self.prefix}-curated-crawler",
+            "TransformJobName": f"{self.prefix}-transform",
+            "NotificationTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.prefix}-notifications",
+            "RawBucketName": self.bucket("raw"),
+            "CuratedBucketName": self.bucket("curated"),
+        }
+
+
+def default_functions() -> dict[str, LambdaHandler]:
+    return {"data-validation": validation.handler, "data-quality-check": quality_check.handler}
+
+
+@dataclass
+class _Crawler:
+    running_polls_left: int = 0
+    last_crawl: dict | None = None
+
+
+@dataclass
+class LocalServices:
+    """Local answers to the workflow's AWS calls, keyed for ``local_step_functions``."""
+
+    lake: Lake
+    dataset: DatasetConfig
+    spark_factory: Callable[[], object]
+    names: LocalNames = field(default_factory=LocalNames)
+    functions: dict[str, LambdaHandler] = field(default_factory=default_functions)
+    transform_job: TransformJob | None = None
+    crawler_running_polls: int = 1
+    echo: bool = True
+    show_progress: bool = False
+    current_input: dict | None = None
+    _crawlers: dict[str, _Crawler] = field(default_factory=dict)
+    _job_runs: dict[str, dict] = field(default_factory=dict)
+    _job_outcomes: dict[str, object] = field(default_factory=dict)
+
+    def handlers(self) -> dict[tuple[str, str], Callable[[dict], dict | None]]:
+        return {
+            ("lambda", "Invoke"): self.invoke,
+            ("s3", "HeadObject"): self.head_object,
+            ("s3", "GetObject"): self.get_object,
+            ("glue", "StartJobRun"): self.start_job_run,
+            ("glue", "GetJobRun"): self.get_job_run,
+            ("glue", "StartCrawler"): self.start_crawler,
+            ("glue", "GetCrawler"): self.get_crawler,
+            ("sns", "Publish"): self.publish,
+            ("cloudwatch", "PutMetricData"): self.put_metric_data,
+            ("stepfunctions", "StartExecution"): self.start_execution,
+        }
+
+    # --- S3 over the lake ------------------------------------------------------------
+    def zone_for(self, bucket: str) -> str | None:
+        zones = {self.names.bucket(z): getattr(self.lake, z) for z in ("raw", "curated")}
+        zones[self.names.bucket("analytics")] = self.lake.analytics
+        return zones.get(bucket)
+
+    def local_uri(self, s3_uri: str) -> str:
+        """The lake path behind ``s3://<zone bucket>/<key>``."""
+        bucket, _, key = s3_uri.removeprefix("s3://").partition("/")
+        zone = self.zone_for(bucket)
+        if zone is None:
+            raise ValueError(f"{s3_uri} is not in a local zone bucket ({self.names.bucket('raw')})")
+        return lake_io.join(zone, key)
+
+    def _file(self, params: dict) -> Path | None:
+        zone = self.zone_for(params["Bucket"])
+        if zone is None:
+            return None
+        path = Path(lake_io.join(zone, params["Key"]))
+        if not path.is_file():
+            raise AwsServiceError("NoSuchKey", f"no object {params['Key']!r}", 404)
+        return path
+
+    def head_object(self, params: dict) -> dict | None:
+        path = self._file(params)
+        if path is None:
+            return None
+        stat = path.stat()
+        return {
+            "ContentLength": stat.st_size,
+            "ETag": f'"{etag_of(path)}"',
+            "LastModified": datetime.fromtimestamp(stat.st_mtime, UTC),
+        }
+
+    def get_object(self, params: dict) -> dict | None:
+        path = self._file(params)
+        if path is None:
+            return None
+        size = path.stat().st_size
+        start, end = 0, size - 1
+        if params.get("Range"):
+            first, _, last = params["Range"].removeprefix("bytes=").partition("-")
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        handle = path.open("rb")
+        handle.seek(start)
+        length = max(0, end - start + 1)
+        body = StreamingBody(_Limited(handle, length), length)
+        return {"Body": body, "ContentLength": length}
+
+    # --- Lambda ----------------------------------------------------------------------
+    def invoke(self, params: dict) -> dict:
+        name = params["FunctionName"].rsplit(":", 1)[-1].removeprefix(f"{self.names.prefix}-")
+        if name not in self.functions:
+            raise AwsServiceError("ResourceNotFoundException", f"Function not found: {name}", 404)
+        event = json.loads(params.get("Payload") or b"{}")
+        try:
+            result = self.functions[name](event, None)
+        except AwsServiceError:
+            raise
+        except Exception as error:  # what Lambda reports for an unhandled exception
+            payload = {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_tb(error.__traceback__),
+            }
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "Payload": json_payload(payload),
+            }
+        return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": json_payload(result)}
+
+    # --- Glue job --------------------------------------------------------------------
+    def start_job_run(self, params: dict) -> dict:
+        args = params.get("Arguments") or {}
+        run_id = f"jr_{uuid.uuid4().hex}"
+        run = {
+            "Id": run_id,
+            "JobName": params["JobName"],
+            "Arguments": args,
+            "StartedOn": datetime.now(UTC),
+            "JobRunState": "RUNNING",
+            "Attempt": 0,
+        }
+        self._job_runs[run_id] = run
+        job = self.transform_job or partial(run_transform_job, show_progress=self.show_progress)
+        try:
+            dataset = get_dataset(args.get("--dataset", self.dataset.name))
+            run_date = date.fromisoformat(args["--run-date"]) if args.get("--run-date") else None
+            self._job_outcomes[run_id] = job(
+                self.spark_factory(),
+                self.lake,
+                LocalCatalog(self.lake),
+                dataset,
+                self.local_uri(args["--source-path"]),
+                run_date or datetime.now(UTC).date(),
+                run_id,
+            )
+            run["JobRunState"] = "SUCCEEDED"
+        except Exception as error:
+            run["JobRunState"] = "FAILED"
+            run["ErrorMessage"] = f"{type(error).__name__}: {error}"
+        run["CompletedOn"] = datetime.now(UTC)
+        run["ExecutionTime"] = int((run["CompletedOn"] - run["StartedOn"]).total_seconds())
+        return {"JobRunId": run_id}
+
+    def job_outcome(self, run_id: str) -> object | None:
+        """What the local job returned (a ``JobOutcome``): detail Glue's API does not carry."""
+        return self._job_outcomes.get(run_id)
+
+    def get_job_run(self, params: dict) -> dict:
+        run = self._job_runs.get(params["RunId"])
+        if run is None:
+            raise AwsServiceError("EntityNotFoundException", f"no job run {params['RunId']}")
+        return {"JobRun": _json_safe(run)}
+
+    # --- Glue crawlers ---------------------------------------------------------------
+    def start_crawler(self, params: dict) -> dict:
+        name = params["Name"]
+        crawler = self._crawlers.setdefault(name, _Crawler())
+        if crawler.running_polls_left > 0:
+            raise AwsServiceError(
+                "CrawlerRunningException", f"Crawler with name {name} has already started"
+            )
+        started = datetime.now(UTC)
+        status, message = "SUCCEEDED", None
+        crawls_raw = name == self.names.substitutions()["RawCrawlerName"]
+        if crawls_raw:
+            try:
+                self._crawl_raw()
+            except Exception as error:
+                status, message = "FAILED", f"{type(error).__name__}: {error}"
+        crawler.last_crawl = {"Status": status, "StartTime": started}
+        if message:
+            crawler.last_crawl["ErrorMessage"] = message
+        # A crawl with nothing to do (the curated one: the job registered its tables)
+        # is over at once; the raw one reports RUNNING to the workflow's first polls.
+        crawler.running_polls_left = self.crawler_running_polls if crawls_raw else 0
+        return {}
+
+    def _crawl_raw(self) -> None:
+        if not self.current_input:
+            raise RuntimeError(
+                "no running execution: the local raw crawler does not know what landed"
+            )
+        obj = self.current_input["inputData"]
+        uri = self.local_uri(f"s3://{obj['bucket']}/{obj['key']}")
+        data_format = validate_landed(uri, self.dataset).dataFormat or "json"
+        discover_landed(
+            self.spark_factory(), LocalCatalog(self.lake), self.dataset, uri, data_format
+        )
+
+    def get_crawler(self, params: dict) -> dict:
+        name = params["Name"]
+        crawler = self._crawlers.setdefault(name, _Crawler())
+        state = "READY"
+        if crawler.running_polls_left > 0:
+            crawler.running_polls_left -= 1
+            state = "RUNNING"
+        description: dict = {"Name": name, "State": state}
+        if crawler.last_crawl and state == "READY":
+            description["LastCrawl"] = dict(crawler.last_crawl)
+        return {"Crawler": _json_safe(description)}
+
+    # --- SNS ---------------------------------------------------------------------------
+    def publish(self, params: dict) -> dict | None:
+        if params.get("TopicArn") != self.names.substitutions()["NotificationTopicArn"]:
+            return None
+        message = json.loads(params["Message"])
+        LocalNotifications(self.lake, echo=self.echo).publish(message, params.get("Subject"))
+        return {"MessageId": str(uuid.uuid4())}
+
+    # --- CloudWatch --------------------------------------------------------------------
+    def put_metric_data(self, params: dict) -> dict | None:
+        """The pipeline's metrics go to the lake's metrics file, like the Glue job's."""
+        if params.get("Namespace") != METRIC_NAMESPACE:
+            return None
+        LocalMetricsFile(self.lake).put_metrics(list(params["MetricData"]))
+        return {}
+
+    # --- Step Functions ------------------------------------------------------------------
+    def start_execution(self, params: dict) -> None:
+        """Refuse names already in the lake's history; else let moto start the execution."""
+        name = params.get("name") or ""
+        if name and history.exists(self.lake, name):
+            raise AwsServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{name}'")
+        self.current_input = json.loads(params.get("input") or "{}")
+        return None
+
+
+def _json_safe(value: dict) -> dict:
+    """Timestamps as ISO strings: the interpreter keeps task results as JSON state."""
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat()))
+
+
+class _Limited:
+    """At most ``length`` bytes of an open file (a ranged GET's body)."""
+
+    def __init__(self, handle, length: int) -> None:
+        self._handle, self._left = handle, length
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0 or size > self._left:
+            size = self._left
+        data = self._handle.read(size) if size else b""
+        self._left -= len(data)
+        if not data:
+            self._handle.close()
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+_ETAGS: dict[tuple[str, int, int], str] = {}
+
+
+def etag_of(path: Path) -> str:
+    """The object's ETag as S3 computes it for a single-part upload: the MD5 of its bytes."""
+    stat = path.stat()
+    cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if cache_key not in _ETAGS:
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        _ETAGS[cache_key] = digest.hexdigest()
+    return _ETAGS[cache_key]

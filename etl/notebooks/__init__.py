@@ -1,0 +1,1 @@
+"""Notebook tooling: the project kernel's Glue session magics and papermill runs."""

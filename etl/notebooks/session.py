@@ -1,0 +1,166 @@
+"""One notebook, two kernels: the local project kernel and AWS Glue interactive sessions.
+
+On the ``aws-glue-sessions`` kernel, session settings are line magics (``%glue_version 5.0``,
+``%worker_type G.1X`` ...) that the kernel itself runs, in its own process, *before* the first
+line of Python starts the remote session: it strips a cell's leading ``%`` lines, comment
+lines and blank lines, runs them locally, and sends the rest to Glue. So the settings must be
+real magic lines in the notebook's first code cell - a Python guard such as
+``if on_glue: get_ipython().run_line_magic(...)`` would be Python, sent to Glue after the
+session had already started with default settings.
+
+The local kernel has no such magics; a plain IPython would stop the notebook with
+"Line magic function not found". This module is an IPython extension that registers the
+same magic names on the project kernel (``etl.notebooks.runner.install_kernel`` loads it with
+``--ext``): each one checks its value and records it, so a malformed setting fails locally
+before it costs a Glue session, and does nothing else - local Spark needs no workers.
+
+Home-made because nothing published offers local stand-ins for the Glue kernel's magics.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from etl.jobs.session import get_spark, in_glue
+
+GLUE_MAGICS_TAG = "glue-session"
+WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X")
+GLUE_VERSIONS = ("4.0", "5.0")
+_S3_FILE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.(zip|py|whl|egg)$")
+
+
+def _glue_version(value: str) -> str:
+    if value not in GLUE_VERSIONS:
+        raise ValueError(f"%glue_version {value!r}: expected one of {list(GLUE_VERSIONS)}")
+    return value
+
+
+def _worker_type(value: str) -> str:
+    if value not in WORKER_TYPES:
+        raise ValueError(f"%worker_type {value!r}: expected one of {list(WORKER_TYPES)}")
+    return value
+
+
+def _positive_int(name: str, minimum: int) -> object:
+    def _check(value: str) -> int:
+        if not value.isdigit() or int(value) < minimum:
+            raise ValueError(f"%{name} {value!r}: expected a whole number >= {minimum}")
+        return int(value)
+
+    return _check
+
+
+def _extra_py_files(value: str) -> list[str]:
+    files = value.split(",")
+    bad = [f for f in files if not _S3_FILE.match(f)]
+    if bad:
+        raise ValueError(
+            f"%extra_py_files {bad[0]!r}: expected comma-separated s3://bucket/key.zip|.py URIs"
+        )
+    return files
+
+
+def _python_modules(value: str) -> list[str]:
+    modules = value.split(",")
+    bad = [m for m in modules if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+(==[\w.]+)?", m)]
+    if bad:
+        raise ValueError(f"%additional_python_modules {bad[0]!r}: expected name==version,...")
+    return modules
+
+
+# The session magics a notebook may set, with the check each value must pass.
+GLUE_SESSION_MAGICS = {
+    "glue_version": _glue_version,
+    "worker_type": _worker_type,
+    "number_of_workers": _positive_int("number_of_workers", 2),
+    "idle_timeout": _positive_int("idle_timeout", 1),
+    "extra_py_files": _extra_py_files,
+    "additional_python_modules": _python_modules,
+}
+
+# What the notebook asked of Glue, as seen by the local kernel (shown, never applied).
+requested_glue_settings: dict[str, object] = {}
+
+
+def parse_magic_line(line: str) -> tuple[str, object]:
+    """Check one ``%name value`` line of the Glue session cell; return the name and value."""
+    match = re.fullmatch(r"%(\w+)\s+(\S+)\s*", line)
+    if not match:
+        raise ValueError(f"{line!r}: expected '%<magic> <value>' with one value")
+    name, value = match.groups()
+    if name not in GLUE_SESSION_MAGICS:
+        raise ValueError(f"%{name}: not a Glue session magic; known: {sorted(GLUE_SESSION_MAGICS)}")
+    return name, GLUE_SESSION_MAGICS[name](value)
+
+
+def glue_session_settings(cell_source: str) -> dict[str, object]:
+    """Every setting in a Glue session cell; only magic, comment and blank lines are allowed."""
+    settings = {}
+    for line in cell_source.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            name, value = parse_magic_line(stripped)
+            settings[name] = value
+    return settings
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register the Glue session magics as checked no-ops on the local kernel."""
+
+    def _register(name: str) -> None:
+        def _magic(line: str) -> None:
+            _, value = parse_magic_line(f"%{name} {line.strip()}")
+            requested_glue_settings[name] = value
+
+        ipython.register_magic_function(_magic, magic_kind="line", magic_name=name)
+
+    for name in GLUE_SESSION_MAGICS:
+        _register(name)
+
+
+def notebook_spark() -> SparkSession:
+    """Glue's session on the Glue kernel, else the local session (small shuffles: notebooks
+    explore small samples)."""
+    spark = get_spark("etl-workbench-notebook")
+    if not in_glue():
+        spark.conf.set("spark.sql.shuffle.partitions", "4")
+    return spark
+
+
+def where_am_i() -> str:
+    """A one-line description of the kernel's runtime, for the notebooks' first output."""
+    if in_glue():
+        return "AWS Glue interactive session (remote Spark; settings from the %magics cell)"
+    asked = ", ".join(f"{k}={v}" for k, v in requested_glue_settings.items()) or "none"
+    return f"local project kernel (local Spark); Glue settings recorded, not applied: {asked}"
+
+
+def parse_run_date(text: str | None) -> date:
+    """The ``run_date`` parameter: ``YYYY-MM-DD``, or empty for today (UTC)."""
+    if not text:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(str(text))
+    except ValueError:
+        raise ValueError(f"run_date {text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def notebook_sample(folder: str | Path, rows: int, run_date: date) -> str:
+    """The bundled sample feed for ``run_date``, as ``orders_<YYYYMMDD>.json``.
+
+    One file name per date, like a daily delivery: the raw zone is immutable, so a feed for
+    another date must not reuse a name already landed.
+    """
+    from etl.local.sample import write_samples
+
+    out = Path(folder) / f"{run_date:%Y%m%d}"
+    target = out / f"orders_{run_date:%Y%m%d}.json"
+    if not target.exists():
+        write_samples(out, rows=rows, as_of=run_date)
+        shutil.copyfile(out / "orders.json", target)
+    return str(target.resolve())

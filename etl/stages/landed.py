@@ -1,0 +1,56 @@
+"""The stages as the workflow calls them on one landed object (a raw-zone URI).
+
+``validate_landed`` is what the validation Lambda decides, ``discover_landed`` what the raw
+crawler registers, ``read_registered`` how every later stage reads the object (with the
+registered schema, never inferring it again) and ``check_landed_quality`` the quality gate.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from etl.core.datasets import DatasetConfig
+from etl.stages.discover import discover
+from etl.stages.extract import read_raw
+from etl.stages.quality import QualityReport, check_quality
+from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
+from etl.storage import lake as lake_io
+from etl.storage.catalog import LocalCatalog
+
+
+def validate_landed(uri: str, dataset: DatasetConfig) -> ValidationResult:
+    """The validation Lambda's check, reading only the head and tail of the object."""
+    size = lake_io.size_of(uri)
+    facts = FileFacts(
+        key=uri,
+        size=size,
+        head=lake_io.read_head(uri, HEAD_BYTES),
+        tail=lake_io.read_tail(uri, TAIL_BYTES) if size else b"",
+    )
+    return validate_file(facts, dataset)
+
+
+def discover_landed(
+    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetConfig, uri: str, data_format: str
+) -> str:
+    """The raw crawler: infer and register the raw table; return its DDL schema."""
+    discover(spark, catalog, dataset, uri, data_format)
+    return catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+
+
+def read_registered(
+    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetConfig, uri: str
+) -> DataFrame:
+    """The landed object, read with the schema and format the raw table registered."""
+    table = catalog.get_table(dataset.database, dataset.raw_table)
+    data_format = table["Parameters"]["dataFormat"]
+    return read_raw(
+        spark, uri, data_format, catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+    )
+
+
+def check_landed_quality(
+    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetConfig, uri: str
+) -> QualityReport:
+    """Profile and validate the landed file with the registered schema."""
+    return check_quality(read_registered(spark, catalog, dataset, uri), dataset)

@@ -1,0 +1,36 @@
+"""Load: write a curated or summary table as partitioned snappy Parquet, then publish it.
+
+Spark writes into the run's staging folder; ``etl.storage.publish`` makes the partitions
+visible atomically and replaces the rows of an earlier load of the same source.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+
+from etl.storage.publish import Published, publish_staged
+
+
+def write_partitioned(
+    df: DataFrame,
+    table_path: str,
+    partition_columns: tuple[str, ...],
+    source: str,
+    staging_path: str,
+    replace_elsewhere: bool = True,
+) -> list[Published]:
+    """Write ``df`` under ``table_path`` partitioned by ``partition_columns``, atomically.
+
+    Rows from an earlier load of the same ``source`` are replaced, wherever they were.
+    """
+    # REBALANCE lets adaptive execution size the output: one file per partition for a small
+    # input, ~64 MB files (spark.sql.adaptive.advisoryPartitionSizeInBytes) for a big one.
+    # (PySpark 3.5's DataFrame.hint cannot pass columns, hence the SQL form.)
+    columns = ", ".join(f"`{c}`" for c in partition_columns)
+    balanced = df.sparkSession.sql(f"SELECT /*+ REBALANCE({columns}) */ * FROM {{df}}", df=df)
+    balanced.write.mode("overwrite").option("compression", "snappy").partitionBy(
+        *partition_columns
+    ).parquet(staging_path)
+    return publish_staged(
+        staging_path, table_path, len(partition_columns), source, replace_elsewhere
+    )

@@ -1,0 +1,183 @@
+"""The quality gate: a one-pass profile, one quality score, and a great-expectations suite.
+
+The quality score and its formula are in ``etl.core.scoring`` (shared with the quality Lambda).
+The run passes the gate when the score is at least the dataset's threshold (default 70)
+*and* the expectation suite in ``expectations/<suite>.json`` succeeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from etl.core import scoring
+from etl.core.datasets import DatasetConfig
+from etl.core.errors import QualityCheckFailed
+from etl.core.paths import REPO_ROOT
+
+GATE_FAILED = "quality gate failed"
+SUITE_DIRS = (
+    os.environ.get("ETL_EXPECTATIONS_DIR", ""),
+    str(REPO_ROOT / "expectations"),
+    str(Path(__file__).resolve().parent / "_expectations"),  # inside the exported package zip
+)
+
+
+@dataclass(frozen=True)
+class QualityProfile:
+    """Counts from one aggregation pass over the data."""
+
+    total_records: int
+    duplicate_records: int
+    null_counts: dict[str, int]
+
+    @property
+    def null_cell_percent(self) -> float:
+        return scoring.null_cell_percent(self.null_counts, self.total_records)
+
+    @property
+    def duplicate_percent(self) -> float:
+        return 100.0 * self.duplicate_records / self.total_records if self.total_records else 0.0
+
+
+@dataclass
+class QualityReport:
+    """The quality Lambda's response shape (``qualityScore`` drives the workflow's Choice)."""
+
+    qualityScore: float
+    threshold: float
+    passed: bool
+    totalRecords: int
+    duplicateRecords: int
+    nullPercentage: float
+    duplicatePercentage: float
+    nullCounts: dict[str, int]
+    suite: str
+    suiteSuccess: bool
+    failedExpectations: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def reason(self) -> str:
+        problems = [
+            scoring.below_threshold_reason(
+                self.qualityScore, self.threshold, self.nullPercentage, self.duplicatePercentage
+            )
+        ]
+        problems += [
+            f"expectation {e['expectation']} on {e.get('column') or 'table'} failed "
+            f"({e.get('unexpected_percent', '?')}% unexpected)"
+            for e in self.failedExpectations
+        ]
+        return "; ".join(p for p in problems if p)
+
+
+def profile(df: DataFrame) -> QualityProfile:
+    """Row, duplicate and per-column null counts in one Spark job.
+
+    Grouping by every column counts each distinct record once with its multiplicity, so
+    duplicates and nulls come out of the same aggregation instead of a job per column.
+    """
+    columns = df.columns
+    grouped = df.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(F.count(F.lit(1)).alias("_n"))
+    sums = [F.sum("_n").alias("_rows"), F.sum(F.col("_n") - 1).alias("_dups")]
+    sums += [
+        F.sum(F.when(F.col(f"`{c}`").isNull(), F.col("_n")).otherwise(0)).alias(f"_null_{i}")
+        for i, c in enumerate(columns)
+    ]
+    row = grouped.agg(*sums).first()
+    return QualityProfile(
+        total_records=int(row["_rows"] or 0),
+        duplicate_records=int(row["_dups"] or 0),
+        null_counts={c: int(row[f"_null_{i}"] or 0) for i, c in enumerate(columns)},
+    )
+
+
+def quality_score(profile: QualityProfile) -> float:
+    """The ``etl.core.scoring`` quality score of a profile."""
+    return scoring.quality_score(
+        profile.null_cell_percent, profile.duplicate_percent, profile.total_records
+    )
+
+
+def load_suite(name: str) -> dict:
+    """The suite ``name`` as a dict, from the first folder in ``SUITE_DIRS`` that has it."""
+    for folder in filter(None, SUITE_DIRS):
+        path = Path(folder) / f"{name}.json"
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+    # Inside the exported package zip (Glue --extra-py-files) there is no folder to look in.
+    packaged = resources.files("etl").joinpath("_expectations", f"{name}.json")
+    if packaged.is_file():
+        return json.loads(packaged.read_text(encoding="utf-8"))
+    raise FileNotFoundError(
+        f"expectation suite {name!r} not found in {[d for d in SUITE_DIRS if d]}"
+    )
+
+
+def run_suite(df: DataFrame, suite: dict) -> tuple[bool, list[dict]]:
+    """Validate ``df`` with great-expectations; return success and the failed expectations."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_spark(name="spark").add_dataframe_asset(name="raw")
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
+        batch_parameters={"dataframe": df}
+    )
+    expectations = [{k: e[k] for k in ("type", "kwargs") if k in e} for e in suite["expectations"]]
+    result = batch.validate(gx.ExpectationSuite(name=suite["name"], expectations=expectations))
+    failed = [
+        {
+            "expectation": r.expectation_config.type,
+            "column": r.expectation_config.kwargs.get("column"),
+            "unexpected_percent": _round(r.result.get("unexpected_percent")),
+            "observed_value": r.result.get("observed_value"),
+        }
+        for r in result.results
+        if not r.success
+    ]
+    return bool(result.success), failed
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+def check_quality(df: DataFrame, dataset: DatasetConfig) -> QualityReport:
+    """Profile, score and validate ``df``; the report says whether the gate passed."""
+    counts = profile(df)
+    score = quality_score(counts)
+    suite_ok, failed = run_suite(df, load_suite(dataset.expectation_suite))
+    return QualityReport(
+        qualityScore=score,
+        threshold=dataset.quality_threshold,
+        passed=score >= dataset.quality_threshold and suite_ok,
+        totalRecords=counts.total_records,
+        duplicateRecords=counts.duplicate_records,
+        nullPercentage=round(counts.null_cell_percent, 2),
+        duplicatePercentage=round(counts.duplicate_percent, 2),
+        nullCounts=counts.null_counts,
+        suite=dataset.expectation_suite,
+        suiteSuccess=suite_ok,
+        failedExpectations=failed,
+    )
+
+
+def enforce(report: QualityReport) -> QualityReport:
+    """Raise ``QualityCheckFailed`` when the gate did not pass."""
+    if not report.passed:
+        raise QualityCheckFailed(
+            f"{GATE_FAILED}: {report.reason()}; nothing was written to curated",
+            details=report.to_dict(),
+        )
+    return report

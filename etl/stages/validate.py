@@ -1,0 +1,203 @@
+"""Validate a landed file before any Spark work: name, extension, size, and content.
+
+Deliberately pure Python on the standard library: the same functions run inside the
+validation Lambda (which has neither Spark nor pyarrow), fed by S3 range reads there and by
+local reads here. Content checks look at the first and last bytes only, so a 5 GB file costs
+the same as a 5 KB one; full parsing happens in schema discovery.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from etl.core.datasets import DatasetConfig
+from etl.core.errors import ValidationFailed
+
+HEAD_BYTES = 64 * 1024
+TAIL_BYTES = 8
+PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What validation needs to know about an object, however it was fetched."""
+
+    key: str
+    size: int
+    head: bytes
+    tail: bytes = b""
+
+    @property
+    def filename(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def extension(self) -> str:
+        name = self.filename
+        return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+    @property
+    def complete(self) -> bool:
+        """True when ``head`` holds the whole object."""
+        return self.size <= len(self.head)
+
+
+@dataclass
+class ValidationResult:
+    """The validation Lambda's response shape (``isValid`` drives the workflow's Choice)."""
+
+    isValid: bool
+    filename: str
+    fileFormat: str = ""
+    fileSize: int = 0
+    dataFormat: str = ""
+    reason: str = ""
+    validatedAt: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_file(facts: FileFacts, dataset: DatasetConfig) -> ValidationResult:
+    """Check every rule and return the verdict (never raises for bad input)."""
+    try:
+        data_format = check_file(facts, dataset)
+    except ValidationFailed as failure:
+        return ValidationResult(
+            False, facts.filename, facts.extension, facts.size, reason=str(failure)
+        )
+    return ValidationResult(True, facts.filename, facts.extension, facts.size, data_format)
+
+
+def check_file(facts: FileFacts, dataset: DatasetConfig) -> str:
+    """Raise ``ValidationFailed`` on the first broken rule; return the data format.
+
+    The data format is one of ``json`` (JSON lines), ``json_array``, ``csv``, ``parquet``.
+    """
+    check_filename(facts.filename, dataset)
+    check_extension(facts.extension, dataset)
+    check_size(facts, dataset)
+    return sniff_format(facts)
+
+
+def check_filename(filename: str, dataset: DatasetConfig) -> None:
+    if not re.match(dataset.filename_pattern, filename):
+        raise ValidationFailed(
+            f"invalid file name {filename!r}: it must match {dataset.filename_pattern} "
+            "(letters, digits, '_' or '-', then one extension)"
+        )
+
+
+def check_extension(extension: str, dataset: DatasetConfig) -> None:
+    if extension not in dataset.allowed_extensions:
+        raise ValidationFailed(
+            f"unsupported file format {extension or '(none)'!r}; "
+            f"supported: {', '.join(dataset.allowed_extensions)}"
+        )
+
+
+def check_size(facts: FileFacts, dataset: DatasetConfig) -> None:
+    if facts.size > dataset.max_file_bytes:
+        raise ValidationFailed(
+            f"file too large: {facts.size} bytes (max {dataset.max_file_bytes}); split it"
+        )
+    if facts.size == 0 or not facts.head.strip():
+        raise ValidationFailed(f"{facts.filename} is empty: nothing to process")
+
+
+def sniff_format(facts: FileFacts) -> str:
+    """Decide how to read the file and check the start of it parses that way."""
+    if facts.extension == ".parquet":
+        return _check_parquet(facts)
+    text = _decode_head(facts)
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if facts.extension == ".json" or stripped[:1] in ("{", "["):
+        return _check_json(facts, stripped)
+    return _check_csv(facts, text)
+
+
+def _check_parquet(facts: FileFacts) -> str:
+    if not (facts.head.startswith(PARQUET_MAGIC) and facts.tail.endswith(PARQUET_MAGIC)):
+        raise ValidationFailed(f"{facts.filename} is not a Parquet file (no PAR1 magic bytes)")
+    return "parquet"
+
+
+def _decode_head(facts: FileFacts) -> str:
+    head = facts.head
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A multi-byte character cut at the end of a partial read is not an error.
+        if not facts.complete and error.start >= len(head) - 3:
+            return head[: error.start].decode("utf-8")
+        raise ValidationFailed(
+            f"{facts.filename} is not UTF-8 text (byte {error.start}): re-export it as UTF-8"
+        ) from None
+
+
+def _checked_lines(facts: FileFacts, text: str) -> list[str]:
+    """The head's lines to check: all of a whole object, else the first 100 whole lines."""
+    lines = text.splitlines()
+    return lines if facts.complete else lines[:-1][:100]  # the last partial line may be cut
+
+
+def _check_json(facts: FileFacts, text: str) -> str:
+    decoder = json.JSONDecoder()
+    if text.startswith("["):
+        body = text[1:].lstrip()
+        if facts.complete:
+            _loads(facts, text)
+            return "json_array"
+        if body.startswith("{"):
+            _raw_decode(facts, decoder, body)
+        return "json_array"
+    for number, line in enumerate(_checked_lines(facts, text), start=1):
+        if line.strip():
+            record = _loads(facts, line, number)
+            if not isinstance(record, dict):
+                raise ValidationFailed(
+                    f"{facts.filename} line {number} is not a JSON object: {line[:60]!r}"
+                )
+    return "json"
+
+
+def _loads(facts: FileFacts, text: str, line: int | None = None) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        where = f"line {line}" if line else f"line {error.lineno}"
+        raise ValidationFailed(
+            f"{facts.filename} is not parseable JSON ({where}: {error.msg})"
+        ) from None
+
+
+def _raw_decode(facts: FileFacts, decoder: json.JSONDecoder, text: str) -> None:
+    try:
+        decoder.raw_decode(text)
+    except json.JSONDecodeError as error:
+        raise ValidationFailed(
+            f"{facts.filename} is not parseable JSON (first record: {error.msg})"
+        ) from None
+
+
+def _check_csv(facts: FileFacts, text: str) -> str:
+    sample = "\n".join(_checked_lines(facts, text))
+    rows = [row for row in csv.reader(io.StringIO(sample)) if row]
+    if len(rows) < 2:
+        raise ValidationFailed(f"{facts.filename} has a header but no data rows")
+    header = rows[0]
+    if len(set(header)) != len(header) or any(not name.strip() for name in header):
+        raise ValidationFailed(
+            f"{facts.filename} has a blank or repeated column name in its header"
+        )
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ValidationFailed(
+                f"{facts.filename} row {number} has {len(row)} fields, header has {len(header)}"
+            )
+    return "csv"

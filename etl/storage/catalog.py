@@ -1,0 +1,269 @@
+"""A local stand-in for the Glue Data Catalog: databases, tables, typed columns, partitions.
+
+Tables are stored as JSON in the shape ``glue.get_table`` returns (``StorageDescriptor``,
+``PartitionKeys``, ``Parameters.classification``; partitions as ``Values`` + ``Location``), so
+code and notebooks read it the way they would read Glue. Home-made because nothing on PyPI
+offers a file-backed Glue catalog; it is one JSON document per database, replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.sql.types import StructType
+
+from etl.storage.lake import Lake, join
+
+
+@dataclass(frozen=True)
+class TableRef:
+    database: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.name}"
+
+
+def schema_to_columns(schema: StructType) -> list[dict]:
+    """Spark schema -> Glue ``Columns`` (Hive type names, as the crawler writes them)."""
+    return [{"Name": f.name, "Type": f.dataType.simpleString()} for f in schema.fields]
+
+
+def columns_to_ddl(columns: list[dict]) -> str:
+    """Glue ``Columns`` -> a Spark DDL schema string usable by ``DataFrameReader.schema``."""
+    return ", ".join(f"`{c['Name']}` {c['Type']}" for c in columns)
+
+
+def table_input(
+    name: str,
+    schema: StructType,
+    location: str,
+    classification: str,
+    partition_keys: list[tuple[str, str]] | None = None,
+    parameters: dict | None = None,
+) -> dict:
+    """A Glue ``TableInput``: data columns, partition keys, location and classification."""
+    partition_names = {key for key, _ in partition_keys or []}
+    return {
+        "Name": name,
+        "TableType": "EXTERNAL_TABLE",
+        "StorageDescriptor": {
+            "Columns": [c for c in schema_to_columns(schema) if c["Name"] not in partition_names],
+            "Location": location,
+        },
+        "PartitionKeys": [{"Name": k, "Type": t} for k, t in partition_keys or []],
+        "Parameters": {"classification": classification, **(parameters or {})},
+    }
+
+
+class LocalCatalog:
+    """File-backed catalog under ``<lake>/_system/catalog``."""
+
+    def __init__(self, lake: Lake) -> None:
+        self.folder = Path(lake.system_path("catalog"))
+
+    def _path(self, database: str) -> Path:
+        return self.folder / f"{database}.json"
+
+    def _load(self, database: str) -> dict:
+        path = self._path(database)
+        if not path.exists():
+            return {"Name": database, "Tables": {}}
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def _save(self, database: str, document: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{database}.", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=2, sort_keys=True)
+        os.replace(tmp, self._path(database))
+
+    def databases(self) -> list[str]:
+        return sorted(p.stem for p in self.folder.glob("*.json")) if self.folder.exists() else []
+
+    def tables(self, database: str) -> list[dict]:
+        return list(self._load(database)["Tables"].values())
+
+    def get_table(self, database: str, name: str) -> dict:
+        try:
+            return self._load(database)["Tables"][name]
+        except KeyError:
+            raise KeyError(
+                f"table {database}.{name} is not in the catalog; run the pipeline first"
+            ) from None
+
+    def upsert_table(
+        self,
+        database: str,
+        name: str,
+        schema: StructType,
+        location: str,
+        classification: str,
+        partition_keys: list[tuple[str, str]] | None = None,
+        parameters: dict | None = None,
+    ) -> dict:
+        """Create the table or refresh its columns, keeping known partitions."""
+        document = self._load(database)
+        previous = document["Tables"].get(name, {})
+        table = {
+            "DatabaseName": database,
+            **table_input(name, schema, location, classification, partition_keys, parameters),
+            "Partitions": previous.get("Partitions", []),
+        }
+        document["Tables"][name] = table
+        self._save(database, document)
+        return table
+
+    def add_partitions(self, database: str, name: str, values: list[list[str]]) -> list[dict]:
+        """Register partitions (idempotent: a known partition is not added twice)."""
+        document = self._load(database)
+        table = document["Tables"][name]
+        keys = [k["Name"] for k in table["PartitionKeys"]]
+        known = {tuple(p["Values"]) for p in table["Partitions"]}
+        added = []
+        for vals in values:
+            if tuple(vals) in known:
+                continue
+            location = join(
+                table["StorageDescriptor"]["Location"],
+                *(f"{k}={v}" for k, v in zip(keys, vals, strict=True)),
+            )
+            partition = {"Values": list(vals), "StorageDescriptor": {"Location": location}}
+            table["Partitions"].append(partition)
+            known.add(tuple(vals))
+            added.append(partition)
+        table["Partitions"].sort(key=lambda p: [v.zfill(10) for v in p["Values"]])
+        self._save(database, document)
+        return added
+
+    def read_schema_ddl(self, database: str, name: str) -> str:
+        """The table's columns as a DDL string, for reads that must not infer again."""
+        return columns_to_ddl(self.get_table(database, name)["StorageDescriptor"]["Columns"])
+
+
+# Hive formats Athena and Glue expect per classification (what a crawler would write).
+GLUE_FORMATS = {
+    "parquet": (
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+    ),
+    "json": (
+        "org.apache.hadoop.mapred.TextInputFormat",
+        "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"},
+    ),
+    "csv": (
+        "org.apache.hadoop.mapred.TextInputFormat",
+        "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        {
+            "SerializationLibrary": "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
+            "Parameters": {"field.delim": ",", "skip.header.line.count": "1"},
+        },
+    ),
+}
+PARTITION_BATCH = 100  # batch_create_partition's limit per call
+
+
+class GlueCatalog:
+    """The AWS Glue Data Catalog behind ``LocalCatalog``'s interface (for the deployed job)."""
+
+    def __init__(self, client=None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("glue")
+        self.glue = client
+
+    def databases(self) -> list[str]:
+        pages = self.glue.get_paginator("get_databases").paginate()
+        return sorted(d["Name"] for page in pages for d in page["DatabaseList"])
+
+    def tables(self, database: str) -> list[dict]:
+        pages = self.glue.get_paginator("get_tables").paginate(DatabaseName=database)
+        return [t for page in pages for t in page["TableList"]]
+
+    def get_table(self, database: str, name: str) -> dict:
+        try:
+            return self.glue.get_table(DatabaseName=database, Name=name)["Table"]
+        except self.glue.exceptions.EntityNotFoundException:
+            raise KeyError(
+                f"table {database}.{name} is not in the Glue Data Catalog; run the pipeline first"
+            ) from None
+
+    def _ensure_database(self, database: str) -> None:
+        with contextlib.suppress(self.glue.exceptions.AlreadyExistsException):
+            self.glue.create_database(DatabaseInput={"Name": database})
+
+    def upsert_table(
+        self,
+        database: str,
+        name: str,
+        schema: StructType,
+        location: str,
+        classification: str,
+        partition_keys: list[tuple[str, str]] | None = None,
+        parameters: dict | None = None,
+    ) -> dict:
+        """Create the table or update its columns; Glue keeps its partitions either way."""
+        self._ensure_database(database)
+        table = table_input(name, schema, location, classification, partition_keys, parameters)
+        input_format, output_format, serde = GLUE_FORMATS[classification]
+        table["StorageDescriptor"].update(
+            InputFormat=input_format, OutputFormat=output_format, SerdeInfo=serde
+        )
+        try:
+            self.glue.update_table(DatabaseName=database, TableInput=table)
+        except self.glue.exceptions.EntityNotFoundException:
+            self.glue.create_table(DatabaseName=database, TableInput=table)
+        return {**table, "DatabaseName": database}
+
+    def add_partitions(self, database: str, name: str, values: list[list[str]]) -> list[dict]:
+        """Register partitions; ones Glue already has are skipped (idempotent)."""
+        table = self.get_table(database, name)
+        keys = [k["Name"] for k in table["PartitionKeys"]]
+        descriptor = table["StorageDescriptor"]
+        inputs = [
+            {
+                "Values": list(vals),
+                "StorageDescriptor": {
+                    **descriptor,
+                    "Location": join(
+                        descriptor["Location"],
+                        *(f"{k}={v}" for k, v in zip(keys, vals, strict=True)),
+                    ),
+                },
+            }
+            for vals in values
+        ]
+        added = []
+        for start in range(0, len(inputs), PARTITION_BATCH):
+            batch = inputs[start : start + PARTITION_BATCH]
+            response = self.glue.batch_create_partition(
+                DatabaseName=database, TableName=name, PartitionInputList=batch
+            )
+            known = {
+                tuple(e["PartitionValues"])
+                for e in response.get("Errors", [])
+                if e["ErrorDetail"]["ErrorCode"] == "AlreadyExistsException"
+            }
+            failed = [
+                e for e in response.get("Errors", []) if tuple(e["PartitionValues"]) not in known
+            ]
+            if failed:
+                detail = failed[0]["ErrorDetail"]
+                raise RuntimeError(
+                    f"Glue refused partition {failed[0]['PartitionValues']} of {database}.{name}: "
+                    f"{detail['ErrorCode']}: {detail.get('ErrorMessage', '')}"
+                )
+            added += [p for p in batch if tuple(p["Values"]) not in known]
+        return added
+
+    def read_schema_ddl(self, database: str, name: str) -> str:
+        """The table's columns as a DDL string, for reads that must not infer again."""
+        return columns_to_ddl(self.get_table(database, name)["StorageDescriptor"]["Columns"])

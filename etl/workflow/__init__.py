@@ -1,1 +1,0 @@
-"""The Step Functions workflow, run locally from infra/statemachine/etl_workflow.asl.json."""
