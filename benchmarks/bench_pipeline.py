@@ -24,19 +24,21 @@ import psutil
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-from etl.core.datasets import ORDERS
+from etl.core.conventions import PROCESS_PARTITIONS
+from etl.core.datasets import get_dataset
 from etl.jobs.session import get_spark
-from etl.local.sample import generate_orders, write_json_lines
+from etl.local.samples.orders import generate_orders, write_json_lines
 from etl.stages.discover import discover
 from etl.stages.extract import read_raw
 from etl.stages.load import write_partitioned
 from etl.stages.quality import load_suite, profile, quality_score, run_suite
-from etl.stages.reference import ensure_regions, read_regions
-from etl.stages.transform import transform_orders
+from etl.stages.reference import ensure_reference_tables, read_references
+from etl.stages.transform import transform_dataset
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, land_file
 
 RUN_DATE = date(2026, 11, 26)
+ORDERS = get_dataset("orders")
 
 
 class PeakMemory:
@@ -147,24 +149,25 @@ def main() -> None:
     lake = Lake.local(work / f"lake-{time.time_ns()}").ensure()
     catalog = LocalCatalog(lake)
     landed = land_file(str(source), lake)
-    ensure_regions(lake, catalog, ORDERS)
+    ensure_reference_tables(lake, catalog, ORDERS)
     n = args.rows
 
     with stage(spark, "discover (schema inference)", n):
         schema = discover(spark, catalog, ORDERS, landed, "json")
-    raw = read_raw(spark, landed, "json", schema)
+    raw = read_raw(spark, landed, "json", schema, dataset=ORDERS)
     with stage(spark, "quality: one-pass profile", n):
         score = quality_score(profile(raw))
     with stage(spark, "quality: GX suite", n):
-        suite_ok, _ = run_suite(raw, load_suite(ORDERS.expectation_suite))
+        suite_ok, _ = run_suite(raw, load_suite(ORDERS))
     for attempt in range(1, args.repeat + 1):
         label = "transform+load" if attempt == 1 else f"transform+load (run {attempt})"
         with stage(spark, label, n):
-            curated = transform_orders(raw, read_regions(spark, lake), ORDERS, RUN_DATE)
+            references = read_references(spark, lake, ORDERS)
+            curated = transform_dataset(raw, ORDERS, RUN_DATE, references)
             published = write_partitioned(
                 curated,
                 lake.curated_table_path("orders"),
-                ORDERS.process_partition_columns,
+                PROCESS_PARTITIONS,
                 source=landed,
                 staging_path=lake.staging_path(lake.curated, f"bench-{attempt}"),
             )

@@ -26,7 +26,7 @@ LIMIT_MB = 256
 
 def write_big_file(path: Path, target_bytes: int) -> int:
     """Repeat the sample feed (fresh ids each round) until ``target_bytes`` are written."""
-    from etl.local.sample import generate_orders
+    from etl.local.samples.orders import generate_orders
 
     records = generate_orders(1000, as_of=date(2026, 11, 26))
     written, offset = 0, 0
@@ -44,13 +44,12 @@ def write_big_file(path: Path, target_bytes: int) -> int:
 
 def measure(lake_root: str) -> dict:
     """Run inside the child: score ``raw/incoming/big.json`` and report memory and time."""
-    from etl.core.datasets import ORDERS
     from etl.lambdas import quality_check
     from etl.local.moto_adapter import local_step_functions
     from etl.local.services import LocalServices
     from etl.storage.lake import Lake
 
-    services = LocalServices(Lake.local(lake_root), ORDERS, spark_factory=lambda: None)
+    services = LocalServices(Lake.local(lake_root), spark_factory=lambda: None)
     s3_only = {k: v for k, v in services.handlers().items() if k[0] == "s3"}
     event = {
         "inputData": {"bucket": services.names.bucket("raw"), "key": "incoming/big.json"},

@@ -35,7 +35,7 @@ def lake(tmp_path: Path):
 @pytest.fixture(scope="session")
 def sample_dir(tmp_path_factory) -> Path:
     """The sample feed in every format, 300 records relative to ``RUN_DATE``."""
-    from etl.local.sample import write_samples
+    from etl.local.samples.orders import write_samples
 
     out = tmp_path_factory.mktemp("sample")
     write_samples(out, rows=300, as_of=RUN_DATE)

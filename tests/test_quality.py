@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from etl.core.datasets import ORDERS
+from etl.core.datasets import get_dataset
 from etl.core.errors import QualityCheckFailed
 from etl.stages.quality import (
     QualityProfile,
@@ -16,6 +16,8 @@ from etl.stages.quality import (
     profile,
     quality_score,
 )
+
+ORDERS = get_dataset("orders")
 
 SCHEMA = "id bigint, status string, created_date string, region_code string"
 GOOD_ROW = (1, "ACTIVE", "2026-11-01 10:00:00", "01")
@@ -94,7 +96,7 @@ def test_the_threshold_comes_from_the_dataset_definition(spark):
     assert not check_quality(spark.createDataFrame(rows, SCHEMA), strict).passed
 
 
-def test_the_suite_is_read_from_the_expectations_folder():
-    suite = load_suite(ORDERS.expectation_suite)
+def test_the_suite_is_read_from_the_dataset_folder():
+    suite = load_suite(ORDERS)
     assert suite["name"] == "orders_raw"
     assert any(e["type"] == "expect_column_values_to_not_be_null" for e in suite["expectations"])

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from datetime import date, datetime, timedelta
 
-from etl.local.sample import REGIONS, generate_orders, write_samples
+from etl.local.samples.orders import REGIONS, generate_orders, write_samples
 
 AS_OF = date(2026, 11, 26)
 

@@ -1,4 +1,7 @@
-"""Each transform rule, on small explicit inputs, compared as whole DataFrames."""
+"""Each transform rule, on small explicit inputs, compared as whole DataFrames.
+
+The orders rules come from ``datasets/orders/dataset.yaml``; the tests pin what they do.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ from datetime import date, datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from etl.core.datasets import ORDERS
+from etl.core.datasets import get_dataset
 from etl.stages import transform as T
 
 RUN_DATE = date(2026, 11, 26)
+ORDERS = get_dataset("orders")
 
 
 def test_exact_duplicate_records_are_dropped_but_near_duplicates_kept(spark):
@@ -22,13 +26,14 @@ def test_exact_duplicate_records_are_dropped_but_near_duplicates_kept(spark):
 def test_rows_without_an_id_are_dropped(spark):
     df = spark.createDataFrame([(1, "a"), (None, "b")], "id int, name string")
     expected = spark.createDataFrame([(1, "a")], "id int, name string")
-    assertDataFrameEqual(df.transform(T.drop_null_ids("id")), expected)
+    assertDataFrameEqual(df.transform(T.drop_null_keys(("id",))), expected)
 
 
 def test_ids_become_bigint_whatever_type_was_inferred(spark):
     df = spark.createDataFrame([(1,), (2,)], "id int")
     assertDataFrameEqual(
-        df.transform(T.cast_id("id")), spark.createDataFrame([(1,), (2,)], "id bigint")
+        df.transform(T.cast_columns((ORDERS.column("id"),))),
+        spark.createDataFrame([(1,), (2,)], "id bigint"),
     )
 
 
@@ -39,13 +44,14 @@ def test_names_are_trimmed_and_upper_cased(spark):
     expected = spark.createDataFrame(
         [("ALICE SMITH",), ("BOB",), ("山田 太郎",), (None,)], "name string"
     )
-    assertDataFrameEqual(T.standardize_names(df), expected)
+    assertDataFrameEqual(df.transform(T.normalise_text((ORDERS.column("name"),))), expected)
 
 
 def test_numbers_given_as_strings_are_cast_to_double(spark):
     df = spark.createDataFrame([("3", "12.50"), ("x", None)], "quantity string, price string")
     expected = spark.createDataFrame([(3.0, 12.5), (None, None)], "quantity double, price double")
-    assertDataFrameEqual(df.transform(T.cast_to_double(("quantity", "price"))), expected)
+    numbers = (ORDERS.column("quantity"), ORDERS.column("price"))
+    assertDataFrameEqual(df.transform(T.cast_columns(numbers)), expected)
 
 
 def test_created_date_is_parsed_with_the_declared_format(spark):
@@ -53,7 +59,7 @@ def test_created_date_is_parsed_with_the_declared_format(spark):
     expected = spark.createDataFrame(
         [(datetime(2026, 1, 2, 3, 4, 5),), (None,)], "created_date timestamp"
     )
-    result = df.transform(T.parse_timestamp("created_date", "yyyy-MM-dd HH:mm:ss"))
+    result = df.transform(T.cast_columns((ORDERS.column("created_date"),)))
     assertDataFrameEqual(result, expected)
 
 
@@ -62,7 +68,8 @@ def test_total_amount_is_quantity_times_price(spark):
     expected = spark.createDataFrame(
         [(2.0, 10.5, 21.0), (None, 1.0, None)], "quantity double, price double, total_amount double"
     )
-    assertDataFrameEqual(T.add_total_amount(df), expected)
+    total = {"total_amount": ORDERS.derived["total_amount"]}
+    assertDataFrameEqual(df.transform(T.derive_columns(total)), expected)
 
 
 def test_amount_category_uses_the_seed_bounds(spark):
@@ -79,7 +86,7 @@ def test_amount_category_uses_the_seed_bounds(spark):
         ],
         "amount double, amount_category string",
     )
-    rule = T.add_amount_category(ORDERS.amount_category_bounds, ORDERS.amount_category_default)
+    rule = T.derive_columns({"amount_category": ORDERS.derived["amount_category"]})
     assertDataFrameEqual(df.transform(rule), expected)
 
 
@@ -89,10 +96,11 @@ def test_region_name_comes_from_the_regions_table_and_unknown_codes_get_null(spa
     )
     df = spark.createDataFrame([(1, "01"), (2, "02"), (3, "99")], "id bigint, region_code string")
     expected = spark.createDataFrame(
-        [("01", 1, "North"), ("02", 2, "South"), ("99", 3, None)],
-        "region_code string, id bigint, region_name string",
+        [(1, "01", "North"), (2, "02", "South"), (3, "99", None)],
+        "id bigint, region_code string, region_name string",
     )
-    assertDataFrameEqual(df.transform(T.add_region_name(regions)), expected)
+    (reference,) = ORDERS.references
+    assertDataFrameEqual(df.transform(T.join_reference(regions, reference)), expected)
 
 
 def test_only_active_and_pending_orders_are_kept(spark):
@@ -100,7 +108,7 @@ def test_only_active_and_pending_orders_are_kept(spark):
         [("ACTIVE",), ("PENDING",), ("active",), ("CANCELLED",), (None,)], "status string"
     )
     expected = spark.createDataFrame([("ACTIVE",), ("PENDING",)], "status string")
-    assertDataFrameEqual(df.transform(T.keep_statuses(ORDERS.valid_statuses)), expected)
+    assertDataFrameEqual(df.transform(T.keep_accepted_values(ORDERS.column("status"))), expected)
 
 
 def test_rows_older_than_365_days_before_the_run_date_are_dropped(spark):
@@ -123,17 +131,13 @@ def test_email_is_masked_and_the_raw_email_is_not_kept(spark):
     expected = spark.createDataFrame(
         [(1, "al***@example.com"), (2, "b@x.jp"), (3, None)], "id bigint, email_masked string"
     )
-    result = df.transform(
-        T.mask_email("email", ORDERS.email_mask_pattern, ORDERS.email_mask_replacement)
-    )
+    result = df.transform(T.apply_pii(ORDERS.pii))
     assertDataFrameEqual(result, expected)
 
 
 def test_a_feed_without_emails_gets_a_null_masked_column(spark):
     df = spark.createDataFrame([(1,)], "id bigint")
-    result = df.transform(
-        T.mask_email("email", ORDERS.email_mask_pattern, ORDERS.email_mask_replacement)
-    )
+    result = df.transform(T.apply_pii(ORDERS.pii))
     assertDataFrameEqual(
         result, spark.createDataFrame([(1, None)], "id bigint, email_masked string")
     )
@@ -152,10 +156,10 @@ def test_partition_columns_come_from_the_run_date_and_the_data(spark):
 def test_a_missing_required_column_names_the_column(spark):
     df = spark.createDataFrame([(1,)], "id bigint")
     with pytest.raises(ValueError, match="'status' is required"):
-        df.transform(T.keep_statuses(("ACTIVE",)))
+        df.transform(T.keep_accepted_values(ORDERS.column("status")))
 
 
-def test_transform_orders_applies_every_rule_in_order(spark):
+def test_the_orders_spec_applies_every_rule_in_order(spark):
     alice = (
         1,
         " alice ",
@@ -238,6 +242,6 @@ def test_transform_orders_applies_every_rule_in_order(spark):
         "amount_category string, created_date timestamp, data_year int, data_month int, "
         "process_year int, process_month int, process_day int",
     )
-    result = T.transform_orders(raw, regions, ORDERS, RUN_DATE)
+    result = T.transform_dataset(raw, ORDERS, RUN_DATE, {"regions": regions})
     assertDataFrameEqual(result, expected)
     assert result.columns == expected.columns

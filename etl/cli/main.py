@@ -12,22 +12,24 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from etl.core.datasets import DATASETS, get_dataset
+from etl.core.conventions import DEFAULT_DATASET
+from etl.core.datasets import get_dataset
 from etl.core.errors import EtlError
 from etl.storage.lake import Lake
 
-EXIT_CODES = {"VALIDATION_FAILED": 3, "QUALITY_CHECK_FAILED": 4, "FAILED": 1}
+EXIT_CODES = {"INVALID_SPEC": 2, "VALIDATION_FAILED": 3, "QUALITY_CHECK_FAILED": 4, "FAILED": 1}
 
 EPILOG = """\
 commands:
-  etl sample [--out DIR]                 write the sample orders feed (JSON lines,
-                                         JSON array, CSV, Parquet)
-  etl run FILE [--run-date YYYY-MM-DD]   land FILE in raw/incoming/ and run every stage
+  etl sample [--dataset NAME] [--out DIR]  write a bundled dataset's sample feed
+  etl run FILE [--dataset NAME]          land FILE in raw/incoming/ and run every stage
+  etl datasets list | show NAME | check | new NAME --from FILE
   etl query "SQL"                        SQL (DuckDB) over the catalog's tables, e.g.
                                          etl query "SELECT * FROM etl_pipeline.daily_sales LIMIT 5"
 
 The lake root is --lake DIR, else $ETL_LAKE_ROOT, else ./lake.
-Exit codes: 0 success, 3 validation failed, 4 quality gate failed, 1 other failure.
+Exit codes: 0 success, 2 invalid input (arguments, dataset spec), 3 validation failed,
+4 quality gate failed, 1 other failure.
 """
 
 
@@ -60,12 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the run's logical date, YYYY-MM-DD (default: today, UTC)",
     )
     run.add_argument(
-        "--dataset", default="orders", choices=sorted(DATASETS), help="dataset rules to apply"
+        "--dataset",
+        default=DEFAULT_DATASET,
+        help=f"the dataset whose rules apply (default {DEFAULT_DATASET}; see `etl datasets list`)",
     )
     run.add_argument("--json", action="store_true", help="print the run result as JSON")
     run.set_defaults(handler=cmd_run)
 
-    sample = commands.add_parser("sample", help="write the sample orders feed in every format")
+    sample = commands.add_parser("sample", help="write a bundled dataset's sample feed")
+    sample.add_argument(
+        "--dataset", default=DEFAULT_DATASET, help=f"whose feed (default {DEFAULT_DATASET})"
+    )
     sample.add_argument(
         "--out", default="build/sample", help="output folder (default build/sample)"
     )
@@ -85,9 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print rows as JSON objects")
     query.set_defaults(handler=cmd_query)
 
+    from etl.cli import datasets as datasets_commands
     from etl.cli import notebooks as notebook_commands
     from etl.cli import workflow as workflow_commands
 
+    datasets_commands.register(commands, lake_parent)
     workflow_commands.register(commands, lake_parent)
     notebook_commands.register(commands, lake_parent)
     return parser
@@ -110,13 +119,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    say(f"etl run {source.name} -> lake {lake.root} (run date {run_date})")
     try:
+        dataset = get_dataset(args.dataset)
+        say(f"etl run {source.name} ({dataset.name}) -> lake {lake.root} (run date {run_date})")
         result = run_pipeline(
             str(source),
             lake,
             run_date,
-            get_dataset(args.dataset),
+            dataset,
             progress=say,
             show_spark_progress=True,
         )
@@ -152,9 +162,14 @@ def _n(value: int | None) -> str:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from etl.local.sample import write_samples
+    from etl.local.samples import write_samples
 
-    for path in write_samples(args.out, rows=args.rows, as_of=args.as_of or today_utc()):
+    try:
+        paths = write_samples(args.dataset, args.out, rows=args.rows, as_of=args.as_of or today_utc())
+    except EtlError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in paths:
         print(path)
     return 0
 

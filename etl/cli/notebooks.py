@@ -110,7 +110,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             if problems:
                 print(f"error: {problems[0]}", file=sys.stderr)
                 return 1
-            print("export cells and committed job scripts match")
+            print("export cells and committed job scripts match; every dataset spec is valid")
             return 0
         if args.update:
             for path in export.update_committed(root):

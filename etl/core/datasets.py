@@ -1,66 +1,180 @@
-"""Dataset definitions: every threshold, mapping and rule of a dataset in one declared place.
+"""Finding datasets: one folder per dataset, its ``dataset.yaml`` checked against a schema.
 
-The defaults are the seed tutorial's values. A new dataset is a new ``DatasetConfig``.
+A dataset folder holds ``dataset.yaml`` (validated against ``dataset.schema.json``), its
+expectation suite, its reference CSVs and optionally ``steps.py``. Folders are looked up,
+first match wins, in:
+
+1. every folder in ``$ETL_DATASETS_DIR`` (``os.pathsep``-separated): your own datasets;
+2. ``datasets/`` of the checkout the package runs from;
+3. ``etl/_datasets/`` inside the package: what ``etl export`` ships to Glue and the Lambdas,
+   each spec already validated and written as ``dataset.json``.
+
+Reading YAML and validating need PyYAML and jsonschema; the deployed Lambdas only ever read
+the exported JSON, so they need neither (the imports are deferred to the YAML path).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+import os
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from etl.core.conventions import DEFAULT_DATASET
+from etl.core.errors import EtlError
+from etl.core.paths import REPO_ROOT
+from etl.core.spec import DatasetSpec, spec_from_document
+
+SPEC_FILE = "dataset.yaml"
+EXPORTED_SPEC_FILE = "dataset.json"
+PACKAGED_FOLDER = "_datasets"
+REPO_DATASETS = REPO_ROOT / "datasets"
+SCHEMA_FILE = "dataset.schema.json"
+
+__all__ = ["DEFAULT_DATASET", "DatasetSpec", "SpecError", "dataset_folders", "get_dataset"]
 
 
-@dataclass(frozen=True)
-class DatasetConfig:
-    """Rules for one dataset, from landing file to analytics table."""
+class SpecError(EtlError):
+    """A dataset spec is missing or breaks the schema; the message names file and key."""
 
-    name: str
-    database: str = "etl_pipeline"
-    # validation (the seed's validation Lambda)
-    allowed_extensions: tuple[str, ...] = (".json", ".csv", ".parquet", ".txt")
-    max_file_bytes: int = 5 * 1024**3
-    filename_pattern: str = r"^[a-zA-Z0-9_-]+\.[a-zA-Z0-9]+$"
-    # discovery: columns read as text whatever their values look like (codes keep leading
-    # zeros; timestamps are parsed by the transform with ``timestamp_format``)
-    string_columns: tuple[str, ...] = ("region_code", "created_date")
-    # quality gate
-    quality_threshold: float = 70.0
-    expectation_suite: str = "orders_raw"
-    # transform rules
-    id_column: str = "id"
-    numeric_columns: tuple[str, ...] = ("amount", "quantity", "price")
-    timestamp_column: str = "created_date"
-    timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
-    valid_statuses: tuple[str, ...] = ("ACTIVE", "PENDING")
-    retention_days: int = 365
-    amount_category_bounds: tuple[tuple[float, str], ...] = ((1000.0, "Small"), (10000.0, "Medium"))
-    amount_category_default: str = "Large"
-    email_column: str = "email"
-    email_mask_pattern: str = r"(.{2}).*@"
-    email_mask_replacement: str = "$1***@"
-    pii_columns: tuple[str, ...] = ("email",)
-    # reference data
-    regions: dict[str, str] = field(
-        default_factory=lambda: {"01": "North", "02": "South", "03": "East", "04": "West"}
-    )
-    # load
-    process_partition_columns: tuple[str, ...] = ("process_year", "process_month", "process_day")
-
-    @property
-    def curated_table(self) -> str:
-        return self.name
-
-    @property
-    def raw_table(self) -> str:
-        return f"raw_{self.name}"
+    status = "INVALID_SPEC"
 
 
-ORDERS = DatasetConfig(name="orders")
+def search_path() -> list[Traversable]:
+    """Where dataset folders are looked for, in order."""
+    folders: list[Traversable] = [
+        Path(p) for p in os.environ.get("ETL_DATASETS_DIR", "").split(os.pathsep) if p
+    ]
+    if REPO_DATASETS.is_dir():
+        folders.append(REPO_DATASETS)
+    packaged = resources.files("etl").joinpath(PACKAGED_FOLDER)
+    if packaged.is_dir():
+        folders.append(packaged)
+    return folders
 
-DATASETS = {ORDERS.name: ORDERS}
+
+def dataset_folders() -> dict[str, Traversable]:
+    """``{name: folder}`` of every dataset on the search path (the first of a name wins)."""
+    found: dict[str, Traversable] = {}
+    for base in search_path():
+        if not base.is_dir():
+            continue
+        for folder in sorted(base.iterdir(), key=lambda f: f.name):
+            has_spec = folder.joinpath(SPEC_FILE).is_file()
+            if folder.is_dir() and (has_spec or folder.joinpath(EXPORTED_SPEC_FILE).is_file()):
+                found.setdefault(folder.name, folder)
+    return found
 
 
-def get_dataset(name: str) -> DatasetConfig:
-    """Return the dataset called ``name`` or raise ``ValueError`` listing the known ones."""
+def get_dataset(name: str) -> DatasetSpec:
+    """The spec of dataset ``name``; ``SpecError`` naming the known ones when there is none."""
+    folders = dataset_folders()
+    if name not in folders:
+        known = ", ".join(sorted(folders)) or "none"
+        raise SpecError(
+            f"unknown dataset {name!r}; known datasets: {known} "
+            f"(create one with `etl datasets new {name} --from FILE`)"
+        )
+    return load_folder(folders[name])
+
+
+def load_folder(folder: Traversable) -> DatasetSpec:
+    """The spec in ``folder``: ``dataset.yaml`` (validated) or an exported ``dataset.json``."""
+    source = folder.joinpath(SPEC_FILE)
+    if source.is_file():
+        document = read_spec_file(source)
+    else:
+        document = json.loads(folder.joinpath(EXPORTED_SPEC_FILE).read_text(encoding="utf-8"))
+    if document["name"] != folder.name:
+        raise SpecError(
+            f"{_where(source)}: name: {document['name']!r} must match its folder {folder.name!r}"
+        )
+    return spec_from_document(document, folder)
+
+
+def read_spec_file(path: Traversable) -> dict:
+    """Parse and validate a ``dataset.yaml``; ``SpecError`` says file, key and what is allowed."""
+    import yaml
+
     try:
-        return DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {sorted(DATASETS)}") from None
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(f"{_where(path)}:{where}: not valid YAML: {problem}") from None
+    if not isinstance(document, dict):
+        raise SpecError(f"{_where(path)}: expected a mapping of keys (name, columns, ...)")
+    validate_document(document, _where(path))
+    check_references(document, path)
+    return document
+
+
+def schema() -> dict:
+    return json.loads(resources.files("etl.core").joinpath(SCHEMA_FILE).read_text("utf-8"))
+
+
+def validate_document(document: dict, where: str) -> None:
+    """Raise ``SpecError`` for the most relevant schema violation of ``document``."""
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    validator = jsonschema.Draft202012Validator(schema())
+    error = best_match(validator.iter_errors(document))
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise SpecError(f"{where}: {key}: {_explain(error)}")
+
+
+def _explain(error) -> str:
+    """A schema error in words a person can act on."""
+    schema_part, value = error.schema, error.instance
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(schema_part.get("properties", {})))
+        extra = sorted(set(value) - set(schema_part.get("properties", {})))
+        return f"unknown key {extra[0]!r}; allowed keys: {allowed}"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required here")
+    if error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"{value!r} is not allowed; expected one of {allowed}"
+    if error.validator == "pattern":
+        expected = schema_part.get("description") or f"a match for {error.validator_value}"
+        return f"{value!r} is not allowed; expected {expected}"
+    return error.message
+
+
+def check_references(document: dict, path: Traversable) -> None:
+    """Files and names the schema cannot check: suite, reference CSVs, steps, key columns."""
+    folder = _parent(path)
+    where = _where(path)
+    declared = set(document.get("columns", {}))
+    for name in document.get("key", []):
+        if name not in declared:
+            raise SpecError(f"{where}: key: {name!r} is not a declared column")
+    suite = document.get("quality", {}).get("suite")
+    if suite and folder is not None and not folder.joinpath(suite).is_file():
+        raise SpecError(f"{where}: quality.suite: no file {suite!r} in the dataset folder")
+    for index, reference in enumerate(document.get("references", [])):
+        if folder is not None and not folder.joinpath(reference["file"]).is_file():
+            raise SpecError(
+                f"{where}: references.{index}.file: no file {reference['file']!r} "
+                "in the dataset folder"
+            )
+    if document.get("steps") and folder is not None and not folder.joinpath("steps.py").is_file():
+        raise SpecError(f"{where}: steps: the dataset folder has no steps.py")
+
+
+def _parent(path: Traversable) -> Traversable | None:
+    return path.parent if isinstance(path, Path) else None
+
+
+def _where(path: Traversable) -> str:
+    """A spec file's name for messages: relative to the working directory when it can be."""
+    if isinstance(path, Path):
+        try:
+            return str(path.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return str(path)

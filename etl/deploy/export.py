@@ -3,10 +3,11 @@
 Written to ``build/deploy/``::
 
     glue/transform_job.py            the Glue job script (from notebook cells tagged ``export``)
-    glue/etl_package.zip             the ``etl`` package for ``--extra-py-files``
-                                     (expectation suites inside, at ``etl/_expectations/``)
+    glue/etl_package.zip             for ``--extra-py-files``: the ``etl`` modules the job
+                                     imports, and every dataset under ``etl/_datasets/``
+                                     (spec as validated JSON, suite, references, steps.py)
     lambdas/<name>.zip               per handler ``etl.lambdas.<name>.handler``: only the
-                                     ``etl`` modules it imports
+                                     ``etl`` modules it imports, and every dataset's spec
     statemachine/etl_workflow.asl.json
 
 Every artifact is deterministic (fixed zip timestamps and permissions, sorted entries), so
@@ -22,6 +23,7 @@ one reviewed copy, one byte comparison: no parsing of "equivalent" code.
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import sys
 import zipfile
@@ -48,8 +50,9 @@ DEPLOY_ARTIFACTS = (
 JOB_SCRIPTS = {"transform_job.py": "04_transform.ipynb"}
 COMMITTED_SCRIPTS = Path("etl") / "jobs" / "glue_scripts"
 STATE_MACHINE = Path("infra") / "statemachine" / "etl_workflow.asl.json"
-# Left out of the package zip: the committed job script copy is a script, not library code.
-PACKAGE_EXCLUDES = ("jobs/glue_scripts",)
+DATASETS_DIR = Path("datasets")
+# Where the package zip and the Lambda bundles carry the datasets (etl.core.datasets).
+PACKAGED_DATASETS = "_datasets"
 # What a Lambda's Python runtime provides besides the standard library.
 LAMBDA_RUNTIME_PACKAGES = {"boto3", "botocore"}
 
@@ -144,8 +147,13 @@ def job_scripts(root: Path = REPO_ROOT) -> dict[str, str]:
 
 
 def drift(root: Path = REPO_ROOT) -> list[str]:
-    """Job scripts whose committed copy differs from what the notebooks generate."""
+    """Job scripts whose committed copy differs from what the notebooks generate, and
+    dataset specs the exported job could not load (every dataset ships with it)."""
     problems = []
+    try:
+        dataset_entries(root / DATASETS_DIR, with_files=False)
+    except ExportError as error:
+        problems.append(f"{error}; fix the spec (`etl datasets check`) before exporting")
     for job, text in job_scripts(root).items():
         committed = root / COMMITTED_SCRIPTS / job
         notebook = f"notebooks/{JOB_SCRIPTS[job]}"
@@ -185,28 +193,62 @@ def write_zip(target: Path, entries: dict[str, bytes]) -> Path:
     return target
 
 
-def _package_files(package_dir: Path) -> dict[str, Path]:
-    """Archive name -> file for the package's Python sources and data (no caches)."""
-    files = {}
-    for path in sorted(package_dir.rglob("*")):
-        relative = path.relative_to(package_dir)
-        if (
-            path.is_dir()
-            or "__pycache__" in relative.parts
-            or any(relative.as_posix().startswith(f"{e}/") for e in PACKAGE_EXCLUDES)
-            or path.suffix not in (".py", ".typed", ".json")
-        ):
-            continue
-        files[(Path("etl") / relative).as_posix()] = path
-    return files
+def package_zip_entries(
+    package_dir: Path, datasets_dir: Path, job_script_texts: list[str]
+) -> dict[str, bytes]:
+    """What the Glue job imports, and every dataset (specs, suites, references, steps).
 
-
-def package_zip_entries(package_dir: Path, expectations_dir: Path) -> dict[str, bytes]:
-    """The ``etl`` package plus the expectation suites at ``etl/_expectations/``."""
-    entries = {name: path.read_bytes() for name, path in _package_files(package_dir).items()}
-    for suite in sorted(expectations_dir.glob("*.json")):
-        entries[f"etl/_expectations/{suite.name}"] = suite.read_bytes()
+    The modules are the import closure of the job scripts' ``etl`` imports, plus the
+    ``awsglue`` stand-in package the scripts import first and the package data they read.
+    """
+    roots = sorted({m for text in job_script_texts for m in _source_imports(text)})
+    files = {
+        (Path("etl") / path.relative_to(package_dir)).as_posix(): path
+        for path in import_closure(package_dir, roots).values()
+    }
+    for path in sorted((package_dir / "jobs" / "awsglue_local").rglob("*.py")):
+        files[(Path("etl") / path.relative_to(package_dir)).as_posix()] = path
+    for path in sorted(package_dir.rglob("*.properties")):
+        files[(Path("etl") / path.relative_to(package_dir)).as_posix()] = path
+    entries = {name: path.read_bytes() for name, path in files.items()}
+    entries.update(dataset_entries(datasets_dir, with_files=True))
     return entries
+
+
+def dataset_entries(datasets_dir: Path, with_files: bool) -> dict[str, bytes]:
+    """Each dataset under ``etl/_datasets/<name>/``: its spec validated and written as
+    ``dataset.json`` (so neither Glue nor Lambda needs YAML or jsonschema), and with
+    ``with_files`` its suite, reference tables and ``steps.py``."""
+    from etl.core.datasets import EXPORTED_SPEC_FILE, SPEC_FILE, SpecError, read_spec_file
+
+    entries: dict[str, bytes] = {}
+    for folder in sorted(p for p in datasets_dir.iterdir() if (p / SPEC_FILE).is_file()):
+        try:
+            document = read_spec_file(folder / SPEC_FILE)
+        except SpecError as error:
+            raise ExportError(str(error)) from None
+        base = f"etl/{PACKAGED_DATASETS}/{folder.name}"
+        spec_json = json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False)
+        entries[f"{base}/{EXPORTED_SPEC_FILE}"] = (spec_json + "\n").encode("utf-8")
+        if not with_files:
+            continue
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            skipped = "__pycache__" in relative.parts or path.suffix == ".pyc"
+            if path.is_file() and not skipped and relative.as_posix() != SPEC_FILE:
+                entries[f"{base}/{relative.as_posix()}"] = path.read_bytes()
+    return entries
+
+
+def _source_imports(text: str) -> set[str]:
+    """The ``etl`` modules a script's source imports."""
+    modules = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("etl"):
+            modules.add(node.module)
+        elif isinstance(node, ast.Import):
+            modules |= {a.name for a in node.names if a.name.split(".")[0] == "etl"}
+    return modules
 
 
 def _module_file(package_dir: Path, module: str) -> Path | None:
@@ -247,8 +289,19 @@ def lambda_modules(package_dir: Path, handler_module: str) -> dict[str, Path]:
     Raises ``ExportError`` when one imports, at module level, a package the Lambda runtime
     lacks (e.g. pyspark): the bundle would fail on its first import.
     """
+    return import_closure(package_dir, [handler_module], LAMBDA_RUNTIME_PACKAGES)
+
+
+def import_closure(
+    package_dir: Path, roots: list[str], allowed_external: set[str] | None = None
+) -> dict[str, Path]:
+    """The ``etl`` modules ``roots`` import, transitively (function-level imports included).
+
+    With ``allowed_external``, a module-level import of any other third-party package
+    raises ``ExportError``.
+    """
     needed: dict[str, Path] = {}
-    pending = [handler_module]
+    pending = list(roots)
     while pending:
         module = pending.pop()
         parts = module.split(".")
@@ -259,22 +312,28 @@ def lambda_modules(package_dir: Path, handler_module: str) -> dict[str, Path]:
                 continue
             needed[name] = path
             local, external = _imports(path, name)
-            missing = sorted(external - LAMBDA_RUNTIME_PACKAGES)
+            missing = sorted(external - allowed_external) if allowed_external is not None else []
             if missing:
                 raise ExportError(
-                    f"{handler_module} needs {name}, which imports {missing[0]}; Lambda bundles "
+                    f"{roots[0]} needs {name}, which imports {missing[0]}; Lambda bundles "
                     "must be pure Python - move that import out of the handler's path"
                 )
             pending += sorted(local)
     return needed
 
 
-def lambda_zip_entries(package_dir: Path, name: str) -> dict[str, bytes]:
+def lambda_zip_entries(
+    package_dir: Path, name: str, datasets_dir: Path | None = None
+) -> dict[str, bytes]:
+    """The handler's modules, plus every dataset's exported spec (the Lambdas route on it)."""
     modules = lambda_modules(package_dir, f"etl.lambdas.{name}")
-    return {
+    entries = {
         (Path("etl") / path.relative_to(package_dir)).as_posix(): path.read_bytes()
         for path in modules.values()
     }
+    if datasets_dir is not None:
+        entries.update(dataset_entries(datasets_dir, with_files=False))
+    return entries
 
 
 def lambda_handlers(package_dir: Path) -> list[str]:
@@ -300,10 +359,12 @@ def build(root: Path = REPO_ROOT, out: Path | None = None) -> tuple[list[Path], 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    scripts = list(job_scripts(root).values())
+    datasets_dir = root / DATASETS_DIR
     written.append(
         write_zip(
             out / "glue" / "etl_package.zip",
-            package_zip_entries(package_dir, root / "expectations"),
+            package_zip_entries(package_dir, datasets_dir, scripts),
         )
     )
     handlers = lambda_handlers(package_dir)
@@ -311,7 +372,7 @@ def build(root: Path = REPO_ROOT, out: Path | None = None) -> tuple[list[Path], 
         notes.append("no Lambda bundles: etl/lambdas/ has no handler modules yet")
     for name in handlers:
         target = out / "lambdas" / f"{name}.zip"
-        written.append(write_zip(target, lambda_zip_entries(package_dir, name)))
+        written.append(write_zip(target, lambda_zip_entries(package_dir, name, datasets_dir)))
     asl = root / STATE_MACHINE
     if asl.exists():
         target = out / "statemachine" / asl.name

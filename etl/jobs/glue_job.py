@@ -6,7 +6,7 @@ tagged ``export``, which call the functions here. Arguments::
 
     --JOB_NAME  --source-path (landed raw object)  --raw-zone  --curated-zone
     --analytics-zone  --database-name  [--run-date YYYY-MM-DD (default today, UTC)]
-    [--dataset orders]
+    [--dataset NAME (default orders)]
 
 Zones are ``s3://`` URIs when deployed (Glue Data Catalog) or local folders (the lake's
 file catalog, kept beside the zones in ``_system`` exactly where ``etl run`` keeps it).
@@ -21,7 +21,9 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from etl.core.datasets import DatasetConfig, get_dataset
+from etl.core.conventions import DEFAULT_DATASET
+from etl.core.datasets import get_dataset
+from etl.core.spec import DatasetSpec
 from etl.core.errors import ValidationFailed
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.stages.landed import discover_landed, validate_landed
@@ -37,7 +39,6 @@ REQUIRED_OPTIONS = (
     "database-name",
 )
 OPTIONAL_OPTIONS = ("run-date", "dataset")
-DEFAULT_DATASET = "orders"
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def job_lake(run: JobRun) -> Lake:
     ).ensure()
 
 
-def job_dataset(run: JobRun) -> DatasetConfig:
+def job_dataset(run: JobRun) -> DatasetSpec:
     """The dataset's rules, registered in the job's ``--database-name``."""
     return dataclasses.replace(get_dataset(run.dataset), database=run.database_name)
 
@@ -126,7 +127,7 @@ def job_catalog(lake: Lake) -> LocalCatalog | GlueCatalog:
 def ensure_raw_table(
     spark: SparkSession,
     catalog: LocalCatalog | GlueCatalog,
-    dataset: DatasetConfig,
+    dataset: DatasetSpec,
     source_path: str,
 ) -> str:
     """Register the raw table for ``source_path`` unless the crawler already did.
@@ -140,7 +141,7 @@ def ensure_raw_table(
         table = None
     if table and table["StorageDescriptor"]["Location"] == source_path:
         return "registered"
-    verdict = validate_landed(source_path, dataset)
+    verdict = validate_landed(source_path)
     if not verdict.isValid:
         raise ValidationFailed(verdict.reason, details=verdict.to_dict())
     discover_landed(spark, catalog, dataset, source_path, verdict.dataFormat)

@@ -15,14 +15,15 @@ import pyarrow.parquet as pq
 from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
-from etl.core.datasets import DatasetConfig
+from etl.core.conventions import PROCESS_PARTITIONS
+from etl.core.spec import DatasetSpec
 from etl.jobs.progress import spark_progress
 from etl.stages.landed import read_registered
 from etl.stages.load import write_partitioned
 from etl.stages.quality import check_quality, enforce
-from etl.stages.reference import ensure_regions, read_regions
-from etl.stages.summarise import DAILY_SALES, PROCESS_PARTITIONS, daily_sales
-from etl.stages.transform import transform_orders
+from etl.stages.reference import ensure_reference_tables, read_references
+from etl.stages.summarise import summarise
+from etl.stages.transform import dataset_steps, transform_dataset
 from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
@@ -47,7 +48,7 @@ def run_transform_job(
     spark: SparkSession,
     lake: Lake,
     catalog: LocalCatalog,
-    dataset: DatasetConfig,
+    dataset: DatasetSpec,
     uri: str,
     run_date: date,
     run_id: str,
@@ -69,7 +70,7 @@ def run_transform_job(
     return outcome
 
 
-def _report_metrics(lake: Lake, dataset: DatasetConfig, **values) -> None:
+def _report_metrics(lake: Lake, dataset: DatasetSpec, **values) -> None:
     """Metrics must not turn a finished load into a failed job: warn instead."""
     try:
         report_job_metrics(lake, dataset.name, **values)
@@ -83,56 +84,54 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
     try:
         with spark_progress(spark, "quality gate", enabled=show_progress):
             enforce(check_quality(raw, dataset))
-        ensure_regions(lake, catalog, dataset)
-        curated = transform_orders(raw, read_regions(spark, lake), dataset, run_date)
+        ensure_reference_tables(lake, catalog, dataset)
+        references = read_references(spark, lake, dataset)
+        curated = transform_dataset(raw, dataset, run_date, references, dataset_steps(dataset))
+        curated_path = lake.curated_table_path(dataset.curated_table)
         with spark_progress(spark, "transform+load", enabled=show_progress):
             published = write_partitioned(
                 curated,
-                lake.curated_table_path(dataset.curated_table),
-                dataset.process_partition_columns,
+                curated_path,
+                PROCESS_PARTITIONS,
                 source=uri,
                 staging_path=lake.staging_path(lake.curated, run_id),
             )
     finally:
         raw.unpersist()
     _register(
-        catalog,
-        dataset.database,
-        dataset.curated_table,
-        curated.schema,
-        lake.curated_table_path(dataset.curated_table),
-        dataset.process_partition_columns,
-        published,
+        catalog, dataset.database, dataset.curated_table, curated.schema, curated_path, published
     )
     analytics: list[Published] = []
-    if published:
+    if published and dataset.summaries:
         # Summarise the whole processing-date partition (every source landed that day).
-        table_path = lake.curated_table_path(dataset.curated_table)
-        day = spark.read.option("basePath", table_path).parquet(*[p.location for p in published])
-        summary = daily_sales(day)
-        with spark_progress(spark, "analytics", enabled=show_progress):
-            analytics = write_partitioned(
-                summary,
-                lake.analytics_table_path(DAILY_SALES),
-                PROCESS_PARTITIONS,
-                source=DAILY_SALES,
-                staging_path=lake.staging_path(lake.analytics, run_id),
-                replace_elsewhere=False,
+        day = spark.read.option("basePath", curated_path).parquet(*[p.location for p in published])
+        for summary in dataset.summaries:
+            analytics += _write_summary(
+                spark, lake, catalog, dataset, summary, day, run_id, show_progress
             )
-        _register(
-            catalog,
-            dataset.database,  # one catalog database per deployment (infra/glue.yaml)
-            DAILY_SALES,
-            summary.schema,
-            lake.analytics_table_path(DAILY_SALES),
-            PROCESS_PARTITIONS,
-            analytics,
-        )
     return JobOutcome(_rows_in(published, uri), published, analytics)
 
 
-def _register(catalog, database, table, schema, location, partition_columns, published) -> None:
-    keys = [(c, "int") for c in partition_columns]
+def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_progress):
+    """One analytics table for the processing date(s) just published; returns its partitions."""
+    table = summarise(day, summary)
+    location = lake.analytics_table_path(summary.name)
+    with spark_progress(spark, f"summary {summary.name}", enabled=show_progress):
+        written = write_partitioned(
+            table,
+            location,
+            PROCESS_PARTITIONS,
+            source=summary.name,
+            staging_path=lake.staging_path(lake.analytics, f"{run_id}-{summary.name}"),
+            replace_elsewhere=False,
+        )
+    # One catalog database per deployment (infra/glue.yaml): the dataset's.
+    _register(catalog, dataset.database, summary.name, table.schema, location, written)
+    return written
+
+
+def _register(catalog, database, table, schema, location, published) -> None:
+    keys = [(c, "int") for c in PROCESS_PARTITIONS]
     catalog.upsert_table(database, table, schema, location, "parquet", partition_keys=keys)
     catalog.add_partitions(database, table, [p.values for p in published])
 

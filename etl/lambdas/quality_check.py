@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ from etl.core.datasets import get_dataset
 from etl.core.metrics import METRIC_NAMESPACE, metric_data
 from etl.lambdas.parquet_footer import read_footer_counts
 from etl.lambdas.s3_objects import object_size, open_text, read_range, s3_client
+from etl.lambdas.validation import event_dataset
 from etl.stages.validate import HEAD_BYTES, FileFacts, sniff_format
 
 MAX_FINGERPRINTS = 250_000
@@ -155,7 +155,7 @@ def report(profile: Profile, threshold: float) -> dict:
 def handler(event: dict, context: object = None) -> dict:
     """Score ``event["inputData"]`` (bucket, key) in the format validation detected."""
     bucket, key = event["inputData"]["bucket"], event["inputData"]["key"]
-    dataset = get_dataset(os.environ.get("DATASET", "orders"))
+    dataset = get_dataset(event_dataset(event))
     s3 = s3_client()
     data_format = (event.get("validationResult") or {}).get("dataFormat") or _sniff(s3, bucket, key)
     if data_format == "parquet":

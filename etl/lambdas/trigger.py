@@ -1,6 +1,9 @@
 """The ingestion trigger: an S3 "object created" event starts one workflow execution.
 
 Accepts S3 event notifications (``Records[].s3``) and EventBridge "Object Created" events.
+The dataset comes from the key (``incoming/<dataset>/<file>``; a file directly under
+``incoming/`` belongs to the default dataset) and travels in the execution input with its
+quality threshold, so the state machine holds nothing dataset-specific.
 The execution name is derived from the object key and ETag, so a repeated event for the
 same object asks for the same name and Step Functions refuses a second execution
 (``ExecutionAlreadyExists``, treated here as success).
@@ -14,9 +17,14 @@ import re
 from datetime import UTC, date, datetime
 from urllib.parse import unquote_plus
 
+from etl.core.conventions import dataset_for_key
+from etl.core.datasets import SpecError, get_dataset
+
 MAX_EXECUTION_NAME = 80
 DIGEST_CHARS = 20
-LANDING_PREFIX = "incoming/"
+# A dataset without a spec still gets an execution (its validation fails and is
+# notified); the threshold it carries is never reached.
+UNKNOWN_DATASET_THRESHOLD = 100.0
 
 
 def execution_name(key: str, etag: str) -> str:
@@ -33,11 +41,21 @@ def execution_name(key: str, etag: str) -> str:
 
 
 def execution_input(bucket: str, key: str, etag: str, size: int, run_date: date) -> dict:
-    """The workflow's input for one landed object."""
+    """The workflow's input for one landed object: the object, run date and dataset."""
     return {
         "inputData": {"bucket": bucket, "key": key, "etag": etag.strip('"'), "size": size},
         "runDate": run_date.isoformat(),
+        "dataset": dataset_input(dataset_for_key(key) or ""),
     }
+
+
+def dataset_input(name: str) -> dict:
+    """``{name, threshold}`` for the execution input (the threshold from the dataset's spec)."""
+    try:
+        threshold = get_dataset(name).quality_threshold
+    except SpecError:
+        threshold = UNKNOWN_DATASET_THRESHOLD
+    return {"name": name, "threshold": threshold}
 
 
 def landed_objects(event: dict) -> list[dict]:
@@ -79,7 +97,7 @@ def handler(event: dict, context: object = None) -> dict:
     state_machine = os.environ["STATE_MACHINE_ARN"]
     started = []
     for obj in landed_objects(event):
-        if not obj["key"].startswith(LANDING_PREFIX):
+        if dataset_for_key(obj["key"]) is None:
             continue
         name = execution_name(obj["key"], obj["etag"])
         run_date = obj["run_date"].astimezone(UTC).date()

@@ -6,9 +6,8 @@ tail), so a 5 GB object costs the same as a 5 KB one.
 
 from __future__ import annotations
 
-import os
-
-from etl.core.datasets import get_dataset
+from etl.core.conventions import dataset_for_key
+from etl.core.datasets import SpecError, get_dataset
 from etl.lambdas.s3_objects import object_size, read_range, s3_client
 from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, validate_file
 
@@ -24,4 +23,15 @@ def handler(event: dict, context: object = None) -> dict:
         head=read_range(s3, bucket, key, 0, min(size, HEAD_BYTES) - 1),
         tail=read_range(s3, bucket, key, max(0, size - TAIL_BYTES), size - 1),
     )
-    return validate_file(facts, get_dataset(os.environ.get("DATASET", "orders"))).to_dict()
+    result = validate_file(facts)
+    try:
+        get_dataset(event_dataset(event))
+    except SpecError as error:
+        result.isValid, result.reason = False, str(error)
+    return result.to_dict()
+
+
+def event_dataset(event: dict) -> str:
+    """The execution's dataset: the trigger's ``dataset.name``, else the key's folder."""
+    named = (event.get("dataset") or {}).get("name")
+    return named or dataset_for_key(event["inputData"]["key"]) or ""

@@ -16,8 +16,8 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
-from etl.core.datasets import DatasetConfig
 from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed
+from etl.core.spec import DatasetSpec
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.local.history import path_taken
 from etl.local.runner import LocalWorkflow
@@ -47,6 +47,7 @@ class RunResult:
     source: str
     run_date: str
     status: str = "RUNNING"
+    dataset: str = ""
     landed: str = ""
     quality: dict | None = None
     error: str = ""
@@ -60,12 +61,12 @@ def run_pipeline(
     source: str,
     lake: Lake,
     run_date: date,
-    dataset: DatasetConfig,
+    dataset: DatasetSpec,
     spark: SparkSession | None = None,
     progress: Progress = lambda _line: None,
     show_spark_progress: bool = False,
 ) -> RunResult:
-    """Land ``source`` in raw and run the Step Functions workflow on it, locally.
+    """Land ``source`` in raw for ``dataset`` and run the Step Functions workflow on it.
 
     The workflow (``infra/statemachine/etl_workflow.asl.json``) runs every stage above and
     publishes the notification and metrics; its history is kept in the lake. ``progress``
@@ -75,11 +76,12 @@ def run_pipeline(
     lake.ensure()
     result = RunResult(new_run_id(run_date), source, run_date.isoformat())
     started = time.perf_counter()
-    result.landed = lake_io.land_file(source, lake)
+    result.dataset = dataset.name
+    result.landed = lake_io.land_file(source, lake, dataset.name)
     seconds = round(time.perf_counter() - started, 2)
     result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
     progress(f"-> land: {result.landed}")
-    with LocalWorkflow(lake, dataset, spark=spark, show_progress=show_spark_progress) as flow:
+    with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:
         record = flow.run_landed(result.landed, run_date, on_event=_announce(progress))
         etl_result = _state_value(record["events"], "etlResult") or {}
         outcome = flow.services.job_outcome(etl_result.get("Id", ""))

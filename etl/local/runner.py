@@ -19,15 +19,13 @@ from pathlib import Path
 from unittest import mock
 from urllib.parse import quote_plus
 
-from etl.core.datasets import ORDERS, DatasetConfig
 from etl.jobs.session import get_spark
 from etl.lambdas import trigger
 from etl.local import history
 from etl.local.definition import DEFINITION_PATH, load_definition, render
 from etl.local.moto_adapter import local_step_functions
 from etl.local.services import LocalNames, LocalServices, etag_of
-from etl.storage import lake as lake_io
-from etl.storage.lake import LANDING_PREFIX, Lake
+from etl.storage.lake import Lake
 
 DEFAULT_TIMEOUT = 1800.0
 POLL_SECONDS = 0.02
@@ -41,7 +39,6 @@ class LocalWorkflow:
     def __init__(
         self,
         lake: Lake,
-        dataset: DatasetConfig = ORDERS,
         spark=None,
         time_scale: float = 0.0,
         services: LocalServices | None = None,
@@ -52,7 +49,6 @@ class LocalWorkflow:
         self.lake = lake.ensure()
         self.services = services or LocalServices(
             lake,
-            dataset,
             spark_factory=self._spark_factory(spark),
             echo=echo,
             show_progress=show_progress,
@@ -102,10 +98,14 @@ class LocalWorkflow:
     def landed_input(self, uri: str, run_date: date) -> dict:
         """The execution input the S3 event for a file in ``raw/incoming/`` would give."""
         path = Path(uri)
-        key = lake_io.join(LANDING_PREFIX, path.name)
+        key = self.raw_key(path)
         return trigger.execution_input(
             self.names.bucket("raw"), key, etag_of(path), path.stat().st_size, run_date
         )
+
+    def raw_key(self, path: Path) -> str:
+        """The S3 key of a file in the local raw zone (``incoming/...``)."""
+        return path.resolve().relative_to(Path(self.lake.raw).resolve()).as_posix()
 
     def run_landed(self, uri: str, run_date: date, on_event: EventCallback | None = None) -> dict:
         """Run the workflow on a landed file, as a manual re-drive (a fresh execution name).
@@ -131,7 +131,7 @@ class LocalWorkflow:
                     "s3": {
                         "bucket": {"name": self.names.bucket("raw")},
                         "object": {
-                            "key": quote_plus(lake_io.join(LANDING_PREFIX, path.name)),
+                            "key": quote_plus(self.raw_key(path)),
                             "size": stat.st_size,
                             "eTag": etag_of(path),
                         },
@@ -144,8 +144,8 @@ class LocalWorkflow:
         """Trigger every object in ``raw/incoming/``; the trigger skips those already run."""
         landed = sorted(
             p
-            for p in Path(self.lake.landing_path("")).iterdir()
-            if p.is_file() and not p.name.startswith(".")
+            for p in Path(self.lake.landing_path("")).rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.parts)
         )
         return [r for path in landed for r in self.trigger(self.object_created_event(path))]
 

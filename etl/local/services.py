@@ -33,7 +33,8 @@ from pathlib import Path
 
 from botocore.response import StreamingBody
 
-from etl.core.datasets import DatasetConfig, get_dataset
+from etl.core.conventions import DEFAULT_DATASET
+from etl.core.datasets import get_dataset
 from etl.core.metrics import METRIC_NAMESPACE
 from etl.jobs.transform import run_transform_job
 from etl.lambdas import quality_check, validation
@@ -99,7 +100,6 @@ class LocalServices:
     """Local answers to the workflow's AWS calls, keyed for ``local_step_functions``."""
 
     lake: Lake
-    dataset: DatasetConfig
     spark_factory: Callable[[], object]
     names: LocalNames = field(default_factory=LocalNames)
     functions: dict[str, LambdaHandler] = field(default_factory=default_functions)
@@ -213,7 +213,7 @@ class LocalServices:
         self._job_runs[run_id] = run
         job = self.transform_job or partial(run_transform_job, show_progress=self.show_progress)
         try:
-            dataset = get_dataset(args.get("--dataset", self.dataset.name))
+            dataset = get_dataset(args.get("--dataset") or DEFAULT_DATASET)
             run_date = date.fromisoformat(args["--run-date"]) if args.get("--run-date") else None
             self._job_outcomes[run_id] = job(
                 self.spark_factory(),
@@ -273,10 +273,9 @@ class LocalServices:
             )
         obj = self.current_input["inputData"]
         uri = self.local_uri(f"s3://{obj['bucket']}/{obj['key']}")
-        data_format = validate_landed(uri, self.dataset).dataFormat or "json"
-        discover_landed(
-            self.spark_factory(), LocalCatalog(self.lake), self.dataset, uri, data_format
-        )
+        data_format = validate_landed(uri).dataFormat or "json"
+        dataset = get_dataset(self.current_input["dataset"]["name"])
+        discover_landed(self.spark_factory(), LocalCatalog(self.lake), dataset, uri, data_format)
 
     def get_crawler(self, params: dict) -> dict:
         name = params["Name"]

@@ -156,7 +156,7 @@ def notebook_sample(folder: str | Path, rows: int, run_date: date) -> str:
     One file name per date, like a daily delivery: the raw zone is immutable, so a feed for
     another date must not reuse a name already landed.
     """
-    from etl.local.sample import write_samples
+    from etl.local.samples.orders import write_samples
 
     out = Path(folder) / f"{run_date:%Y%m%d}"
     target = out / f"orders_{run_date:%Y%m%d}.json"

@@ -11,17 +11,19 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl.core.datasets import DatasetConfig
 from etl.core.errors import ValidationFailed
+from etl.core.spec import DatasetSpec
 from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
 from etl.storage.catalog import LocalCatalog
 
 CLASSIFICATIONS = {"json": "json", "json_array": "json", "csv": "csv", "parquet": "parquet"}
 
 
-def infer_schema(spark: SparkSession, uri: str, data_format: str) -> StructType:
+def infer_schema(
+    spark: SparkSession, uri: str, data_format: str, dataset: DatasetSpec | None = None
+) -> StructType:
     """Infer the file's schema (one Spark pass); raise ``ValidationFailed`` on bad records."""
-    df = read_raw(spark, uri, data_format, infer_csv_types=True)
+    df = read_raw(spark, uri, data_format, infer_csv_types=True, dataset=dataset)
     if CORRUPT_RECORD_COLUMN in df.columns:
         # Spark refuses a query that reads only the corrupt-record column: take one more.
         other = next(c for c in df.columns if c != CORRUPT_RECORD_COLUMN)
@@ -39,12 +41,12 @@ def infer_schema(spark: SparkSession, uri: str, data_format: str) -> StructType:
     return df.schema
 
 
-def pin_text_columns(schema: StructType, dataset: DatasetConfig) -> StructType:
+def pin_text_columns(schema: StructType, dataset: DatasetSpec) -> StructType:
     """Read the dataset's declared text columns as strings, whatever inference guessed."""
     return StructType(
         [
             StructField(f.name, StringType(), True)
-            if f.name in dataset.string_columns
+            if f.name in dataset.text_columns
             else StructField(f.name, f.dataType, True)
             for f in schema.fields
         ]
@@ -54,18 +56,20 @@ def pin_text_columns(schema: StructType, dataset: DatasetConfig) -> StructType:
 def discover(
     spark: SparkSession,
     catalog: LocalCatalog,
-    dataset: DatasetConfig,
+    dataset: DatasetSpec,
     uri: str,
     data_format: str,
 ) -> StructType:
     """Infer, pin and register the raw table; return the schema later reads must use."""
-    schema = infer_schema(spark, uri, data_format)
+    schema = infer_schema(spark, uri, data_format, dataset)
     if data_format != "parquet":  # Parquet carries its own types; reading it must match them
         schema = pin_text_columns(schema, dataset)
-    missing = [c for c in (dataset.id_column,) if c not in schema.fieldNames()]
+    required = dict.fromkeys([*dataset.key, *dataset.required])
+    missing = [c for c in required if c not in schema.fieldNames()]
     if missing:
         raise ValidationFailed(
-            f"{uri.rsplit('/', 1)[-1]} has no {missing[0]!r} column; found {schema.fieldNames()}"
+            f"{uri.rsplit('/', 1)[-1]} has no {missing[0]!r} column, which dataset "
+            f"{dataset.name!r} requires; found {schema.fieldNames()}"
         )
     catalog.upsert_table(
         dataset.database,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from etl.core.spec import DatasetSpec
+
 SPARK_FORMATS = {"json": "json", "json_array": "json", "csv": "csv", "parquet": "parquet"}
 READ_OPTIONS = {
     "json": {"multiLine": "false"},
@@ -26,15 +28,32 @@ def read_raw(
     data_format: str,
     schema: StructType | str | None = None,
     infer_csv_types: bool = False,
+    dataset: DatasetSpec | None = None,
 ) -> DataFrame:
-    """Read ``uri`` as ``data_format``, with ``schema`` when the catalog already knows it."""
+    """Read ``uri`` as ``data_format``, with ``schema`` when the catalog already knows it.
+
+    ``dataset`` gives the CSV delimiter and the null marker (e.g. ``NA``) Spark's CSV reader
+    turns into nulls, so a numeric column with ``NA`` is still read as a number.
+    """
     if data_format not in SPARK_FORMATS:
         raise ValueError(
             f"unknown data format {data_format!r}; expected one of {list(SPARK_FORMATS)}"
         )
     reader = spark.read.format(SPARK_FORMATS[data_format]).options(**READ_OPTIONS[data_format])
+    if data_format == "csv" and dataset is not None:
+        reader = reader.options(**csv_options(dataset))
     if schema is not None:
         reader = reader.schema(schema)
     elif data_format == "csv" and infer_csv_types:
         reader = reader.option("inferSchema", "true")
     return reader.load(uri)
+
+
+def csv_options(dataset: DatasetSpec) -> dict[str, str]:
+    """The dataset's CSV delimiter and its first non-empty null marker (empty fields are
+    null anyway); further markers are turned into nulls by the transform."""
+    options = {"sep": dataset.csv_delimiter}
+    marker = next((m for m in dataset.null_markers if m), None)
+    if marker is not None:
+        options["nullValue"] = marker
+    return options

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
-from etl.core.datasets import DatasetConfig
+from etl.core.spec import DatasetSpec
 from etl.stages.discover import discover
 from etl.stages.extract import read_raw
 from etl.stages.quality import QualityReport, check_quality
@@ -18,7 +18,7 @@ from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
 
 
-def validate_landed(uri: str, dataset: DatasetConfig) -> ValidationResult:
+def validate_landed(uri: str) -> ValidationResult:
     """The validation Lambda's check, reading only the head and tail of the object."""
     size = lake_io.size_of(uri)
     facts = FileFacts(
@@ -27,11 +27,11 @@ def validate_landed(uri: str, dataset: DatasetConfig) -> ValidationResult:
         head=lake_io.read_head(uri, HEAD_BYTES),
         tail=lake_io.read_tail(uri, TAIL_BYTES) if size else b"",
     )
-    return validate_file(facts, dataset)
+    return validate_file(facts)
 
 
 def discover_landed(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetConfig, uri: str, data_format: str
+    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str, data_format: str
 ) -> str:
     """The raw crawler: infer and register the raw table; return its DDL schema."""
     discover(spark, catalog, dataset, uri, data_format)
@@ -39,18 +39,17 @@ def discover_landed(
 
 
 def read_registered(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetConfig, uri: str
+    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str
 ) -> DataFrame:
     """The landed object, read with the schema and format the raw table registered."""
     table = catalog.get_table(dataset.database, dataset.raw_table)
     data_format = table["Parameters"]["dataFormat"]
-    return read_raw(
-        spark, uri, data_format, catalog.read_schema_ddl(dataset.database, dataset.raw_table)
-    )
+    ddl = catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+    return read_raw(spark, uri, data_format, ddl, dataset=dataset)
 
 
 def check_landed_quality(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetConfig, uri: str
+    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str
 ) -> QualityReport:
     """Profile and validate the landed file with the registered schema."""
     return check_quality(read_registered(spark, catalog, dataset, uri), dataset)

@@ -2,7 +2,7 @@
 
 The quality score and its formula are in ``etl.core.scoring`` (shared with the quality Lambda).
 The run passes the gate when the score is at least the dataset's threshold (default 70)
-*and* the expectation suite in ``expectations/<suite>.json`` succeeds.
+*and* the dataset's expectation suite (``quality.suite`` in its folder) succeeds.
 """
 
 from __future__ import annotations
@@ -10,23 +10,15 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from importlib import resources
-from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core import scoring
-from etl.core.datasets import DatasetConfig
 from etl.core.errors import QualityCheckFailed
-from etl.core.paths import REPO_ROOT
+from etl.core.spec import DatasetSpec
 
 GATE_FAILED = "quality gate failed"
-SUITE_DIRS = (
-    os.environ.get("ETL_EXPECTATIONS_DIR", ""),
-    str(REPO_ROOT / "expectations"),
-    str(Path(__file__).resolve().parent / "_expectations"),  # inside the exported package zip
-)
 
 
 @dataclass(frozen=True)
@@ -107,19 +99,17 @@ def quality_score(profile: QualityProfile) -> float:
     )
 
 
-def load_suite(name: str) -> dict:
-    """The suite ``name`` as a dict, from the first folder in ``SUITE_DIRS`` that has it."""
-    for folder in filter(None, SUITE_DIRS):
-        path = Path(folder) / f"{name}.json"
-        if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))
-    # Inside the exported package zip (Glue --extra-py-files) there is no folder to look in.
-    packaged = resources.files("etl").joinpath("_expectations", f"{name}.json")
-    if packaged.is_file():
-        return json.loads(packaged.read_text(encoding="utf-8"))
-    raise FileNotFoundError(
-        f"expectation suite {name!r} not found in {[d for d in SUITE_DIRS if d]}"
-    )
+def load_suite(dataset: DatasetSpec) -> dict | None:
+    """The dataset's expectation suite (``quality.suite`` in its folder), or None."""
+    if not dataset.expectation_suite or dataset.folder is None:
+        return None
+    path = dataset.folder.joinpath(dataset.expectation_suite)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"expectation suite {dataset.expectation_suite!r} of dataset {dataset.name!r} "
+            "is not in its folder"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def run_suite(df: DataFrame, suite: dict) -> tuple[bool, list[dict]]:
@@ -153,11 +143,12 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def check_quality(df: DataFrame, dataset: DatasetConfig) -> QualityReport:
+def check_quality(df: DataFrame, dataset: DatasetSpec) -> QualityReport:
     """Profile, score and validate ``df``; the report says whether the gate passed."""
     counts = profile(df)
     score = quality_score(counts)
-    suite_ok, failed = run_suite(df, load_suite(dataset.expectation_suite))
+    suite = load_suite(dataset)
+    suite_ok, failed = run_suite(df, suite) if suite else (True, [])
     return QualityReport(
         qualityScore=score,
         threshold=dataset.quality_threshold,
@@ -167,7 +158,7 @@ def check_quality(df: DataFrame, dataset: DatasetConfig) -> QualityReport:
         nullPercentage=round(counts.null_cell_percent, 2),
         duplicatePercentage=round(counts.duplicate_percent, 2),
         nullCounts=counts.null_counts,
-        suite=dataset.expectation_suite,
+        suite=suite["name"] if suite else "",
         suiteSuccess=suite_ok,
         failedExpectations=failed,
     )

@@ -15,9 +15,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from etl.core.datasets import DatasetConfig
 from etl.core.errors import ValidationFailed
 
+ALLOWED_EXTENSIONS = (".json", ".csv", ".parquet", ".txt")
+MAX_FILE_BYTES = 5 * 1024**3
+FILENAME_PATTERN = r"^[a-zA-Z0-9_-]+\.[a-zA-Z0-9]+$"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 8
 PARQUET_MAGIC = b"PAR1"
@@ -63,10 +65,10 @@ class ValidationResult:
         return asdict(self)
 
 
-def validate_file(facts: FileFacts, dataset: DatasetConfig) -> ValidationResult:
+def validate_file(facts: FileFacts) -> ValidationResult:
     """Check every rule and return the verdict (never raises for bad input)."""
     try:
-        data_format = check_file(facts, dataset)
+        data_format = check_file(facts)
     except ValidationFailed as failure:
         return ValidationResult(
             False, facts.filename, facts.extension, facts.size, reason=str(failure)
@@ -74,37 +76,37 @@ def validate_file(facts: FileFacts, dataset: DatasetConfig) -> ValidationResult:
     return ValidationResult(True, facts.filename, facts.extension, facts.size, data_format)
 
 
-def check_file(facts: FileFacts, dataset: DatasetConfig) -> str:
+def check_file(facts: FileFacts) -> str:
     """Raise ``ValidationFailed`` on the first broken rule; return the data format.
 
     The data format is one of ``json`` (JSON lines), ``json_array``, ``csv``, ``parquet``.
     """
-    check_filename(facts.filename, dataset)
-    check_extension(facts.extension, dataset)
-    check_size(facts, dataset)
+    check_filename(facts.filename)
+    check_extension(facts.extension)
+    check_size(facts)
     return sniff_format(facts)
 
 
-def check_filename(filename: str, dataset: DatasetConfig) -> None:
-    if not re.match(dataset.filename_pattern, filename):
+def check_filename(filename: str) -> None:
+    if not re.match(FILENAME_PATTERN, filename):
         raise ValidationFailed(
-            f"invalid file name {filename!r}: it must match {dataset.filename_pattern} "
+            f"invalid file name {filename!r}: it must match {FILENAME_PATTERN} "
             "(letters, digits, '_' or '-', then one extension)"
         )
 
 
-def check_extension(extension: str, dataset: DatasetConfig) -> None:
-    if extension not in dataset.allowed_extensions:
+def check_extension(extension: str) -> None:
+    if extension not in ALLOWED_EXTENSIONS:
         raise ValidationFailed(
             f"unsupported file format {extension or '(none)'!r}; "
-            f"supported: {', '.join(dataset.allowed_extensions)}"
+            f"supported: {', '.join(ALLOWED_EXTENSIONS)}"
         )
 
 
-def check_size(facts: FileFacts, dataset: DatasetConfig) -> None:
-    if facts.size > dataset.max_file_bytes:
+def check_size(facts: FileFacts) -> None:
+    if facts.size > MAX_FILE_BYTES:
         raise ValidationFailed(
-            f"file too large: {facts.size} bytes (max {dataset.max_file_bytes}); split it"
+            f"file too large: {facts.size} bytes (max {MAX_FILE_BYTES}); split it"
         )
     if facts.size == 0 or not facts.head.strip():
         raise ValidationFailed(f"{facts.filename} is empty: nothing to process")

@@ -18,12 +18,16 @@ from pathlib import Path
 
 from pyarrow import fs as pafs
 
+from etl.core.conventions import (
+    CURATED_PREFIX,
+    DEFAULT_DATASET,
+    LANDING_PREFIX,
+    REFERENCE_PREFIX,
+    landing_key,
+)
 from etl.core.errors import RawZoneViolation
 
 ZONES = ("raw", "curated", "analytics", "scripts")
-LANDING_PREFIX = "incoming"
-CURATED_PREFIX = "processed"
-REFERENCE_PREFIX = "reference"
 DEFAULT_ROOT = "lake"
 
 
@@ -120,19 +124,22 @@ def size_of(uri: str) -> int:
     return int(info.size or 0)
 
 
-def land_file(source: str, lake: Lake) -> str:
-    """Copy ``source`` into ``raw/incoming/`` and return the landed URI.
+def land_file(source: str, lake: Lake, dataset: str = DEFAULT_DATASET) -> str:
+    """Copy ``source`` into the dataset's landing folder in raw and return the landed URI.
 
-    The raw zone is immutable: landing the same bytes again is a no-op, but landing
-    different bytes under an existing name raises ``RawZoneViolation``.
+    ``incoming/<file>`` for the default dataset, ``incoming/<dataset>/<file>`` for others
+    (the deployed trigger routes on that folder). The raw zone is immutable: landing the
+    same bytes again is a no-op, but landing different bytes under an existing name raises
+    ``RawZoneViolation``.
     """
     name = Path(source).name
-    target = lake.landing_path(name)
+    key = landing_key(name, dataset)
+    target = join(lake.raw, key)
     if exists(target):
         if _same_bytes(source, target):
             return target
         raise RawZoneViolation(
-            f"raw/incoming/{name} already exists with different content; the raw zone is "
+            f"raw/{key} already exists with different content; the raw zone is "
             "immutable - land the new data under a new file name"
         )
     src_fs, src_path = filesystem(source)

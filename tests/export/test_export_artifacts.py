@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ def repo_copy(tmp_path: Path) -> Path:
     """The parts of the checkout ``etl export`` reads, copied so a test may edit them."""
     shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
     shutil.copytree(REPO / "etl", tmp_path / "etl", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "expectations", tmp_path / "expectations")
+    shutil.copytree(REPO / "datasets", tmp_path / "datasets")
     return tmp_path
 
 
@@ -95,19 +96,32 @@ def test_export_writes_every_artifact_and_the_same_bytes_twice(repo_copy):
         assert a.read_bytes() == b.read_bytes(), a.name
 
 
-def test_package_zip_holds_the_package_and_the_suites_with_fixed_timestamps(tmp_path):
-    target = export.write_zip(
+def package_zip(tmp_path: Path) -> Path:
+    return export.write_zip(
         tmp_path / "etl_package.zip",
-        export.package_zip_entries(REPO / "etl", REPO / "expectations"),
+        export.package_zip_entries(
+            REPO / "etl", REPO / "datasets", list(export.job_scripts(REPO).values())
+        ),
     )
-    with zipfile.ZipFile(target) as archive:
+
+
+def test_package_zip_holds_what_the_job_imports_and_the_datasets_with_fixed_timestamps(tmp_path):
+    with zipfile.ZipFile(package_zip(tmp_path)) as archive:
         infos = archive.infolist()
     names = [i.filename for i in infos]
     assert names == sorted(names)
-    assert {"etl/__init__.py", "etl/stages/quality.py", "etl/_expectations/orders_raw.json"} <= set(
-        names
-    )
+    orders = "etl/_datasets/orders"
+    assert {
+        "etl/__init__.py",
+        "etl/stages/quality.py",
+        f"{orders}/dataset.json",
+        f"{orders}/expectations/orders_raw.json",
+        f"{orders}/reference/regions.csv",
+    } <= set(names)
     assert "etl/jobs/awsglue_local/awsglue/utils.py" in names
+    # Only what the job imports: no CLI, notebook tooling, local stand-ins or export code.
+    assert not [n for n in names if n.startswith(("etl/cli/", "etl/local/", "etl/notebooks/"))]
+    assert not [n for n in names if n.startswith(("etl/deploy/", "etl/lambdas/"))]
     assert not [n for n in names if "__pycache__" in n or n.startswith("etl/jobs/glue_scripts/")]
     assert {i.date_time for i in infos} == {export.ZIP_TIMESTAMP}
 
@@ -159,7 +173,9 @@ def test_a_lambda_that_reaches_spark_is_refused_with_the_module_named(tmp_path):
 def test_the_real_lambda_handlers_bundle_as_pure_python():
     assert {"trigger", "validation", "quality_check"} <= set(export.lambda_handlers(REPO / "etl"))
     for name in export.lambda_handlers(REPO / "etl"):
-        assert f"etl/lambdas/{name}.py" in export.lambda_zip_entries(REPO / "etl", name)
+        entries = export.lambda_zip_entries(REPO / "etl", name, REPO / "datasets")
+        assert f"etl/lambdas/{name}.py" in entries
+        assert "etl/_datasets/orders/dataset.json" in entries  # the Lambdas route on the spec
 
 
 def test_only_modules_with_a_handler_become_lambda_bundles(tmp_path):
@@ -174,16 +190,33 @@ def test_only_modules_with_a_handler_become_lambda_bundles(tmp_path):
     assert export.lambda_handlers(package) == ["trigger"]
 
 
-def test_quality_finds_the_suites_inside_the_package_zip(tmp_path):
-    target = export.write_zip(
-        tmp_path / "etl_package.zip",
-        export.package_zip_entries(REPO / "etl", REPO / "expectations"),
-    )
+def test_the_job_reads_datasets_and_suites_from_inside_the_package_zip(tmp_path):
+    target = package_zip(tmp_path)
     code = (
         f"import sys; sys.path.insert(0, {str(target)!r}); import etl.stages.quality as q; "
-        "assert q.__file__.startswith(sys.path[0]), q.__file__; q.load_suite('orders_raw')"
+        "from etl.core import datasets; "
+        "assert q.__file__.startswith(sys.path[0]), q.__file__; "
+        "spec = datasets.get_dataset('orders'); "
+        "assert str(spec.folder).startswith(sys.path[0]), spec.folder; "
+        "assert q.load_suite(spec)['name'] == 'orders_raw'; "
+        "assert spec.references[0].table == 'regions'"
     )
+    # No checkout beside the zip and no PYTHONPATH: only the zip can answer.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ETL_DATASETS_DIR")}
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-500:]
+
+
+def test_the_drift_check_fails_on_a_dataset_spec_the_job_could_not_load(repo_copy):
+    spec = repo_copy / "datasets" / "orders" / "dataset.yaml"
+    spec.write_text(spec.read_text().replace("type: bigint", "type: long"))
+    problems = export.drift(repo_copy)
+    assert len(problems) == 1
+    assert "dataset.yaml: columns.id.type: 'long' is not allowed" in problems[0]

@@ -14,12 +14,14 @@ from moto import mock_aws
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
-from etl.core.datasets import ORDERS
+from etl.core.datasets import get_dataset
 from etl.deploy import export
 from etl.jobs.glue_job import job_arguments, job_lake, job_options
 from etl.local.pipeline import run_pipeline
 from etl.storage.catalog import GlueCatalog
 from etl.storage.lake import Lake
+
+ORDERS = get_dataset("orders")
 
 ZONES = ["--raw-zone", "lake/raw", "--curated-zone", "lake/curated"]
 ARGV = [

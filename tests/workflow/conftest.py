@@ -11,7 +11,7 @@ from workflow_support import RUN_DATE, local_workflow
 @pytest.fixture(scope="session")
 def small_samples(tmp_path_factory) -> Path:
     """The orders feed, 200 records, in every format."""
-    from etl.local.sample import write_samples
+    from etl.local.samples.orders import write_samples
 
     out = tmp_path_factory.mktemp("workflow-samples")
     write_samples(out, rows=200, as_of=RUN_DATE)

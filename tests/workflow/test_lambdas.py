@@ -8,8 +8,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from etl.core.datasets import ORDERS
+from etl.core.datasets import get_dataset
 from etl.lambdas import quality_check, validation
+
+ORDERS = get_dataset("orders")
 
 BUCKET = "raw"
 

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
+import pytest
 from workflow_support import local_workflow
 
+from etl.core.conventions import dataset_for_key
+from etl.core.datasets import get_dataset
 from etl.lambdas import trigger
 from etl.local import history
+from etl.storage.lake import land_file
+
+ORDERS_THRESHOLD = get_dataset("orders").quality_threshold
 
 # Step Functions: 1-80 characters; we keep to the CloudWatch-safe subset.
 VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -108,6 +115,7 @@ def test_the_aws_s3_event_starts_one_execution_and_a_repeat_starts_none(spark, l
             "size": 7,
         },
         "runDate": "2026-11-26",
+        "dataset": {"name": "orders", "threshold": 70.0},
     }
 
 
@@ -118,3 +126,35 @@ def test_a_repeated_event_starts_nothing_even_in_a_later_process(spark, lake):
         again = trigger.handler(S3_EVENT, None)
     assert [e["status"] for e in again["executions"]] == ["ALREADY_STARTED"]
     assert len(history.list_executions(lake)["executions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "dataset"),
+    [
+        ("incoming/orders.json", "orders"),
+        ("incoming/flights/2026-11-26.csv", "flights"),
+        ("incoming/flights/nested/f.csv", "flights"),
+        ("processed/orders/x.parquet", None),
+        ("incoming", None),
+    ],
+)
+def test_the_dataset_comes_from_the_landing_folder(key, dataset):
+    assert dataset_for_key(key) == dataset
+
+
+def test_the_execution_input_carries_the_dataset_and_its_threshold():
+    payload = trigger.execution_input("raw", "incoming/orders.json", '"e"', 3, date(2026, 11, 26))
+    assert payload["dataset"] == {"name": "orders", "threshold": ORDERS_THRESHOLD}
+
+
+def test_a_file_for_an_unknown_dataset_fails_validation_and_names_the_known_ones(
+    spark, lake, tmp_path
+):
+    source = tmp_path / "c.json"
+    source.write_text('{"id": 1}\n')
+    landed = land_file(str(source), lake, "customers")
+    assert landed.endswith("raw/incoming/customers/c.json")
+    with local_workflow(spark, lake) as workflow:
+        record = workflow.run_landed(landed, date(2026, 11, 26))
+    assert record["execution"]["error"] == "ValidationFailed"
+    assert "unknown dataset 'customers'; known datasets: " in record["execution"]["cause"]

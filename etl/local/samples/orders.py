@@ -10,6 +10,7 @@ lower-case names, Japanese names and missing emails.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from datetime import date, datetime, timedelta
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from etl.core.datasets import get_dataset
 
 FIELDS = (
     "id",
@@ -33,12 +36,20 @@ FIELDS = (
 FIRST_NAMES = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan")
 LAST_NAMES = ("smith", "jones", "taylor", "brown", "wilson", "evans", "thomas", "roberts")
 JAPANESE_NAMES = ("山田 太郎", "佐藤 花子", "鈴木 一郎", "高橋 美咲", "田中 健")
-REGION_CODES = ("01", "02", "03", "04")
 UNKNOWN_REGION_CODES = ("05", "99")
 STATUSES = ("ACTIVE", "PENDING")
 OTHER_STATUSES = ("CANCELLED", "INACTIVE", "active")
 CHANNELS = ("web", "store", "phone")
-REGIONS = {"01": "North", "02": "South", "03": "East", "04": "West"}
+
+
+def _regions() -> dict[str, str]:
+    """The orders dataset's regions reference table: the codes a clean record uses."""
+    text = get_dataset("orders").folder.joinpath("reference/regions.csv").read_text("utf-8")
+    return {row["region_code"]: row["region_name"] for row in csv.DictReader(io.StringIO(text))}
+
+
+REGIONS = _regions()
+REGION_CODES = tuple(sorted(REGIONS))
 
 
 def generate_orders(rows: int = 1000, as_of: date | None = None, seed: int = 42) -> list[dict]:

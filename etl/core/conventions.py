@@ -1,0 +1,37 @@
+"""Names the whole pipeline shares, declared once: catalog database, lake prefixes, partitions.
+
+Standard library only (the Lambdas import it too).
+"""
+
+from __future__ import annotations
+
+DEFAULT_DATABASE = "etl_pipeline"
+# Files landed directly under the landing prefix belong to this dataset; the others land
+# under ``incoming/<dataset>/``.
+DEFAULT_DATASET = "orders"
+
+LANDING_PREFIX = "incoming"
+CURATED_PREFIX = "processed"
+REFERENCE_PREFIX = "reference"
+
+# Every curated and analytics table is partitioned by the run's logical date.
+PROCESS_PARTITIONS = ("process_year", "process_month", "process_day")
+# Columns (not partitions) taken from each record's time column.
+DATA_PERIOD_COLUMNS = ("data_year", "data_month")
+
+
+def landing_key(filename: str, dataset: str = DEFAULT_DATASET) -> str:
+    """Where a file for ``dataset`` lands in the raw zone: ``incoming/<dataset>/<file>``,
+    or ``incoming/<file>`` for the default dataset."""
+    if dataset == DEFAULT_DATASET:
+        return f"{LANDING_PREFIX}/{filename}"
+    return f"{LANDING_PREFIX}/{dataset}/{filename}"
+
+
+def dataset_for_key(key: str) -> str | None:
+    """The dataset a raw-zone key belongs to (its folder under ``incoming/``), the default
+    dataset for a file directly under ``incoming/``, None outside the landing prefix."""
+    parts = key.split("/")
+    if len(parts) < 2 or parts[0] != LANDING_PREFIX:
+        return None
+    return parts[1] if len(parts) > 2 else DEFAULT_DATASET
