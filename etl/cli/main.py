@@ -165,7 +165,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from etl.local.samples import write_samples
 
     try:
-        paths = write_samples(args.dataset, args.out, rows=args.rows, as_of=args.as_of or today_utc())
+        paths = write_samples(
+            args.dataset, args.out, rows=args.rows, as_of=args.as_of or today_utc()
+        )
     except EtlError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -23,8 +23,8 @@ from pyspark.sql import SparkSession
 
 from etl.core.conventions import DEFAULT_DATASET
 from etl.core.datasets import get_dataset
-from etl.core.spec import DatasetSpec
 from etl.core.errors import ValidationFailed
+from etl.core.spec import DatasetSpec
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.stages.landed import discover_landed, validate_landed
 from etl.storage.catalog import GlueCatalog, LocalCatalog
