@@ -1,0 +1,112 @@
+"""The generic rules a dataset spec can declare, beyond what orders uses."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import pytest
+from pyspark.testing import assertDataFrameEqual
+
+from etl.core.conventions import PROCESS_PARTITIONS
+from etl.core.errors import EtlError
+from etl.core.spec import Column, ComposedTimestamp, DatasetSpec, Pii, Summary
+from etl.stages import transform as T
+from etl.stages.summarise import summarise
+
+
+def test_null_markers_become_nulls_in_text_columns(spark):
+    df = spark.createDataFrame([("NA", "x"), ("3", "N/A"), ("NAB", None)], "a string, b string")
+    expected = spark.createDataFrame(
+        [(None, "x"), ("3", None), ("NAB", None)], "a string, b string"
+    )
+    assertDataFrameEqual(df.transform(T.nulls_for_markers(["NA", "N/A"], ["a", "b"])), expected)
+
+
+def test_declared_columns_a_file_lacks_are_added_as_typed_nulls(spark):
+    df = spark.createDataFrame([(1,)], "id bigint")
+    columns = (Column("id", "bigint"), Column("amount", "double"), Column("note"))
+    expected = spark.createDataFrame([(1, None, None)], "id bigint, amount double, note string")
+    assertDataFrameEqual(df.transform(T.add_missing_columns(columns)), expected)
+
+
+def test_a_composite_key_drops_rows_with_any_null_part(spark):
+    df = spark.createDataFrame([(1, "a"), (None, "b"), (3, None)], "k1 int, k2 string")
+    expected = spark.createDataFrame([(1, "a")], "k1 int, k2 string")
+    assertDataFrameEqual(df.transform(T.drop_null_keys(("k1", "k2"))), expected)
+
+
+def test_key_deduplication_keeps_one_row_per_key(spark):
+    df = spark.createDataFrame([(1, "a", 10), (1, "a", 20), (2, "a", 5)], "k int, s string, v int")
+    result = df.transform(T.drop_duplicates("key", ("k", "s")))
+    assert sorted((r.k, r.s) for r in result.collect()) == [(1, "a"), (2, "a")]
+
+
+def test_accepted_values_compare_the_normalised_value(spark):
+    column = Column("status", trim=True, case="upper", accepted_values=("ACTIVE",))
+    df = spark.createDataFrame([(" active ",), ("ACTIVE",), ("closed",)], "status string")
+    expected = spark.createDataFrame([(" active ",), ("ACTIVE",)], "status string")
+    assertDataFrameEqual(df.transform(T.keep_accepted_values(column)), expected)
+
+
+def test_a_timestamp_is_composed_from_year_month_day_hour_columns(spark):
+    stamp = ComposedTimestamp(
+        "departure", {"year": "year", "month": "month", "day": "day", "hour": "hour"}
+    )
+    df = spark.createDataFrame(
+        [(2026, 11, 26, 7), (2026, 2, 30, 1)], "year int, month int, day int, hour int"
+    )
+    result = df.transform(T.compose_timestamps((stamp,))).select("departure")
+    expected = spark.createDataFrame([(datetime(2026, 11, 26, 7),), (None,)], "departure timestamp")
+    assertDataFrameEqual(result, expected)
+
+
+def test_pii_can_be_hashed_or_dropped(spark):
+    df = spark.createDataFrame([(1, "555-0100", "Main St")], "id int, phone string, address string")
+    rules = (Pii("phone", "hash"), Pii("address", "drop"))
+    digest = hashlib.sha256(b"555-0100").hexdigest()
+    expected = spark.createDataFrame([(1, digest)], "id int, phone_hash string")
+    assertDataFrameEqual(df.transform(T.apply_pii(rules)), expected)
+
+
+def test_without_a_time_column_only_the_run_date_partitions_are_added(spark):
+    from datetime import date
+
+    df = spark.createDataFrame([(1,)], "id int")
+    result = df.transform(T.add_partition_columns(date(2026, 11, 26), None))
+    assert result.columns == ["id", *PROCESS_PARTITIONS]
+
+
+def test_steps_come_from_the_dataset_folders_steps_module(spark, tmp_path):
+    (tmp_path / "steps.py").write_text(
+        "from pyspark.sql import functions as F\n\n"
+        "def shout(df):\n    return df.withColumn('s', F.upper('s'))\n"
+    )
+    spec = DatasetSpec(name="demo", steps=("shout",), folder=tmp_path)
+    (shout,) = T.dataset_steps(spec)
+    df = spark.createDataFrame([("a",)], "s string")
+    assertDataFrameEqual(df.transform(shout), spark.createDataFrame([("A",)], "s string"))
+
+
+def test_a_step_missing_from_steps_py_is_named(tmp_path):
+    (tmp_path / "steps.py").write_text("def other(df):\n    return df\n")
+    with pytest.raises(EtlError, match=r"steps\.py has no function 'shout'"):
+        T.dataset_steps(DatasetSpec(name="demo", steps=("shout",), folder=tmp_path))
+
+
+def test_a_summary_groups_per_processing_date(spark):
+    curated = spark.createDataFrame(
+        [("a", 2.0, 2026, 11, 26), ("a", 3.0, 2026, 11, 26), ("b", 1.0, 2026, 11, 26)],
+        "k string, v double, process_year int, process_month int, process_day int",
+    )
+    summary = Summary(
+        "totals",
+        group_by=("key",),
+        aggregates={"n": "count(1)", "total": "sum(v)"},
+        columns={"key": "upper(k)"},
+    )
+    expected = spark.createDataFrame(
+        [("A", 2, 5.0, 2026, 11, 26), ("B", 1, 1.0, 2026, 11, 26)],
+        "key string, n bigint, total double, process_year int, process_month int, process_day int",
+    )
+    assertDataFrameEqual(summarise(curated, summary), expected)
