@@ -65,7 +65,7 @@ def landed_objects(event: dict) -> list[dict]:
         return [
             _landed(
                 detail["bucket"]["name"],
-                detail["object"]["key"],
+                unquote_plus(detail["object"]["key"]),  # URL-encoded, as in S3 notifications
                 detail["object"].get("etag", ""),
                 detail["object"].get("size", 0),
                 event.get("time"),

@@ -42,7 +42,6 @@ from etl.local import history
 from etl.local.moto_adapter import ACCOUNT, REGION, AwsServiceError, json_payload
 from etl.local.notifications import LocalNotifications
 from etl.stages.landed import discover_landed, validate_landed
-from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
 from etl.storage.metrics import LocalMetricsFile
@@ -138,13 +137,16 @@ class LocalServices:
         zone = self.zone_for(bucket)
         if zone is None:
             raise ValueError(f"{s3_uri} is not in a local zone bucket ({self.names.bucket('raw')})")
-        return lake_io.join(zone, key)
+        return str(key_path(zone, key))
 
     def _file(self, params: dict) -> Path | None:
         zone = self.zone_for(params["Bucket"])
         if zone is None:
             return None
-        path = Path(lake_io.join(zone, params["Key"]))
+        try:
+            path = key_path(zone, params["Key"])
+        except ValueError as error:
+            raise AwsServiceError("NoSuchKey", str(error), 404) from None
         if not path.is_file():
             raise AwsServiceError("NoSuchKey", f"no object {params['Key']!r}", 404)
         return path
@@ -313,6 +315,22 @@ class LocalServices:
             raise AwsServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{name}'")
         self.current_input = json.loads(params.get("input") or "{}")
         return None
+
+
+def key_path(zone: str, key: str) -> Path:
+    """The file behind an S3 key in a local zone folder, strictly inside that folder.
+
+    On S3 ``a/../b`` is just a name; a folder cannot hold it, and following it would read or
+    write outside the lake, so such keys are refused (``ValueError``).
+    """
+    segments = key.split("/")
+    if not key or key.startswith("/") or any(s in (".", "..") for s in segments):
+        raise ValueError(f"key {key!r} cannot be stored in a local lake ('.' or '..' segment)")
+    base = Path(zone).resolve()
+    path = (base / key).resolve()
+    if not path.is_relative_to(base):
+        raise ValueError(f"key {key!r} resolves outside the local zone {base}")
+    return path
 
 
 def _json_safe(value: dict) -> dict:

@@ -158,3 +158,16 @@ def test_a_file_for_an_unknown_dataset_fails_validation_and_names_the_known_ones
         record = workflow.run_landed(landed, date(2026, 11, 26))
     assert record["execution"]["error"] == "ValidationFailed"
     assert "unknown dataset 'customers'; known datasets: " in record["execution"]["cause"]
+
+
+def test_an_eventbridge_key_is_url_decoded_like_an_s3_notification():
+    event = {
+        "detail-type": "Object Created",
+        "time": "2026-11-26T10:00:00Z",
+        "detail": {
+            "bucket": {"name": "raw"},
+            "object": {"key": "incoming/flights/march+2026%E3%83%87.csv", "etag": "e", "size": 1},
+        },
+    }
+    (landed,) = trigger.landed_objects(event)
+    assert landed["key"] == "incoming/flights/march 2026デ.csv"
