@@ -11,7 +11,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl.stages.load import write_partitioned
 from etl.storage import publish as load
-from etl.storage.publish import recover
+from etl.storage.publish import clear_partition, publish_staged, recover, source_id
 
 PARTITIONS = ("process_year", "process_month", "process_day")
 SCHEMA = "id bigint, process_year int, process_month int, process_day int"
@@ -39,7 +39,7 @@ def test_a_small_input_writes_one_snappy_file_per_partition(spark, tmp_path):
     published = write(spark, tmp_path, frame(spark, range(10)), "a.json")
     assert [p.values for p in published] == [["2026", "11", "26"]]
     assert partition_files(tmp_path / "t") == [
-        "process_year=2026/process_month=11/process_day=26/a.json-part-00000.snappy.parquet"
+        f"process_year=2026/process_month=11/process_day=26/{source_id('a.json')}-part-00000.snappy.parquet"
     ]
 
 
@@ -107,3 +107,43 @@ def test_partition_values_read_back_as_written(spark, tmp_path):
     write(spark, tmp_path, frame(spark, [1]), "a.json")
     row = spark.read.parquet(str(tmp_path / "t")).first()
     assert date(row.process_year, row.process_month, row.process_day) == date(2026, 11, 26)
+
+
+def stage_files(root, run: str, partition: str, parts: int = 1) -> str:
+    """Spark-like staging output without Spark: ``parts`` part files in one partition."""
+    folder = root / "_staging" / run / partition
+    folder.mkdir(parents=True)
+    for index in range(parts):
+        (folder / f"part-{index:05d}-{run}.c000.snappy.parquet").write_bytes(run.encode())
+    return str(root / "_staging" / run)
+
+
+DAY_26 = "process_year=2026/process_month=11/process_day=26"
+DAY_27 = "process_year=2026/process_month=11/process_day=27"
+
+
+def test_files_with_the_same_name_in_different_folders_are_different_sources(tmp_path):
+    table = str(tmp_path / "t")
+    publish_staged(stage_files(tmp_path, "r1", DAY_26), table, 3, "/raw/incoming/feedA/o.json")
+    publish_staged(stage_files(tmp_path, "r2", DAY_26), table, 3, "/raw/incoming/feedB/o.json")
+    assert len(partition_files(tmp_path / "t")) == 2
+
+
+def test_a_source_moved_to_another_day_reports_the_partition_it_left(tmp_path):
+    table = str(tmp_path / "t")
+    publish_staged(stage_files(tmp_path, "r1", DAY_26), table, 3, "a.json")
+    publish_staged(stage_files(tmp_path, "r2", DAY_26), table, 3, "b.json")
+    publish_staged(stage_files(tmp_path, "r3", DAY_26), table, 3, "c.json")
+    moved = publish_staged(stage_files(tmp_path, "r4", DAY_27), table, 3, "a.json")
+    assert [(p.values, p.files, p.moved_out) for p in moved] == [
+        (["2026", "11", "27"], 1, False),
+        (["2026", "11", "26"], 2, True),  # b.json and c.json remain there
+    ]
+
+
+def test_a_cleared_partition_disappears_in_one_step(tmp_path):
+    table = tmp_path / "t"
+    publish_staged(stage_files(tmp_path, "r1", DAY_26), str(table), 3, "daily_sales")
+    clear_partition(str(table / DAY_26))
+    assert partition_files(table) == []
+    assert not list((table / "process_year=2026/process_month=11").iterdir())

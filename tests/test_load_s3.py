@@ -13,7 +13,9 @@ from unittest import mock
 import boto3
 import pytest
 
-from etl.storage.publish import PARQUET_SUFFIX, publish_staged
+from etl.storage.publish import PARQUET_SUFFIX, publish_staged, source_id
+
+A, B = source_id("a.json"), source_id("b.json")
 
 BUCKET = "curated-test"
 TABLE = f"s3://{BUCKET}/processed/orders"
@@ -73,7 +75,8 @@ def test_a_publish_names_files_after_the_source_and_removes_the_staging(clean_bu
         (["2026", "11", "26"], f"{TABLE}/{DAY_26}", 2)
     ]
     assert keys(s3) == [
-        f"processed/orders/{DAY_26}/a.json-part-{i:05d}{PARQUET_SUFFIX}" for i in range(2)
+        f"processed/orders/{DAY_26}/{source_id('s3://raw/incoming/a.json')}-part-{i:05d}{PARQUET_SUFFIX}"
+        for i in range(2)
     ]
     assert keys(s3, "_staging/r1/") == []
 
@@ -85,10 +88,10 @@ def test_republishing_a_source_replaces_its_files_and_keeps_other_sources(clean_
     publish_staged(stage(s3, "r3", DAY_26, 1), TABLE, 3, "a.json")
     folder = f"processed/orders/{DAY_26}"
     assert keys(s3) == [
-        f"{folder}/a.json-part-00000{PARQUET_SUFFIX}",
-        f"{folder}/b.json-part-00000{PARQUET_SUFFIX}",
+        f"{folder}/{A}-part-00000{PARQUET_SUFFIX}",
+        f"{folder}/{B}-part-00000{PARQUET_SUFFIX}",
     ]
-    body = s3.get_object(Bucket=BUCKET, Key=f"{folder}/a.json-part-00000{PARQUET_SUFFIX}")
+    body = s3.get_object(Bucket=BUCKET, Key=f"{folder}/{A}-part-00000{PARQUET_SUFFIX}")
     assert body["Body"].read() == b"r3-0"
 
 
@@ -98,8 +101,8 @@ def test_a_source_processed_on_another_day_leaves_its_earlier_partition(clean_bu
     publish_staged(stage(s3, "r2", DAY_26, 1), TABLE, 3, "b.json")
     publish_staged(stage(s3, "r3", DAY_27, 1), TABLE, 3, "a.json")
     assert keys(s3) == [
-        f"processed/orders/{DAY_26}/b.json-part-00000{PARQUET_SUFFIX}",
-        f"processed/orders/{DAY_27}/a.json-part-00000{PARQUET_SUFFIX}",
+        f"processed/orders/{DAY_26}/{B}-part-00000{PARQUET_SUFFIX}",
+        f"processed/orders/{DAY_27}/{A}-part-00000{PARQUET_SUFFIX}",
     ]
 
 

@@ -26,9 +26,9 @@ from etl.stages.summarise import summarise
 from etl.stages.transform import dataset_steps, transform_dataset
 from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
-from etl.storage.lake import Lake
+from etl.storage.lake import Lake, join
 from etl.storage.metrics import report_job_metrics
-from etl.storage.publish import Published, list_files, source_id
+from etl.storage.publish import Published, clear_partition, list_files, source_id
 
 
 @dataclass
@@ -102,14 +102,26 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
         catalog, dataset.database, dataset.curated_table, curated.schema, curated_path, published
     )
     analytics: list[Published] = []
-    if published and dataset.summaries:
-        # Summarise the whole processing-date partition (every source landed that day).
-        day = spark.read.option("basePath", curated_path).parquet(*[p.location for p in published])
-        for summary in dataset.summaries:
+    # Summarise every processing-date partition this run changed, whole (every source landed
+    # that day), including the ones a re-run moved this source's rows out of; a partition
+    # left empty loses its summary rows too, so analytics never counts a row twice.
+    with_rows = [p for p in published if p.files]
+    emptied = [p for p in published if p.moved_out and not p.files]
+    for summary in dataset.summaries:
+        if with_rows:
+            day = spark.read.option("basePath", curated_path).parquet(
+                *[p.location for p in with_rows]
+            )
             analytics += _write_summary(
                 spark, lake, catalog, dataset, summary, day, run_id, show_progress
             )
-    return JobOutcome(_rows_in(published, uri), published, analytics)
+        for partition in emptied:
+            segments = [
+                f"{k}={v}" for k, v in zip(PROCESS_PARTITIONS, partition.values, strict=True)
+            ]
+            clear_partition(join(lake.analytics_table_path(summary.name), *segments))
+    written = [p for p in published if not p.moved_out]
+    return JobOutcome(_rows_in(written, uri), published, analytics)
 
 
 def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_progress):

@@ -15,6 +15,7 @@ atomic; there the catalog partition, registered after the copy, is what makes da
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -31,16 +32,22 @@ PARQUET_SUFFIX = ".snappy.parquet"
 
 @dataclass(frozen=True)
 class Published:
-    """One partition the load published."""
+    """One partition the load changed: published into, or (``moved_out``) the source's
+    earlier rows removed from. ``files`` counts the source's new files; for a moved-out
+    partition, the files left in it (0: the partition is now empty)."""
 
     values: list[str]
     location: str
     files: int
+    moved_out: bool = False
 
 
 def source_id(source_uri: str) -> str:
-    """A file-name-safe id for a source object (its file name, which raw keeps unique)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", source_uri.rsplit("/", 1)[-1])
+    """A file-name-safe id for a source object: its name, for people, and a digest of its
+    whole URI, so ``feedA/orders.json`` and ``feedB/orders.json`` are different sources."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", source_uri.rsplit("/", 1)[-1])[:60]
+    digest = hashlib.sha256(source_uri.encode("utf-8")).hexdigest()[:12]
+    return f"{name}-{digest}"
 
 
 def publish_staged(
@@ -61,7 +68,10 @@ def publish_staged(
             published.append(Published(values, target, count))
         if replace_elsewhere:
             keep = {p.location for p in published}
-            _forget_source_elsewhere(table_path, prefix, keep, depth)
+            for location in _forget_source_elsewhere(table_path, prefix, keep, depth):
+                values = [s.split("=", 1)[1] for s in location[len(table_path) :].split("/") if s]
+                remaining = sum(f.endswith(".parquet") for f in list_files(location))
+                published.append(Published(values, location, remaining, moved_out=True))
     finally:
         _remove_tree(staging_path)
     return published
@@ -120,17 +130,19 @@ def recover(target: str) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _forget_source_elsewhere(table_path: str, prefix: str, keep: set[str], depth: int) -> None:
-    """Drop the source's rows from partitions other than the ones just published."""
+def _forget_source_elsewhere(table_path: str, prefix: str, keep: set[str], depth: int) -> list[str]:
+    """Drop the source's rows from partitions other than the ones just published; return
+    the partitions changed."""
     if is_s3(table_path):
-        _forget_source_elsewhere_s3(table_path, prefix, keep, depth)
-        return
+        return _forget_source_elsewhere_s3(table_path, prefix, keep, depth)
     if not Path(table_path).exists():
-        return
+        return []
     pattern = "/".join(["*=*"] * depth)
-    for partition in Path(table_path).glob(pattern):
+    changed = []
+    for partition in sorted(Path(table_path).glob(pattern)):
         if str(partition) in keep or not any(partition.glob(f"{prefix}*")):
             continue
+        changed.append(str(partition))
         token = uuid.uuid4().hex[:12]
         next_version = partition.parent / f".{partition.name}.new-{token}"
         next_version.mkdir()
@@ -138,13 +150,17 @@ def _forget_source_elsewhere(table_path: str, prefix: str, keep: set[str], depth
             if existing.is_file() and not existing.name.startswith(prefix):
                 os.link(existing, next_version / existing.name)
         _swap(next_version, partition, token)
+    return changed
 
 
-def _forget_source_elsewhere_s3(table_path: str, prefix: str, keep: set[str], depth: int) -> None:
+def _forget_source_elsewhere_s3(
+    table_path: str, prefix: str, keep: set[str], depth: int
+) -> list[str]:
     fs, root = filesystem(table_path)
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
-        return
+        return []
     kept = {location.removeprefix("s3://") for location in keep}
+    changed: set[str] = set()
     for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
         folder, _, name = info.path.rpartition("/")
         relative = folder[len(root) :].strip("/")
@@ -152,6 +168,23 @@ def _forget_source_elsewhere_s3(table_path: str, prefix: str, keep: set[str], de
         is_source_file = info.type == pafs.FileType.File and name.startswith(prefix)
         if in_partition and is_source_file and folder not in kept:
             fs.delete_file(info.path)
+            changed.add(f"s3://{folder}")
+    return sorted(changed)
+
+
+def clear_partition(location: str) -> None:
+    """Remove a partition whose rows all went elsewhere (locally in one rename, so a reader
+    sees the old partition or none)."""
+    if is_s3(location):
+        fs, root = filesystem(location)
+        if fs.get_file_info(root).type != pafs.FileType.NotFound:
+            fs.delete_dir(root)
+        return
+    path = Path(location)
+    if path.exists():
+        old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:12]}"
+        os.rename(path, old)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _publish_s3(staged: str, target: str, prefix: str, new_files: list[str]) -> int:
