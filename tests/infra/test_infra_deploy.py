@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import socket
 import subprocess
 
 import boto3
@@ -450,3 +451,44 @@ def test_destroying_prod_needs_confirmation(moto_endpoint, script_env):
     result = run_script("destroy.sh", "prod", "--endpoint-url", moto_endpoint, env=script_env)
     assert result.returncode == 1
     assert "refusing to destroy prod without --yes" in result.stderr
+
+
+def test_destroying_again_is_harmless(deployed, moto_endpoint, script_env):
+    result = run_script("destroy.sh", "dev", "--endpoint-url", moto_endpoint, env=script_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": not deployed") == len(STACKS)
+
+
+def test_deploying_after_a_destroy_makes_the_emulated_resources_again(
+    deployed, moto_endpoint, placeholder_artifacts, script_env, aws
+):
+    result = deploy_dev(moto_endpoint, placeholder_artifacts, script_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert aws("glue").get_job(JobName=f"{PREFIX}-transform")["Job"]["GlueVersion"] == "5.1"
+    machines = aws("stepfunctions").list_state_machines()["stateMachines"]
+    assert [m["name"] for m in machines] == [f"{PREFIX}-etl-workflow"]
+
+
+def test_an_endpoint_deploy_without_credentials_uses_dummy_ones(
+    deployed, moto_endpoint, placeholder_artifacts, script_env
+):
+    env = {
+        k: v
+        for k, v in script_env.items()
+        if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    }
+    result = deploy_dev(moto_endpoint, placeholder_artifacts, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "using dummy ones for the emulator" in result.stdout
+
+
+def test_an_unreachable_endpoint_is_one_line_with_a_hint(script_env):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_script(
+        "destroy.sh", "dev", "--endpoint-url", f"http://127.0.0.1:{port}", env=script_env
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: Could not connect") and "etl aws up" in line
