@@ -8,7 +8,9 @@ Re-running it updates what changed; a stack with nothing to change is left alone
 ``destroy ENV``: delete the stacks in reverse order, emptying the data lake's buckets (every
 object version) before the data lake stack goes.
 
-``--endpoint-url`` points every AWS client at a local emulator (the tests use moto).
+``--endpoint-url`` points every AWS client at a local emulator (moto: ``etl aws up`` starts
+one, the tests too). What moto's CloudFormation cannot create is then made through the service
+APIs (``etl.deploy.emulator``); with no credentials set, dummy ones are used for the emulator.
 This is what ``aws cloudformation deploy`` does, in boto3 - one code path, the one the tests
 run, with no dependency on an AWS CLI being installed.
 """
@@ -16,6 +18,7 @@ run, with no dependency on an AWS CLI being installed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +27,9 @@ from pathlib import Path
 
 import boto3
 import botocore.exceptions
+import botocore.parsers
 
+from etl.deploy import emulator
 from etl.deploy.export import DEPLOY_ARTIFACTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +60,9 @@ BUCKET_OUTPUTS = (
     "ScriptsBucketName",
     "AccessLogsBucketName",  # last: it receives the others' access logs
 )
+
+# What an emulator accepts as credentials when none are set (it checks none).
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 class DeployError(Exception):
@@ -133,8 +141,31 @@ def stack_status(cloudformation, name: str) -> str | None:
 
 
 def stack_outputs(cloudformation, name: str) -> dict[str, str]:
+    """Every output, the emulator's carriers included (see ``etl.deploy.emulator``)."""
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def template_body(target: Target, stack: str, parameters: dict[str, str]) -> str:
+    """The template as sent: the file itself, or for an emulator its rewritten form.
+
+    For an emulator, also checks the stacks it imports from are there: a create that fails
+    on a missing import leaves moto with a stack it can no longer even describe.
+    """
+    path = INFRA / f"{stack}.yaml"
+    if not target.endpoint_url:
+        return path.read_text()
+    template = emulator.load_template(path)
+    wanted = emulator.imported_names(template, parameters)
+    if wanted:
+        pages = target.client("cloudformation").get_paginator("list_exports").paginate()
+        exported = {e["Name"] for page in pages for e in page["Exports"]}
+        if missing := sorted(wanted - exported):
+            raise DeployError(
+                f"{target.stack_name(stack)} imports {', '.join(missing)}, which no deployed "
+                "stack exports; deploy every stack in order (scripts/deploy.sh does)"
+            )
+    return json.dumps(emulator.emulator_template(template))
 
 
 def failure_reasons(cloudformation, name: str) -> str:
@@ -166,7 +197,7 @@ def deploy_stack(target: Target, stack: str, parameters: dict[str, str]) -> dict
     name = target.stack_name(stack)
     request = {
         "StackName": name,
-        "TemplateBody": (INFRA / f"{stack}.yaml").read_text(),
+        "TemplateBody": template_body(target, stack, parameters),
         "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         "Capabilities": ["CAPABILITY_IAM"],
         "Tags": [
@@ -175,6 +206,7 @@ def deploy_stack(target: Target, stack: str, parameters: dict[str, str]) -> dict
         ],
     }
     status = stack_status(cloudformation, name)
+    previous = stack_outputs(cloudformation, name) if status else {}
     if status == "ROLLBACK_COMPLETE":
         # A stack whose creation rolled back can only be deleted, never updated.
         print(f"{name}: deleting the rolled-back stack before creating it again", flush=True)
@@ -192,10 +224,16 @@ def deploy_stack(target: Target, stack: str, parameters: dict[str, str]) -> dict
             if "No updates are to be performed" not in str(error):
                 raise
             print(f"{name}: up to date", flush=True)
-            return stack_outputs(cloudformation, name)
-        print(f"{name}: updating", flush=True)
-        wait(target, cloudformation, "stack_update_complete", name)
-    return stack_outputs(cloudformation, name)
+        else:
+            print(f"{name}: updating", flush=True)
+            wait(target, cloudformation, "stack_update_complete", name)
+    outputs = stack_outputs(cloudformation, name)
+    if target.endpoint_url:
+        for logical in emulator.apply_resources(target.client, outputs, previous):
+            print(
+                f"{name}: {logical} made through its API (the emulator's CloudFormation lacks it)"
+            )
+    return emulator.public_outputs(outputs)
 
 
 def deploy(target: Target, artifacts: Path | None) -> dict[str, dict[str, str]]:
@@ -240,8 +278,10 @@ def destroy(target: Target) -> None:
         if stack_status(cloudformation, name) is None:
             print(f"{name}: not deployed", flush=True)
             continue
+        outputs = stack_outputs(cloudformation, name)
+        if target.endpoint_url:
+            emulator.remove_resources(target.client, outputs)
         if stack == "data-lake":
-            outputs = stack_outputs(cloudformation, name)
             for output in BUCKET_OUTPUTS:
                 if output in outputs:
                     count = empty_bucket(target, outputs[output])
@@ -274,8 +314,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def use_dummy_credentials() -> bool:
+    """For an emulator: when no credentials are configured, set the dummy ones it accepts."""
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # no instance-role probe
+    if boto3.session.Session().get_credentials() is not None:
+        return False
+    os.environ.update(DUMMY_CREDENTIALS)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.endpoint_url and use_dummy_credentials():
+        exports = " ".join(f"{k}={v}" for k, v in DUMMY_CREDENTIALS.items())
+        print(f"no AWS credentials set: using dummy ones for the emulator (export {exports})")
     region = args.region or boto3.session.Session().region_name or "us-east-1"
     target = Target(args.project_name, args.environment, region, args.endpoint_url)
     where = f" at {target.endpoint_url}" if target.endpoint_url else ""
@@ -288,17 +340,31 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"deploying {target.project}-{target.environment} to {region}{where}")
         outputs = deploy(target, args.artifacts.resolve() if args.artifacts else None)
-    except DeployError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except botocore.exceptions.ClientError as error:
+    except (DeployError, emulator.EmulatorError, botocore.exceptions.ClientError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except botocore.exceptions.NoCredentialsError:
-        print("error: no AWS credentials; set a profile or AWS_* variables", file=sys.stderr)
+        print(
+            "error: no AWS credentials; set a profile or AWS_* variables "
+            "(for a local emulator pass --endpoint-url URL: dummy ones are then used)",
+            file=sys.stderr,
+        )
+        return 1
+    except botocore.exceptions.EndpointConnectionError as error:
+        hint = " - is the emulator running? (`etl aws up` starts one)" if where else ""
+        print(f"error: {error}{hint}", file=sys.stderr)
         return 1
     except botocore.exceptions.BotoCoreError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {'; '.join(str(error).splitlines())}", file=sys.stderr)
+        return 1
+    except botocore.parsers.ResponseParserError as error:
+        # An emulator answering with an HTML error page: its state broke on an earlier call.
+        detail = str(error).splitlines()[0]
+        print(
+            f"error: {target.endpoint_url or 'AWS'} sent a response that is not AWS's ({detail}); "
+            "if it is an emulator, restart it (`etl aws down && etl aws up`) and deploy again",
+            file=sys.stderr,
+        )
         return 1
     for stack, values in outputs.items():
         for key, value in sorted(values.items()):

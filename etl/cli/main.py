@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print rows as JSON objects")
     query.set_defaults(handler=cmd_query)
 
+    from etl.cli import aws as aws_commands
     from etl.cli import datasets as datasets_commands
     from etl.cli import notebooks as notebook_commands
     from etl.cli import workflow as workflow_commands
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets_commands.register(commands, lake_parent)
     workflow_commands.register(commands, lake_parent)
     notebook_commands.register(commands, lake_parent)
+    aws_commands.register(commands, lake_parent)
     return parser
 
 

@@ -21,7 +21,7 @@ from urllib.parse import quote_plus
 
 from etl.jobs.session import get_spark
 from etl.lambdas import trigger
-from etl.local import history
+from etl.local import aws_mirror, history
 from etl.local.definition import DEFINITION_PATH, load_definition, render
 from etl.local.moto_adapter import local_step_functions
 from etl.local.services import LocalNames, LocalServices, etag_of
@@ -183,7 +183,10 @@ class LocalWorkflow:
         for event in events[reported:] if on_event else ():
             on_event(event)
         history.save(self.lake, described, events)
-        return {"execution": described, "events": events}
+        record = {"execution": described, "events": events}
+        # Recorded into the local AWS endpoint too, when `etl aws up` runs one for this lake.
+        aws_mirror.mirror_execution(self.lake, record, self.names, echo=self.services.echo)
+        return record
 
     def _report(self, execution_arn: str, reported: int, on_event: EventCallback) -> int:
         events = self._history(execution_arn)

@@ -7,12 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from infra_support import (
-    ARTIFACT_KEYS,
-    ASL_FILE,
-    AWS_TEST_ENVIRONMENT,
-    install_moto_cloudformation_shims,
-)
+from infra_support import ARTIFACT_KEYS, ASL_FILE, AWS_TEST_ENVIRONMENT
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -31,10 +26,9 @@ def aws_environment():
 
 @pytest.fixture(scope="module")
 def moto_endpoint(aws_environment):
-    """A moto server on a free 127.0.0.1 port, with the CloudFormation gap fillers."""
+    """A plain moto server on a free 127.0.0.1 port (the deploy fills its gaps itself)."""
     from moto.server import ThreadedMotoServer
 
-    install_moto_cloudformation_shims()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import ast
 import json
+import socket
 import subprocess
 
 import boto3
 import pytest
-from infra_support import ARTIFACT_KEYS, ASL_FILE, RECORDED_BUCKET_POLICIES, REPO_ROOT
+from infra_support import ARTIFACT_KEYS, ASL_FILE, REPO_ROOT
+
+from etl.deploy.emulator import KINDS, carried_resources
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -34,11 +37,12 @@ MOTO_CANNOT_CHECK = {
     ),
     "AWS::Logs::LogGroup KmsKeyId": "moto's log group model ignores the key",
     "AWS::CloudWatch::Alarm Metrics (metric math)": (
-        "the alarm shim keeps the queries but moto's alarm API does not evaluate them"
+        "moto's alarm API stores the queries but does not evaluate them"
     ),
     "S3 bucket policy enforcement": (
         "moto evaluates bucket policies without their Condition, so the TLS-only deny would "
-        "refuse every request; the shim records the resolved policies instead of applying them"
+        "refuse every request; the deploy keeps the resolved policies in the stack's outputs "
+        "instead of applying them (etl.deploy.emulator)"
     ),
     "IAM policy evaluation": (
         "moto does not enforce IAM here; tests check each policy's actions and ARNs instead"
@@ -47,17 +51,9 @@ MOTO_CANNOT_CHECK = {
 # moto says so for each unsupported type it meets; listed above, so not news to a reader.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS..SQS..QueuePolicy")
 
-# Created through the gap fillers in infra_support.py (moto has no CloudFormation model
-# for them): their resolved properties are checked in moto's Glue, CloudWatch and S3 APIs.
-SHIMMED_TYPES = (
-    "AWS::Glue::Database",
-    "AWS::Glue::Crawler",
-    "AWS::Glue::Job",
-    "AWS::Glue::SecurityConfiguration",
-    "AWS::CloudWatch::Alarm",
-    "AWS::S3::BucketPolicy (recorded, not enforced)",
-    "AWS::StepFunctions::StateMachine DefinitionS3Location/DefinitionSubstitutions",
-)
+# Made through their APIs by etl.deploy.emulator (moto's CloudFormation lacks them): their
+# resolved properties are checked in moto's Glue, CloudWatch and Step Functions APIs.
+EMULATED_TYPES = tuple(KINDS)
 
 
 def run_script(script: str, *args: str, env: dict) -> subprocess.CompletedProcess:
@@ -188,6 +184,15 @@ def test_bucket_names_carry_project_environment_account_and_region(outputs):
 
 
 def test_every_bucket_denies_requests_without_tls(aws, outputs):
+    described = aws("cloudformation").describe_stacks(StackName=f"{PREFIX}-data-lake")["Stacks"]
+    carriers = carried_resources(
+        {o["OutputKey"]: o["OutputValue"] for o in described[0]["Outputs"]}
+    )
+    bucket_policies = {
+        r["Properties"]["Bucket"]: r["Properties"]["PolicyDocument"]
+        for r in carriers.values()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+    }
     for output in (
         "RawBucketName",
         "CuratedBucketName",
@@ -196,7 +201,7 @@ def test_every_bucket_denies_requests_without_tls(aws, outputs):
         "AccessLogsBucketName",
     ):
         bucket = outputs[output]
-        policy = RECORDED_BUCKET_POLICIES[bucket]
+        policy = bucket_policies[bucket]
         (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert set(deny["Resource"]) == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
@@ -446,3 +451,44 @@ def test_destroying_prod_needs_confirmation(moto_endpoint, script_env):
     result = run_script("destroy.sh", "prod", "--endpoint-url", moto_endpoint, env=script_env)
     assert result.returncode == 1
     assert "refusing to destroy prod without --yes" in result.stderr
+
+
+def test_destroying_again_is_harmless(deployed, moto_endpoint, script_env):
+    result = run_script("destroy.sh", "dev", "--endpoint-url", moto_endpoint, env=script_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": not deployed") == len(STACKS)
+
+
+def test_deploying_after_a_destroy_makes_the_emulated_resources_again(
+    deployed, moto_endpoint, placeholder_artifacts, script_env, aws
+):
+    result = deploy_dev(moto_endpoint, placeholder_artifacts, script_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert aws("glue").get_job(JobName=f"{PREFIX}-transform")["Job"]["GlueVersion"] == "5.1"
+    machines = aws("stepfunctions").list_state_machines()["stateMachines"]
+    assert [m["name"] for m in machines] == [f"{PREFIX}-etl-workflow"]
+
+
+def test_an_endpoint_deploy_without_credentials_uses_dummy_ones(
+    deployed, moto_endpoint, placeholder_artifacts, script_env
+):
+    env = {
+        k: v
+        for k, v in script_env.items()
+        if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    }
+    result = deploy_dev(moto_endpoint, placeholder_artifacts, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "using dummy ones for the emulator" in result.stdout
+
+
+def test_an_unreachable_endpoint_is_one_line_with_a_hint(script_env):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_script(
+        "destroy.sh", "dev", "--endpoint-url", f"http://127.0.0.1:{port}", env=script_env
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: Could not connect") and "etl aws up" in line
