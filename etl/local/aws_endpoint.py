@@ -225,10 +225,41 @@ def subscribe_inbox(endpoint: Endpoint) -> str:
     return queue_url
 
 
+MIRROR_FILE = "mirror.json"
+
+
+# --------------------------------------------------------------------------- mirror bookkeeping
+def mirror_sources(lake: Lake) -> dict[str, Path]:
+    """The lake's local SNS and CloudWatch stand-ins (one JSON record per line)."""
+    return {
+        "notifications": Path(lake.system_path("notifications", "notifications.jsonl")),
+        "metrics": Path(lake.system_path("metrics", "metrics.jsonl")),
+    }
+
+
+def read_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+
+
+def start_recording(lake: Lake) -> None:
+    """Called by ``etl aws up``: runs from now on are recorded, earlier ones are not."""
+    marks = {name: len(read_lines(path)) for name, path in mirror_sources(lake).items()}
+    write_mirror_marks(lake, marks)
+
+
+def mirror_marks(lake: Lake) -> dict[str, int]:
+    path = folder(lake) / MIRROR_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def write_mirror_marks(lake: Lake, marks: dict[str, int]) -> None:
+    path = folder(lake) / MIRROR_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(marks) + "\n", encoding="utf-8")
+
+
 def up(lake: Lake, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> tuple[Endpoint, bool]:
     """Start and deploy the endpoint; ``(endpoint, False)`` if it was already up (untouched)."""
-    from etl.local import aws_mirror
-
     lake.ensure()
     current = running(lake)
     if current is not None:
@@ -240,7 +271,7 @@ def up(lake: Lake, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST) -> tuple[
     except BaseException:
         stop(lake)
         raise
-    aws_mirror.start_recording(lake)
+    start_recording(lake)
     return endpoint, True
 
 

@@ -31,47 +31,23 @@ from pathlib import Path
 from typing import Any
 
 from etl.local import aws_endpoint
-from etl.local.aws_endpoint import RECORD_PATH, Endpoint
+from etl.local.aws_endpoint import (
+    RECORD_PATH,
+    Endpoint,
+    mirror_marks,
+    mirror_sources,
+    read_lines,
+    write_mirror_marks,
+)
 from etl.storage.catalog import GLUE_FORMATS, GlueCatalog, LocalCatalog
 from etl.storage.lake import Lake, join
 
-MIRROR_FILE = "mirror.json"
 # Zone folders and files that are bookkeeping, not data (staging, hidden publish folders).
 _SKIPPED = ("_", ".")
 
 
 class MirrorError(Exception):
     """The endpoint cannot take the run; the message says why."""
-
-
-# --------------------------------------------------------------------------- bookkeeping
-def _sources(lake: Lake) -> dict[str, Path]:
-    """The lake's local SNS and CloudWatch stand-ins (one JSON record per line)."""
-    return {
-        "notifications": Path(lake.system_path("notifications", "notifications.jsonl")),
-        "metrics": Path(lake.system_path("metrics", "metrics.jsonl")),
-    }
-
-
-def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-
-
-def start_recording(lake: Lake) -> None:
-    """Called by ``etl aws up``: runs from now on are recorded, earlier ones are not."""
-    marks = {name: len(_lines(path)) for name, path in _sources(lake).items()}
-    _write_marks(lake, marks)
-
-
-def _marks(lake: Lake) -> dict[str, int]:
-    path = aws_endpoint.folder(lake) / MIRROR_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def _write_marks(lake: Lake, marks: dict[str, int]) -> None:
-    path = aws_endpoint.folder(lake) / MIRROR_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(marks) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- the hook
@@ -256,10 +232,10 @@ class AwsMirror:
 
     def put_notifications_and_metrics(self) -> tuple[int, int]:
         """The notifications and metric records written since the last mirror."""
-        marks = _marks(self.lake)
-        sources = _sources(self.lake)
-        notifications = _lines(sources["notifications"])[marks.get("notifications", 0) :]
-        metrics = _lines(sources["metrics"])[marks.get("metrics", 0) :]
+        marks = mirror_marks(self.lake)
+        sources = mirror_sources(self.lake)
+        notifications = read_lines(sources["notifications"])[marks.get("notifications", 0) :]
+        metrics = read_lines(sources["metrics"])[marks.get("metrics", 0) :]
         sns, cloudwatch = self.client("sns"), self.client("cloudwatch")
         for line in notifications:
             notification = self.translate(json.loads(line))
@@ -279,7 +255,7 @@ class AwsMirror:
             )
         marks["notifications"] = marks.get("notifications", 0) + len(notifications)
         marks["metrics"] = marks.get("metrics", 0) + len(metrics)
-        _write_marks(self.lake, marks)
+        write_mirror_marks(self.lake, marks)
         return len(notifications), len(metrics)
 
     def _post(self, what: str, body: dict) -> str:
