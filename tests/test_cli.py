@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from etl.cli.main import main
+from etl.core import progress
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
 
@@ -38,10 +41,15 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def json_run(sample_dir, tmp_path_factory):
-    """One successful run of the JSON-lines sample: its lake, --json summary and progress."""
+    """One successful run of the JSON-lines sample: its lake, --json summary and progress
+    (every line of it: no work is too short to report)."""
     root = tmp_path_factory.mktemp("json-lake")
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        mock.patch.object(progress, "QUIET_SECONDS", 0.0),
+    ):
         assert run(sample_dir / "orders.json", root, "--json") == 0
     return root, json.loads(out.getvalue()), err.getvalue()
 
@@ -71,6 +79,17 @@ def test_progress_names_each_task_state_as_it_is_entered(json_run):
     expected = ["land:", "ValidateInput", "RunDataDiscovery", "RunDataQualityCheck", "RunETLJob"]
     assert [name for name in entered if name in expected] == expected
     assert entered[-2:] == ["NotifySuccess", "Succeeded"]
+
+
+def test_progress_off_a_terminal_is_plain_lines_of_bytes_and_spark_tasks(json_run):
+    err = json_run[2]
+    assert "\x1b" not in err and "\r" not in err
+    assert re.search(r"^land orders\.json: [\d.]+ kB in [\d.]+ s$", err, re.M)
+    assert re.search(r"^data-quality-check reads incoming/orders\.json: [\d.]+ kB in ", err, re.M)
+    for work in ("discovery", "quality gate", "transform\\+load", "analytics"):
+        assert re.search(rf"^{work}: \d+ Spark stages?, \d+ tasks? in [\d.]+ s$", err, re.M), work
+    finished_stages = re.findall(r"^[\w +]+: stage \d+ \(\w+\) (\d+)/(\d+) tasks in ", err, re.M)
+    assert finished_stages and all(done == total for done, total in finished_stages)
 
 
 def test_a_run_leaves_partitioned_parquet_in_curated_and_analytics(json_lake):

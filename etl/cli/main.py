@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from etl.core import progress
 from etl.core.datasets import DATASETS, get_dataset
 from etl.core.errors import EtlError
 from etl.storage.lake import Lake
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset", default="orders", choices=sorted(DATASETS), help="dataset rules to apply"
     )
     run.add_argument("--json", action="store_true", help="print the run result as JSON")
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=cmd_run, live_progress=True)
 
     sample = commands.add_parser("sample", help="write the sample orders feed in every format")
     sample.add_argument(
@@ -106,10 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     lake = Lake.local(args.lake)
     run_date = args.run_date or today_utc()
-
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
+    say = progress.current().state  # live rows in a terminal, plain lines elsewhere
     say(f"etl run {source.name} -> lake {lake.root} (run date {run_date})")
     try:
         result = run_pipeline(
@@ -178,6 +176,11 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "live_progress", False):
+        from etl.cli.progress import live_progress
+
+        with live_progress():
+            return args.handler(args)
     return args.handler(args)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -110,7 +111,8 @@ def glue_session_settings(cell_source: str) -> dict[str, object]:
 
 
 def load_ipython_extension(ipython) -> None:
-    """Register the Glue session magics as checked no-ops on the local kernel."""
+    """Register the Glue session magics as checked no-ops on the local kernel, and show the
+    Spark progress of each cell."""
 
     def _register(name: str) -> None:
         def _magic(line: str) -> None:
@@ -121,6 +123,29 @@ def load_ipython_extension(ipython) -> None:
 
     for name in GLUE_SESSION_MAGICS:
         _register(name)
+    watch_cells(ipython)
+
+
+def watch_cells(ipython) -> None:
+    """Report the Spark stages of every cell under the cell, as plain lines.
+
+    The CLI's progress (``etl.jobs.progress``) wrapped around each cell: a stage that runs
+    for more than a couple of seconds prints its task counts, quick cells print nothing.
+    """
+    from etl.jobs.progress import spark_progress
+
+    cell = ExitStack()
+
+    def before(_info) -> None:
+        spark = SparkSession.getActiveSession()  # none until a cell builds it
+        if spark is not None:
+            cell.enter_context(spark_progress(spark, "cell"))
+
+    def after(_result) -> None:
+        cell.close()
+
+    ipython.events.register("pre_run_cell", before)
+    ipython.events.register("post_run_cell", after)
 
 
 def notebook_spark() -> SparkSession:

@@ -13,6 +13,7 @@ Step Functions.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,11 +121,17 @@ def size_of(uri: str) -> int:
     return int(info.size or 0)
 
 
-def land_file(source: str, lake: Lake) -> str:
+def land_file(
+    source: str,
+    lake: Lake,
+    on_bytes: Callable[[int, int], None] | None = None,
+    chunk_bytes: int = 8 << 20,
+) -> str:
     """Copy ``source`` into ``raw/incoming/`` and return the landed URI.
 
     The raw zone is immutable: landing the same bytes again is a no-op, but landing
-    different bytes under an existing name raises ``RawZoneViolation``.
+    different bytes under an existing name raises ``RawZoneViolation``. ``on_bytes`` hears
+    ``(bytes copied, total bytes)`` after each ``chunk_bytes`` copied (a progress bar's feed).
     """
     name = Path(source).name
     target = lake.landing_path(name)
@@ -139,7 +146,17 @@ def land_file(source: str, lake: Lake) -> str:
     dst_fs, dst_path = filesystem(target)
     dst_fs.create_dir(dst_path.rsplit("/", 1)[0], recursive=True)
     tmp_path = f"{dst_path.rsplit('/', 1)[0]}/.{name}.landing"
-    pafs.copy_files(src_path, tmp_path, source_filesystem=src_fs, destination_filesystem=dst_fs)
+    total, done = size_of(source), 0
+    # compression=None: the raw zone keeps the bytes as delivered, even for a .gz name
+    src_stream = src_fs.open_input_stream(src_path, compression=None)
+    with src_stream as src, dst_fs.open_output_stream(tmp_path, compression=None) as dst:
+        while block := src.read(chunk_bytes):
+            dst.write(block)
+            done += len(block)
+            if on_bytes:
+                on_bytes(done, total)
+    if on_bytes and not total:
+        on_bytes(0, 0)
     dst_fs.move(tmp_path, dst_path)
     return target
 
