@@ -151,6 +151,15 @@ def test_success_is_notified_and_the_job_reports_its_metrics(spark, json_run):
     }
 
 
+def test_query_prints_a_table_with_its_row_count(json_lake, capsys):
+    sql = "SELECT count(*) AS n, 0.5 AS half FROM etl_pipeline.orders"
+    assert main(["query", "--lake", str(json_lake), sql]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["n", "half"]
+    assert re.fullmatch(r"\s*\d+\s+0\.5", lines[2])
+    assert lines[-1] == "(1 row)"
+
+
 def test_query_reads_the_analytics_zone(json_lake, capsys):
     sql = "SELECT sum(orders) AS n FROM etl_pipeline.daily_sales"
     assert main(["query", "--lake", str(json_lake), "--json", sql]) == 0

@@ -128,14 +128,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def render_summary(result) -> str:
-    rows = [("stage", "status", "rows in", "rows out", "seconds", "detail")]
-    for s in result.stages:
-        rows.append(
-            (s.stage, s.status, _n(s.rows_in), _n(s.rows_out), f"{s.seconds:.1f}", s.detail)
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    from etl.cli import tables
+
+    columns = ("stage", "status", "rows in", "rows out", "seconds", "detail")
+    rows = [(s.stage, s.status, s.rows_in, s.rows_out, s.seconds, s.detail) for s in result.stages]
+    lines = [tables.render(columns, rows, null="")]  # no count: the stage did not count rows
     outputs = [o for s in result.stages if s.stage != "land" for o in s.outputs]
     lines += ["", f"run {result.run_id}: {result.status}", f"raw copy: {result.landed}"]
     if result.quality:
@@ -143,10 +140,6 @@ def render_summary(result) -> str:
     lines += [f"output:   {o}" for o in outputs]
     lines.append(f"history:  etl executions show {result.run_id}")
     return "\n".join(lines)
-
-
-def _n(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -160,7 +153,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from etl.local.query import format_table, run_query
+    from etl.cli.tables import query_result
+    from etl.local.query import run_query
 
     try:
         columns, rows = run_query(Lake.local(args.lake), args.sql)
@@ -170,7 +164,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2))
     else:
-        print(format_table(columns, rows))
+        print(query_result(columns, rows))
     return 0
 
 
