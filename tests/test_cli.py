@@ -14,6 +14,7 @@ from unittest import mock
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+import etl
 from etl.cli.main import main
 from etl.core import progress
 from etl.storage.catalog import LocalCatalog
@@ -278,3 +279,17 @@ def test_a_file_that_fails_an_expectation_exits_4_and_writes_nothing(json_lake, 
     assert last_metrics(lake_root) == {"DataQualityScore": 100.0, "JobFailures": 1}
     assert message["reason"].startswith("QualityCheckFailed: quality gate failed: expectation ")
     assert "expect_column_values_to_be_in_set on region_code" in message["reason"]
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"etl {etl.__version__}\n"
+
+
+def test_a_bare_etl_prints_the_help_and_exits_0(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: etl")
+    assert all(command in out for command in ("run", "query", "executions", "Exit codes"))

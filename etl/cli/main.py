@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import etl
 from etl.core import progress
 from etl.core.datasets import DATASETS, get_dataset
 from etl.core.errors import EtlError
@@ -46,11 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"etl {etl.__version__}")
     lake_parent = argparse.ArgumentParser(add_help=False)
     lake_parent.add_argument(
         "--lake", metavar="DIR", help="lake root (default $ETL_LAKE_ROOT or ./lake)"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[lake_parent], help="land a file and run every stage")
     run.add_argument("file", help="a .json/.csv/.parquet/.txt file to process")
@@ -169,7 +171,11 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `etl` is a request for help, not a mistake
+        parser.print_help()
+        return 0
     if getattr(args, "live_progress", False):
         from etl.cli.progress import live_progress
 
