@@ -1,6 +1,6 @@
 """One notebook, two kernels: the local project kernel and AWS Glue interactive sessions.
 
-On the ``aws-glue-sessions`` kernel, session settings are line magics (``%glue_version 5.0``,
+On the ``aws-glue-sessions`` kernel, session settings are line magics (``%glue_version 5.1``,
 ``%worker_type G.1X`` ...) that the kernel itself runs, in its own process, *before* the first
 line of Python starts the remote session: it strips a cell's leading ``%`` lines, comment
 lines and blank lines, runs them locally, and sends the rest to Glue. So the settings must be
@@ -31,7 +31,9 @@ from etl.jobs.session import get_spark, in_glue
 
 GLUE_MAGICS_TAG = "glue-session"
 WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X")
-GLUE_VERSIONS = ("4.0", "5.0")
+# The Glue version infra/glue.yaml deploys and requirements.txt pins (Spark 3.5.6, Python 3.11):
+# a notebook explored on another runtime would not predict the job's results.
+GLUE_VERSIONS = ("5.1",)
 _S3_FILE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.(zip|py|whl|egg)$")
 
 
