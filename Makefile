@@ -72,9 +72,17 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Jupyter refuses to run as root without --allow-root (containers often run as root); a
+# machine with no display gets no browser, only the URL with its token that jupyter prints.
+USER_ID ?= $(shell id -u)
+HEADLESS = $(if $(or $(DISPLAY),$(WAYLAND_DISPLAY),$(filter Darwin,$(shell uname -s))),,yes)
+LAB_FLAGS = --notebook-dir=notebooks $(if $(filter 0,$(USER_ID)),--allow-root) \
+	$(if $(HEADLESS),--no-browser)
+
 lab: venv
 	$(BIN)/etl notebook kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	@echo "JupyterLab: open the http://localhost:8888/lab?token=... address printed below"
+	$(BIN)/jupyter lab $(LAB_FLAGS)
 
 # Deploy to AWS (or a local emulator: make deploy ENV=dev ARGS="--endpoint-url http://127.0.0.1:5000").
 deploy: venv

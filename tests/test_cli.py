@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+import etl
 from etl.cli.main import main
+from etl.core import progress
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
 
@@ -38,10 +42,15 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def json_run(sample_dir, tmp_path_factory):
-    """One successful run of the JSON-lines sample: its lake, --json summary and progress."""
+    """One successful run of the JSON-lines sample: its lake, --json summary and progress
+    (every line of it: no work is too short to report)."""
     root = tmp_path_factory.mktemp("json-lake")
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        mock.patch.object(progress, "QUIET_SECONDS", 0.0),
+    ):
         assert run(sample_dir / "orders.json", root, "--json") == 0
     return root, json.loads(out.getvalue()), err.getvalue()
 
@@ -71,6 +80,17 @@ def test_progress_names_each_task_state_as_it_is_entered(json_run):
     expected = ["land:", "ValidateInput", "RunDataDiscovery", "RunDataQualityCheck", "RunETLJob"]
     assert [name for name in entered if name in expected] == expected
     assert entered[-2:] == ["NotifySuccess", "Succeeded"]
+
+
+def test_progress_off_a_terminal_is_plain_lines_of_bytes_and_spark_tasks(json_run):
+    err = json_run[2]
+    assert "\x1b" not in err and "\r" not in err
+    assert re.search(r"^land orders\.json: [\d.]+ kB in [\d.]+ s$", err, re.M)
+    assert re.search(r"^data-quality-check reads incoming/orders\.json: [\d.]+ kB in ", err, re.M)
+    for work in ("discovery", "quality gate", "transform\\+load", "analytics"):
+        assert re.search(rf"^{work}: \d+ Spark stages?, \d+ tasks? in [\d.]+ s$", err, re.M), work
+    finished_stages = re.findall(r"^[\w +]+: stage \d+ \(\w+\) (\d+)/(\d+) tasks in ", err, re.M)
+    assert finished_stages and all(done == total for done, total in finished_stages)
 
 
 def test_a_run_leaves_partitioned_parquet_in_curated_and_analytics(json_lake):
@@ -130,6 +150,15 @@ def test_success_is_notified_and_the_job_reports_its_metrics(spark, json_run):
         "RecordsProcessed": curated_rows(spark, root).count(),
         "DataQualityScore": summary["quality"]["qualityScore"],
     }
+
+
+def test_query_prints_a_table_with_its_row_count(json_lake, capsys):
+    sql = "SELECT count(*) AS n, 0.5 AS half FROM etl_pipeline.orders"
+    assert main(["query", "--lake", str(json_lake), sql]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["n", "half"]
+    assert re.fullmatch(r"\s*\d+\s+0\.5", lines[2])
+    assert lines[-1] == "(1 row)"
 
 
 def test_query_reads_the_analytics_zone(json_lake, capsys):
@@ -250,3 +279,17 @@ def test_a_file_that_fails_an_expectation_exits_4_and_writes_nothing(json_lake, 
     assert last_metrics(lake_root) == {"DataQualityScore": 100.0, "JobFailures": 1}
     assert message["reason"].startswith("QualityCheckFailed: quality gate failed: expectation ")
     assert "expect_column_values_to_be_in_set on region_code" in message["reason"]
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0
+    assert capsys.readouterr().out == f"etl {etl.__version__}\n"
+
+
+def test_a_bare_etl_prints_the_help_and_exits_0(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: etl")
+    assert all(command in out for command in ("run", "query", "executions", "Exit codes"))

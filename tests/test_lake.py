@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from etl.core.errors import RawZoneViolation
@@ -51,3 +53,22 @@ def test_landing_different_bytes_under_an_existing_name_is_refused(tmp_path):
     with pytest.raises(RawZoneViolation, match="immutable"):
         land_file(str(source), lake)
     assert (tmp_path / "lake" / "raw" / "incoming" / "orders.json").read_text() == '{"id": 1}\n'
+
+
+def test_landing_reports_the_bytes_copied_as_it_goes(tmp_path):
+    lake = Lake.local(tmp_path / "lake").ensure()
+    source = tmp_path / "orders.json"
+    source.write_bytes(b"x" * 2500)
+    heard: list[tuple[int, int]] = []
+    land_file(str(source), lake, on_bytes=lambda *counts: heard.append(counts), chunk_bytes=1000)
+    assert heard == [(1000, 2500), (2000, 2500), (2500, 2500)]
+
+
+def test_a_compressed_name_lands_byte_for_byte(tmp_path):
+    import gzip
+
+    lake = Lake.local(tmp_path / "lake").ensure()
+    source = tmp_path / "orders.json.gz"
+    source.write_bytes(gzip.compress(b'{"id": 1}\n'))
+    landed = land_file(str(source), lake)
+    assert Path(landed).read_bytes() == source.read_bytes()

@@ -12,6 +12,8 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import etl
+from etl.core import progress
 from etl.core.conventions import DEFAULT_DATASET
 from etl.core.datasets import get_dataset
 from etl.core.errors import EtlError
@@ -47,11 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"etl {etl.__version__}")
     lake_parent = argparse.ArgumentParser(add_help=False)
     lake_parent.add_argument(
         "--lake", metavar="DIR", help="lake root (default $ETL_LAKE_ROOT or ./lake)"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[lake_parent], help="land a file and run every stage")
     run.add_argument("file", help="a .json/.csv/.parquet/.txt file to process")
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the dataset whose rules apply (default {DEFAULT_DATASET}; see `etl datasets list`)",
     )
     run.add_argument("--json", action="store_true", help="print the run result as JSON")
-    run.set_defaults(handler=cmd_run)
+    run.set_defaults(handler=cmd_run, live_progress=True)
 
     sample = commands.add_parser("sample", help="write a bundled dataset's sample feed")
     sample.add_argument(
@@ -117,10 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     lake = Lake.local(args.lake)
     run_date = args.run_date or today_utc()
-
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
+    say = progress.current().state  # live rows in a terminal, plain lines elsewhere
     try:
         dataset = get_dataset(args.dataset)
         say(f"etl run {source.name} ({dataset.name}) -> lake {lake.root} (run date {run_date})")
@@ -142,14 +142,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def render_summary(result) -> str:
-    rows = [("stage", "status", "rows in", "rows out", "seconds", "detail")]
-    for s in result.stages:
-        rows.append(
-            (s.stage, s.status, _n(s.rows_in), _n(s.rows_out), f"{s.seconds:.1f}", s.detail)
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    from etl.cli import tables
+
+    columns = ("stage", "status", "rows in", "rows out", "seconds", "detail")
+    rows = [(s.stage, s.status, s.rows_in, s.rows_out, s.seconds, s.detail) for s in result.stages]
+    lines = [tables.render(columns, rows, null="")]  # no count: the stage did not count rows
     outputs = [o for s in result.stages if s.stage != "land" for o in s.outputs]
     lines += ["", f"run {result.run_id}: {result.status}", f"raw copy: {result.landed}"]
     if result.quality:
@@ -157,10 +154,6 @@ def render_summary(result) -> str:
     lines += [f"output:   {o}" for o in outputs]
     lines.append(f"history:  etl executions show {result.run_id}")
     return "\n".join(lines)
-
-
-def _n(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -181,7 +174,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_query(args: argparse.Namespace) -> int:
     import duckdb
 
-    from etl.local.query import format_table, run_query
+    from etl.cli.tables import query_result
+    from etl.local.query import run_query
 
     try:
         columns, rows = run_query(Lake.local(args.lake), args.sql)
@@ -191,12 +185,21 @@ def cmd_query(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2))
     else:
-        print(format_table(columns, rows))
+        print(query_result(columns, rows))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # a bare `etl` is a request for help, not a mistake
+        parser.print_help()
+        return 0
+    if getattr(args, "live_progress", False):
+        from etl.cli.progress import live_progress
+
+        with live_progress():
+            return args.handler(args)
     return args.handler(args)
 
 

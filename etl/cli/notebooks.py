@@ -75,11 +75,14 @@ def cmd_notebook_run(args: argparse.Namespace) -> int:
 def cmd_notebook_list(args: argparse.Namespace) -> int:
     import nbformat
 
+    from etl.cli import tables
     from etl.notebooks.runner import declared_parameters, list_notebooks
 
+    rows = []
     for path in list_notebooks():
         declared = declared_parameters(nbformat.read(path, as_version=4))
-        print(f"{path.stem:<24} {' '.join(f'{k}={v}' for k, v in declared.items())}")
+        rows.append((path.stem, " ".join(f"{k}={v}" for k, v in declared.items())))
+    print(tables.render(("notebook", "parameters"), rows))
     return 0
 
 

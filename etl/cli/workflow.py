@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import threading
+from datetime import datetime
 
 from etl.storage.lake import Lake
 
@@ -45,7 +46,6 @@ def register(commands: argparse._SubParsersAction, lake_parent: argparse.Argumen
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from etl.local import history
     from etl.local.runner import LocalWorkflow
 
     lake = Lake.local(args.lake)
@@ -55,7 +55,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         try:
             while True:
                 for record in workflow.run_new_landings():
-                    print(history.render(record), flush=True)
+                    print(render_execution(record), flush=True)
                 if args.once or stop.wait(args.interval):
                     return 0
         except KeyboardInterrupt:
@@ -63,20 +63,20 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_executions_list(args: argparse.Namespace) -> int:
+    from etl.cli import tables
     from etl.local import history
 
     listing = history.list_executions(Lake.local(args.lake))
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
-    rows = [("name", "status", "started", "stopped")]
-    rows += [
-        (e["name"], e["status"], e["startDate"], e.get("stopDate", ""))
-        for e in listing["executions"]
+    executions = listing["executions"]
+    rows = [
+        (e["name"], e["status"], _when(e["startDate"]), _when(e.get("stopDate")))
+        for e in executions
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    footer = f"({tables.plural(len(rows), 'execution')})"
+    print(tables.render(("name", "status", "started", "stopped"), rows, null="", footer=footer))
     return 0
 
 
@@ -91,5 +91,27 @@ def cmd_executions_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record, indent=2))
     else:
-        print(history.render(record))
+        print(render_execution(record))
     return 0
+
+
+def render_execution(record: dict) -> str:
+    """An execution's name and status, then the states it went through, in order."""
+    from etl.cli import tables
+    from etl.local import history
+
+    execution = record["execution"]
+    steps = history.path_taken(record["events"])
+    rows = [(n, s["state"], s["type"], s["seconds"]) for n, s in enumerate(steps, start=1)]
+    lines = [
+        f"{execution['name']}  {execution['status']}",
+        tables.render(("step", "state", "type", "seconds"), rows, null=""),
+    ]
+    if execution.get("error"):
+        lines.append(f"error: {execution['error']}: {execution.get('cause', '')}")
+    return "\n".join(lines)
+
+
+def _when(timestamp: str | None) -> datetime | None:
+    """A history timestamp, to the second: the table shows when, not the microseconds."""
+    return datetime.fromisoformat(timestamp).replace(microsecond=0) if timestamp else None

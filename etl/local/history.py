@@ -82,21 +82,6 @@ def path_taken(events: list[dict]) -> list[dict]:
     return steps
 
 
-def render(record: dict) -> str:
-    """The execution and the path it took through the graph, for a terminal."""
-    execution = record["execution"]
-    steps = path_taken(record["events"])
-    width = max([len(s["state"]) for s in steps] + [5])
-    lines = [f"{execution['name']}  {execution['status']}"]
-    for number, step in enumerate(steps, start=1):
-        seconds = "" if step["seconds"] is None else f"{step['seconds']:.2f} s"
-        arrow = "└─" if number == len(steps) else "├─"
-        lines.append(f"  {arrow} {step['state'].ljust(width)}  {step['type']:<7} {seconds}")
-    if execution.get("error"):
-        lines.append(f"  error: {execution['error']}: {execution.get('cause', '')}")
-    return "\n".join(lines)
-
-
 def _time(value) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 

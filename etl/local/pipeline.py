@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed
+from etl.core.progress import bytes_reporter
 from etl.core.spec import DatasetSpec
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.local.history import path_taken
@@ -70,14 +72,16 @@ def run_pipeline(
 
     The workflow (``infra/statemachine/etl_workflow.asl.json``) runs every stage above and
     publishes the notification and metrics; its history is kept in the lake. ``progress``
-    hears each Task state as the execution enters it. A failed execution raises the
-    ``EtlError`` matching its end state.
+    hears each Task state as the execution enters it; with ``show_spark_progress`` the bytes
+    landed and scanned and each Spark stage's tasks go to the current progress reporter
+    (``etl.core.progress``). A failed execution raises the ``EtlError`` matching its end state.
     """
     lake.ensure()
     result = RunResult(new_run_id(run_date), source, run_date.isoformat())
     started = time.perf_counter()
     result.dataset = dataset.name
-    result.landed = lake_io.land_file(source, lake, dataset.name)
+    on_bytes = bytes_reporter(f"land {Path(source).name}") if show_spark_progress else None
+    result.landed = lake_io.land_file(source, lake, dataset.name, on_bytes=on_bytes)
     seconds = round(time.perf_counter() - started, 2)
     result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
     progress(f"-> land: {result.landed}")

@@ -44,29 +44,3 @@ def run_query(lake: Lake, sql: str) -> tuple[list[str], list[tuple]]:
         cursor = connection.execute(sql)
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
-
-
-def format_table(columns: list[str], rows: list[tuple]) -> str:
-    """A plain-text table, right-aligning numbers."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    numeric = [
-        all(isinstance(r[i], int | float) for r in rows if r[i] is not None)
-        for i in range(len(columns))
-    ]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
-        )
-
-    separator = "  ".join("-" * w for w in widths)
-    return "\n".join([line(columns), separator, *(line(r) for r in cells), f"({len(rows)} rows)"])
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(value)

@@ -33,9 +33,11 @@ from pathlib import Path
 
 from botocore.response import StreamingBody
 
+from etl.core import progress
 from etl.core.conventions import DEFAULT_DATASET
 from etl.core.datasets import get_dataset
 from etl.core.metrics import METRIC_NAMESPACE
+from etl.jobs.progress import spark_progress
 from etl.jobs.transform import run_transform_job
 from etl.lambdas import quality_check, validation
 from etl.local import history
@@ -110,6 +112,7 @@ class LocalServices:
     _crawlers: dict[str, _Crawler] = field(default_factory=dict)
     _job_runs: dict[str, dict] = field(default_factory=dict)
     _job_outcomes: dict[str, object] = field(default_factory=dict)
+    _invoking: str | None = None
 
     def handlers(self) -> dict[tuple[str, str], Callable[[dict], dict | None]]:
         return {
@@ -174,7 +177,11 @@ class LocalServices:
         handle = path.open("rb")
         handle.seek(start)
         length = max(0, end - start + 1)
-        body = StreamingBody(_Limited(handle, length), length)
+        on_read = None
+        if self.show_progress and not params.get("Range"):  # a whole-object scan, not a peek
+            reader = self._invoking or "s3"
+            on_read = progress.bytes_reporter(f"{reader} reads {params['Key']}")
+        body = StreamingBody(_Limited(handle, length, on_read), length)
         return {"Body": body, "ContentLength": length}
 
     # --- Lambda ----------------------------------------------------------------------
@@ -183,6 +190,7 @@ class LocalServices:
         if name not in self.functions:
             raise AwsServiceError("ResourceNotFoundException", f"Function not found: {name}", 404)
         event = json.loads(params.get("Payload") or b"{}")
+        self._invoking = name  # names the function's object reads in progress
         try:
             result = self.functions[name](event, None)
         except AwsServiceError:
@@ -198,6 +206,8 @@ class LocalServices:
                 "FunctionError": "Unhandled",
                 "Payload": json_payload(payload),
             }
+        finally:
+            self._invoking = None
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": json_payload(result)}
 
     # --- Glue job --------------------------------------------------------------------
@@ -277,7 +287,9 @@ class LocalServices:
         uri = self.local_uri(f"s3://{obj['bucket']}/{obj['key']}")
         data_format = validate_landed(uri).dataFormat or "json"
         dataset = get_dataset(self.current_input["dataset"]["name"])
-        discover_landed(self.spark_factory(), LocalCatalog(self.lake), dataset, uri, data_format)
+        spark = self.spark_factory()
+        with spark_progress(spark, "discovery", enabled=self.show_progress):
+            discover_landed(spark, LocalCatalog(self.lake), dataset, uri, data_format)
 
     def get_crawler(self, params: dict) -> dict:
         name = params["Name"]
@@ -339,16 +351,19 @@ def _json_safe(value: dict) -> dict:
 
 
 class _Limited:
-    """At most ``length`` bytes of an open file (a ranged GET's body)."""
+    """At most ``length`` bytes of an open file (a ranged GET's body); ``on_read`` hears
+    ``(bytes read, length)`` as the caller reads."""
 
-    def __init__(self, handle, length: int) -> None:
-        self._handle, self._left = handle, length
+    def __init__(self, handle, length: int, on_read: Callable[[int, int], None] | None = None):
+        self._handle, self._left, self._length, self._on_read = handle, length, length, on_read
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0 or size > self._left:
             size = self._left
         data = self._handle.read(size) if size else b""
         self._left -= len(data)
+        if self._on_read and (data or not self._length):
+            self._on_read(self._length - self._left, self._length)
         if not data:
             self._handle.close()
         return data

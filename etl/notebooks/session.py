@@ -1,6 +1,6 @@
 """One notebook, two kernels: the local project kernel and AWS Glue interactive sessions.
 
-On the ``aws-glue-sessions`` kernel, session settings are line magics (``%glue_version 5.0``,
+On the ``aws-glue-sessions`` kernel, session settings are line magics (``%glue_version 5.1``,
 ``%worker_type G.1X`` ...) that the kernel itself runs, in its own process, *before* the first
 line of Python starts the remote session: it strips a cell's leading ``%`` lines, comment
 lines and blank lines, runs them locally, and sends the rest to Glue. So the settings must be
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -30,7 +31,9 @@ from etl.jobs.session import get_spark, in_glue
 
 GLUE_MAGICS_TAG = "glue-session"
 WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X")
-GLUE_VERSIONS = ("4.0", "5.0")
+# The Glue version infra/glue.yaml deploys and requirements.txt pins (Spark 3.5.6, Python 3.11):
+# a notebook explored on another runtime would not predict the job's results.
+GLUE_VERSIONS = ("5.1",)
 _S3_FILE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.(zip|py|whl|egg)$")
 
 
@@ -110,7 +113,8 @@ def glue_session_settings(cell_source: str) -> dict[str, object]:
 
 
 def load_ipython_extension(ipython) -> None:
-    """Register the Glue session magics as checked no-ops on the local kernel."""
+    """Register the Glue session magics as checked no-ops on the local kernel, and show the
+    Spark progress of each cell."""
 
     def _register(name: str) -> None:
         def _magic(line: str) -> None:
@@ -121,6 +125,29 @@ def load_ipython_extension(ipython) -> None:
 
     for name in GLUE_SESSION_MAGICS:
         _register(name)
+    watch_cells(ipython)
+
+
+def watch_cells(ipython) -> None:
+    """Report the Spark stages of every cell under the cell, as plain lines.
+
+    The CLI's progress (``etl.jobs.progress``) wrapped around each cell: a stage that runs
+    for more than a couple of seconds prints its task counts, quick cells print nothing.
+    """
+    from etl.jobs.progress import spark_progress
+
+    cell = ExitStack()
+
+    def before(_info) -> None:
+        spark = SparkSession.getActiveSession()  # none until a cell builds it
+        if spark is not None:
+            cell.enter_context(spark_progress(spark, "cell"))
+
+    def after(_result) -> None:
+        cell.close()
+
+    ipython.events.register("pre_run_cell", before)
+    ipython.events.register("post_run_cell", after)
 
 
 def notebook_spark() -> SparkSession:

@@ -13,6 +13,7 @@ Step Functions.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,13 +125,20 @@ def size_of(uri: str) -> int:
     return int(info.size or 0)
 
 
-def land_file(source: str, lake: Lake, dataset: str = DEFAULT_DATASET) -> str:
+def land_file(
+    source: str,
+    lake: Lake,
+    dataset: str = DEFAULT_DATASET,
+    on_bytes: Callable[[int, int], None] | None = None,
+    chunk_bytes: int = 8 << 20,
+) -> str:
     """Copy ``source`` into the dataset's landing folder in raw and return the landed URI.
 
     ``incoming/<file>`` for the default dataset, ``incoming/<dataset>/<file>`` for others
     (the deployed trigger routes on that folder). The raw zone is immutable: landing the
     same bytes again is a no-op, but landing different bytes under an existing name raises
-    ``RawZoneViolation``.
+    ``RawZoneViolation``. ``on_bytes`` hears ``(bytes copied, total bytes)`` after each
+    ``chunk_bytes`` copied (a progress bar's feed).
     """
     name = Path(source).name
     key = landing_key(name, dataset)
@@ -146,7 +154,17 @@ def land_file(source: str, lake: Lake, dataset: str = DEFAULT_DATASET) -> str:
     dst_fs, dst_path = filesystem(target)
     dst_fs.create_dir(dst_path.rsplit("/", 1)[0], recursive=True)
     tmp_path = f"{dst_path.rsplit('/', 1)[0]}/.{name}.landing"
-    pafs.copy_files(src_path, tmp_path, source_filesystem=src_fs, destination_filesystem=dst_fs)
+    total, done = size_of(source), 0
+    # compression=None: the raw zone keeps the bytes as delivered, even for a .gz name
+    src_stream = src_fs.open_input_stream(src_path, compression=None)
+    with src_stream as src, dst_fs.open_output_stream(tmp_path, compression=None) as dst:
+        while block := src.read(chunk_bytes):
+            dst.write(block)
+            done += len(block)
+            if on_bytes:
+                on_bytes(done, total)
+    if on_bytes and not total:
+        on_bytes(0, 0)
     dst_fs.move(tmp_path, dst_path)
     return target
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -55,13 +56,26 @@ def test_every_notebook_declares_run_date_and_source_parameters():
         assert {"run_date", "source_path", "sample_rows"} <= set(declared), path.name
 
 
-def test_every_glue_session_cell_sets_a_glue_version_and_the_package_zip():
+def deployed_glue_version() -> str:
+    """The ``GlueVersion`` of the transform job in infra/glue.yaml."""
+    text = (Path(__file__).resolve().parents[2] / "infra" / "glue.yaml").read_text()
+    (version,) = re.findall(r"GlueVersion:\s*'([\d.]+)'", text)
+    return version
+
+
+def test_every_glue_session_cell_sets_the_deployed_glue_version_and_the_package_zip():
     for path in list_notebooks():
         notebook = nbformat.read(path, as_version=4)
         cell = next(c for c in notebook.cells if GLUE_MAGICS_TAG in c.metadata.get("tags", []))
         settings = glue_session_settings(cell.source)
-        assert settings["glue_version"] == "5.0", path.name
+        assert settings["glue_version"] == deployed_glue_version() == "5.1", path.name
         assert settings["extra_py_files"][0].endswith("/etl_package.zip"), path.name
+
+
+def test_the_local_kernel_accepts_only_the_deployed_glue_version():
+    assert parse_magic_line(f"%glue_version {deployed_glue_version()}")[1] == "5.1"
+    with pytest.raises(ValueError, match=re.escape("expected one of ['5.1']")):
+        parse_magic_line("%glue_version 5.0")
 
 
 @pytest.mark.parametrize(
@@ -74,7 +88,7 @@ def test_every_glue_session_cell_sets_a_glue_version_and_the_package_zip():
         "%extra_py_files /local/etl_package.zip",
         "%glue_version",
         "%iam_role arn:aws:iam::1:role/x",
-        "glue_version 5.0",
+        "glue_version 5.1",
     ],
 )
 def test_malformed_glue_session_lines_are_rejected(line):

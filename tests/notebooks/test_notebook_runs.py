@@ -52,7 +52,7 @@ def test_notebook_executes_on_a_small_sample(name, tmp_path):
     executed = run_notebook(name, parameters, output_dir=tmp_path / "out")
     text = _text_outputs(executed)
     assert f"run date {RUN_DATE}" in text
-    assert "Glue settings recorded, not applied: glue_version=5.0" in text
+    assert "Glue settings recorded, not applied: glue_version=5.1" in text
     if name.startswith("06_"):
         assert _has_image(executed), "the analytics notebook draws its chart"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -67,8 +68,24 @@ def test_show_prints_the_path_taken(watched_lake, capsys):
     main(["executions", "list", "--json", "--lake", watched_lake.root])
     name = json.loads(capsys.readouterr().out)["executions"][0]["name"]
     main(["executions", "show", name, "--lake", watched_lake.root])
-    out = capsys.readouterr().out
-    assert "ValidateInput" in out and "└─ ValidationFailed" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"{name}  FAILED"
+    assert lines[1].split() == ["step", "state", "type", "seconds"]
+    steps = [line.split()[:3] for line in lines[3:] if not line.startswith("error: ")]
+    assert steps[0] == ["1", "ValidateInput", "Task"]
+    assert steps[-1] == ["4", "ValidationFailed", "Fail"]
+    assert lines[-1].startswith("error: ValidationFailed: ")
+
+
+def test_list_prints_one_row_per_execution_and_the_count(watched_lake, capsys):
+    capsys.readouterr()
+    assert main(["executions", "list", "--lake", watched_lake.root]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "status", "started", "stopped"]
+    assert lines[2].split()[1] == "FAILED"
+    started_and_stopped = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00", lines[2])
+    assert len(started_and_stopped) == 2  # to the second, not the microsecond
+    assert lines[-1] == "(1 execution)"
 
 
 def test_showing_an_unknown_execution_is_a_one_line_error(lake, capsys):
