@@ -157,6 +157,12 @@ def check_references(document: dict, path: Traversable) -> None:
     if suite and folder is not None and not folder.joinpath(suite).is_file():
         raise SpecError(f"{where}: quality.suite: no file {suite!r} in the dataset folder")
     for index, reference in enumerate(document.get("references", [])):
+        on, key = (_as_list(reference.get(k, reference["key"])) for k in ("join_on", "key"))
+        if len(on) != len(key):
+            raise SpecError(
+                f"{where}: references.{index}.join_on: {len(on)} column(s) {on} for the "
+                f"{len(key)} column(s) of key {key}; name one feed column per key column"
+            )
         if folder is not None and not folder.joinpath(reference["file"]).is_file():
             raise SpecError(
                 f"{where}: references.{index}.file: no file {reference['file']!r} "
@@ -164,6 +170,10 @@ def check_references(document: dict, path: Traversable) -> None:
             )
     if document.get("steps") and folder is not None and not folder.joinpath("steps.py").is_file():
         raise SpecError(f"{where}: steps: the dataset folder has no steps.py")
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def _parent(path: Traversable) -> Traversable | None:

@@ -43,13 +43,30 @@ class ComposedTimestamp:
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference table shipped with the dataset and joined (left, broadcast) on ``key``."""
+    """A reference table shipped with the dataset and joined (left, broadcast) on ``key``.
+
+    ``join_on`` names the feed's columns matched with ``key`` when the feed calls them
+    otherwise (a flight's ``dest`` is an airport's ``faa``); ``rename`` gives joined columns
+    their curated names (two tables may both call a column ``name``).
+    """
 
     table: str
     file: str
     key: tuple[str, ...]
     columns: tuple[str, ...]
     types: dict[str, str] = field(default_factory=dict)
+    join_on: tuple[str, ...] = ()  # empty: the feed's columns have the key's names
+    rename: dict[str, str] = field(default_factory=dict)  # reference column -> curated name
+
+    @property
+    def feed_key(self) -> tuple[str, ...]:
+        """The feed's columns the key is matched with."""
+        return self.join_on or self.key
+
+    @property
+    def curated_columns(self) -> tuple[str, ...]:
+        """The joined columns as curated names them."""
+        return tuple(self.rename.get(c, c) for c in self.columns)
 
 
 @dataclass(frozen=True)
@@ -170,14 +187,21 @@ def _column(name: str, document: dict) -> Column:
 
 
 def _reference(document: dict) -> Reference:
-    key = document["key"]
+    columns = document["columns"]  # a list, or a mapping {reference column: curated name}
+    renamed = columns.items() if isinstance(columns, dict) else ()
     return Reference(
         table=document["table"],
         file=document["file"],
-        key=tuple([key] if isinstance(key, str) else key),
-        columns=tuple(document["columns"]),
+        key=_names(document["key"]),
+        columns=tuple(columns),
         types=dict(document.get("types", {})),
+        join_on=_names(document.get("join_on", [])),
+        rename={column: name for column, name in renamed if column != name},
     )
+
+
+def _names(value: str | list[str]) -> tuple[str, ...]:
+    return tuple([value] if isinstance(value, str) else value)
 
 
 def _pii(column: str, document: dict | str) -> Pii:
@@ -224,7 +248,10 @@ def spec_document(spec: DatasetSpec) -> dict:
                 "table": r.table,
                 "file": r.file,
                 "key": list(r.key),
-                "columns": list(r.columns),
+                **({"join_on": list(r.join_on)} if r.join_on else {}),
+                "columns": dict(zip(r.columns, r.curated_columns, strict=True))
+                if r.rename
+                else list(r.columns),
                 **({"types": dict(r.types)} if r.types else {}),
             }
             for r in spec.references

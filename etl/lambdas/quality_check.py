@@ -116,10 +116,12 @@ def json_array_records(text, chunk_chars: int = JSON_CHUNK_CHARS) -> Iterator[di
             return
 
 
-def csv_records(text) -> Iterator[dict]:
-    """CSV rows; an empty field is null, as Spark reads it."""
-    for row in csv.DictReader(text):
-        yield {k: (v if v != "" else None) for k, v in row.items()}
+def csv_records(text, delimiter: str = ",", null_markers: Iterable[str] = ()) -> Iterator[dict]:
+    """CSV rows; an empty field or one of the dataset's null markers (``NA``) is null, as
+    Spark reads it."""
+    nulls = {"", *null_markers}
+    for row in csv.DictReader(text, delimiter=delimiter):
+        yield {k: (None if v in nulls else v) for k, v in row.items()}
 
 
 READERS = {"json": json_lines_records, "json_array": json_array_records, "csv": csv_records}
@@ -164,7 +166,12 @@ def handler(event: dict, context: object = None) -> dict:
         profile.non_null = {column: rows - nulls for column, nulls in null_counts.items()}
     else:
         with open_text(s3, bucket, key) as text:
-            profile = profile_records(READERS[data_format](text))
+            records = (
+                csv_records(text, dataset.csv_delimiter, dataset.null_markers)
+                if data_format == "csv"
+                else READERS[data_format](text)
+            )
+            profile = profile_records(records)
     result = report(profile, dataset.quality_threshold)
     put_score_metric(dataset.name, result["qualityScore"])
     return result

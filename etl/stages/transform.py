@@ -188,13 +188,23 @@ def derive_columns(derived: dict[str, str]) -> Transform:
 
 def join_reference(table: DataFrame, reference: Reference) -> Transform:
     """Left-join the reference table's columns on its key (broadcast: reference tables are
-    small); rows with an unknown key get nulls. The input's columns keep their order."""
+    small); rows with an unknown key get nulls. The input's columns keep their order.
+
+    The key is matched with the feed's ``join_on`` columns and the joined columns take their
+    curated names (``rename``), so the same table can serve feeds that name things otherwise.
+    """
 
     def _transform(df: DataFrame) -> DataFrame:
-        _require(df, *reference.key)
-        lookup = F.broadcast(table.select(*reference.key, *reference.columns))
-        joined = df.join(lookup, on=list(reference.key), how="left")
-        return joined.select(*df.columns, *reference.columns)
+        _require(df, *reference.feed_key)
+        pairs = zip(reference.key, reference.feed_key, strict=True)
+        names = zip(reference.columns, reference.curated_columns, strict=True)
+        lookup = F.broadcast(
+            table.select(
+                *[F.col(k).alias(o) for k, o in pairs], *[F.col(c).alias(n) for c, n in names]
+            )
+        )
+        joined = df.join(lookup, on=list(reference.feed_key), how="left")
+        return joined.select(*df.columns, *reference.curated_columns)
 
     return _transform
 

@@ -11,10 +11,10 @@ from datetime import date
 from pathlib import Path
 
 from etl.core.errors import EtlError
-from etl.local.samples import orders
+from etl.local.samples import flights, orders
 
 Writer = Callable[..., list[Path]]
-GENERATORS: dict[str, Writer] = {"orders": orders.write_samples}
+GENERATORS: dict[str, Writer] = {"orders": orders.write_samples, "flights": flights.write_samples}
 
 
 def write_samples(
