@@ -72,3 +72,13 @@ def test_a_compressed_name_lands_byte_for_byte(tmp_path):
     source.write_bytes(gzip.compress(b'{"id": 1}\n'))
     landed = land_file(str(source), lake)
     assert Path(landed).read_bytes() == source.read_bytes()
+
+
+def test_a_source_is_identified_by_its_raw_key_wherever_the_lake_lives(tmp_path):
+    from etl.storage.lake import Lake
+
+    lake = Lake.local(tmp_path / "lake")
+    assert lake.raw_key(f"{lake.raw}/incoming/flights/f.csv") == "incoming/flights/f.csv"
+    assert Lake.s3("s3://raw-b", "s3://c", "s3://a").raw_key("s3://raw-b/incoming/o.json") == (
+        "incoming/o.json"
+    )

@@ -93,7 +93,7 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
                 curated,
                 curated_path,
                 PROCESS_PARTITIONS,
-                source=uri,
+                source=lake.raw_key(uri),
                 staging_path=lake.staging_path(lake.curated, run_id),
             )
     finally:
@@ -121,7 +121,7 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
             ]
             clear_partition(join(lake.analytics_table_path(summary.name), *segments))
     written = [p for p in published if not p.moved_out]
-    return JobOutcome(_rows_in(written, uri), published, analytics)
+    return JobOutcome(_rows_in(written, lake.raw_key(uri)), published, analytics)
 
 
 def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_progress):

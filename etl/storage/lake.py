@@ -86,6 +86,12 @@ class Lake:
     def analytics_table_path(self, table: str) -> str:
         return join(self.analytics, table)
 
+    def raw_key(self, uri: str) -> str:
+        """The key of an object in the raw zone (``incoming/...``): a source's identity,
+        the same wherever the lake lives (its bucket or folder is not part of it)."""
+        base = self.raw.rstrip("/") + "/"
+        return uri[len(base) :] if uri.startswith(base) else uri
+
     def staging_path(self, zone_base: str, run_id: str) -> str:
         """Scratch space next to a zone's data, so publishing is a same-filesystem rename."""
         return join(zone_base, "_staging", run_id)
