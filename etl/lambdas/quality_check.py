@@ -10,16 +10,17 @@ How it stays fast and small (``benchmarks/bench_quality_lambda.py``; README "Per
   parsed) and is split into lines here, not through a text stream.
 * JSON lines are parsed with orjson when it is importable (the Lambda bundle vendors it, see
   ``etl/deploy/export.py``), else with the standard library: the two give the same counts.
-* Null counts: a record's key tuple is counted per distinct tuple ("shape"), and only lines
-  that contain ``null`` are looked at value by value; shapes are folded into per-column
-  counts every few thousand. A missing key is a null, as in Spark's read of the same file.
+* Null counts: a record's key tuple is counted per distinct tuple ("shape"), and only
+  records that hold a null value are looked at key by key; shapes are folded into
+  per-column counts every few thousand. A missing key is a null, as in Spark's read.
 * Duplicates are records whose bytes are identical (a 64-bit hash of the raw line): a record
   that repeats another with its keys in another order, other spacing or other number
   spelling is not counted (Spark's ``distinct`` would count it). Past ``max_fingerprints``
-  distinct records only a hash-selected share is kept (a duplicate hashes like its
-  original, so the share's duplicate rate estimates the file's) and the result says
-  ``duplicatesEstimated``. The hash is Python's, seeded per process, so such an estimate
-  may differ by a hair between invocations; below the budget the count is exact.
+  distinct records only a hash-selected share is kept, the number of distinct records is
+  estimated from it (``HashSample``; ~0.3% error, so the duplicate share is within ~0.3
+  points) and the result says ``duplicatesEstimated``. The hash is Python's, seeded per
+  process, so such an estimate may differ by that much between invocations; below the
+  budget the count is exact.
 * Columns: null counts are kept for the first ``max_columns`` distinct columns; past that,
   the rest are counted in totals only (their number estimated the same hash-sampled way)
   and the response says ``columnsEstimated``. The response lists the
@@ -43,7 +44,6 @@ import json
 import math
 import os
 from bisect import bisect_right
-from collections import _count_elements
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate, filterfalse, repeat
@@ -126,30 +126,25 @@ class HashSample:
     """Hashes with their low ``mask`` bits zero: all of them until ``budget``, then a share.
 
     Each time the set outgrows the budget one more bit must be zero, halving the share, so
-    ``len(seen) * (mask + 1)`` estimates how many distinct hashes were offered. ``extra``
-    counts offers of a hash already seen; when the share halves it is scaled with the set
-    (the duplicate rate so far carries over), so below the budget it is exact and past it an
-    estimate from a hash-selected sample (a repeat hashes like its original).
+    ``len(seen) * (mask + 1)`` estimates how many distinct hashes were offered (adaptive
+    sampling: each distinct value counts once however often it repeats, so a few records
+    repeated thousands of times do not swing it). Below the budget it is exact; past it, the
+    relative error is about ``1 / sqrt(len(seen))``: ~0.3% at a 250,000 budget.
     """
 
     def __init__(self, budget: int) -> None:
-        self.budget, self.mask, self.extra = budget, 0, 0.0
+        self.budget, self.mask, self.offered = budget, 0, 0
         self.seen: set[int] = set()
 
     def offer_many(self, hashes: Iterable[int]) -> None:
-        if self.mask:
-            hashes = filterfalse(self.mask.__and__, hashes)
         hashes = hashes if isinstance(hashes, list) else list(hashes)
-        before = len(self.seen)
-        self.seen.update(hashes)
-        self.extra += len(hashes) - (len(self.seen) - before)
+        self.offered += len(hashes)
+        self.seen.update(filterfalse(self.mask.__and__, hashes) if self.mask else hashes)
 
     def shrink(self) -> None:
         while len(self.seen) > self.budget:
             self.mask = (self.mask << 1) | 1
-            kept = {h for h in self.seen if not h & self.mask}
-            self.extra *= len(kept) / len(self.seen)
-            self.seen = kept
+            self.seen = {h for h in self.seen if not h & self.mask}
 
     @property
     def estimated(self) -> bool:
@@ -157,13 +152,12 @@ class HashSample:
 
     @property
     def distinct(self) -> int:
-        return len(self.seen) * (self.mask + 1)
+        return min(len(self.seen) * (self.mask + 1), self.offered)
 
     @property
     def duplicate_share(self) -> float:
-        """Offers that repeat an earlier one, as a share of all sampled offers."""
-        offered = len(self.seen) + self.extra
-        return self.extra / offered if offered else 0.0
+        """Offers that repeat an earlier one, as a share of all offers."""
+        return 1.0 - self.distinct / self.offered if self.offered else 0.0
 
 
 class Columns:
@@ -328,7 +322,9 @@ def split_lines(
                 lines[0] = lines[0][:-1]
         carry = tail
         too_long = []
-        if max(map(len, lines)) > max_record_bytes:
+        # Only the first line (it may continue a carried one) can be longer than the block.
+        longest = len(lines[0]) if len(block) <= max_record_bytes else max(map(len, lines))
+        if longest > max_record_bytes:
             for i, line in enumerate(lines):
                 if len(line) > max_record_bytes:
                     lines[i] = b""
@@ -388,7 +384,8 @@ def profile_json_lines(
             else:
                 profile.rows += len(batch)
                 _merge(profile.shapes, shapes)
-                _count_elements(profile.null_shapes, nulls)
+                for keys in nulls:
+                    profile.null_shapes[keys] = profile.null_shapes.get(keys, 0) + 1
                 profile.fingerprints.offer_many(map(hash, batch))
             profile.tidy()
     return profile

@@ -218,12 +218,16 @@ def test_duplicates_are_identical_records_byte_for_byte():
 
 
 def test_past_the_fingerprint_budget_duplicates_are_estimated_not_dropped():
-    data = b"".join(b'{"id": %d}\n' % (i % 3000) for i in range(6000))  # 50% duplicates
+    """60,000 records, half of them repeats, counted with room for 4,000 fingerprints."""
+    data = b"".join(b'{"id": %d}\n' % (i % 30_000) for i in range(60_000))
+    data += b'{"id": "hot"}\n' * 3000  # one record repeated often must not swing the estimate
     exact = qc.profile_json_lines([data])
-    sampled = qc.profile_json_lines([data], qc.Limits(max_fingerprints=500, lines_per_batch=100))
-    assert exact.duplicate_percent == 50.0 and not exact.fingerprints.estimated
-    assert sampled.fingerprints.estimated and len(sampled.fingerprints.seen) <= 500
-    assert sampled.duplicate_percent == pytest.approx(50.0, abs=5)
+    limits = qc.Limits(max_fingerprints=4000, lines_per_batch=500)
+    sampled = qc.profile_json_lines([data], limits)
+    assert exact.duplicate_percent == pytest.approx(100 * (1 - 30_001 / 63_000))
+    assert not exact.fingerprints.estimated
+    assert sampled.fingerprints.estimated and len(sampled.fingerprints.seen) <= 4000
+    assert sampled.duplicate_percent == pytest.approx(exact.duplicate_percent, abs=4)
 
 
 def reference_csv_counts(text: str) -> tuple[int, dict[str, int], int]:
@@ -299,3 +303,21 @@ def test_a_malformed_json_array_is_one_defect_and_says_where_it_stops():
 def test_a_file_of_nothing_but_defects_scores_zero():
     result = qc.report(qc.profile_json_lines([b"not json\n[1]\n"]), ORDERS.quality_threshold)
     assert result["qualityScore"] == 0.0 and result["defectRecords"] == 2
+
+
+def test_blocks_come_in_order_and_from_one_version_of_the_object(s3):
+    from botocore.exceptions import ClientError
+
+    from etl.lambdas.s3_objects import iter_blocks
+
+    body = bytes(range(256)) * 40
+    s3.put_object(Bucket=BUCKET, Key="incoming/x.json", Body=body)
+    assert (
+        b"".join(iter_blocks(s3, BUCKET, "incoming/x.json", block_bytes=100, in_flight=3)) == body
+    )
+    blocks = iter_blocks(s3, BUCKET, "incoming/x.json", block_bytes=100, in_flight=1)
+    first = next(blocks)
+    s3.put_object(Bucket=BUCKET, Key="incoming/x.json", Body=body[::-1])  # replaced mid-read
+    with pytest.raises(ClientError, match="PreconditionFailed"):
+        list(blocks)
+    assert first == body[:100]
