@@ -75,7 +75,6 @@ class Limits:
     reported_defect_lines: int = 10
     max_name_chars: int = 64
     lines_per_batch: int = 16_384
-    batch_bytes: int = 2 << 20  # parsed records of one batch are alive together
 
 
 LIMITS = Limits()
@@ -339,11 +338,9 @@ def split_lines(
 
 
 def batches(lines: list[bytes], limits: Limits) -> Iterable[tuple[int, list[bytes]]]:
-    """``(offset, slice)`` of at most ``lines_per_batch`` lines and about ``batch_bytes``."""
-    if not lines:
-        return
-    size = sum(map(len, lines)) + len(lines)
-    step = max(1, min(limits.lines_per_batch, limits.batch_bytes * len(lines) // size))
+    """``(offset, slice)`` of at most ``lines_per_batch`` lines: the unit of the fast paths
+    (a bad line sends only its batch down the careful path) and of the budget checks."""
+    step = limits.lines_per_batch
     for start in range(0, len(lines), step):
         yield start, lines[start : start + step]
 
