@@ -29,7 +29,8 @@ How it stays fast and small (``benchmarks/bench_quality_lambda.py``; README "Per
 
 Records it cannot read are defects, never crashes: a line that is not JSON, a JSON line
 that is not an object, a CSV row with the wrong number of fields, a quote never closed, a
-record longer than ``max_record_bytes`` (skipped without being held). Each counts as a row
+record longer than ``max_record_bytes`` (skipped without being held) or holding so many
+values it could take more than ``max_record_memory`` parsed. Each counts as a row
 whose every cell is null (what Spark's permissive reader makes of it), so it lowers the
 score; the response counts them by kind and gives the first few line numbers, never their
 content. Parquet needs no scan: row and null counts come from the footer statistics
@@ -68,6 +69,7 @@ class Limits:
 
     block_bytes: int = 8 << 20
     max_record_bytes: int = 8 << 20
+    max_record_memory: int = 64 << 20  # what a record may take once parsed, estimated
     max_fingerprints: int = 250_000
     max_columns: int = 10_000
     max_shapes: int = 4096
@@ -78,12 +80,13 @@ class Limits:
 
 
 LIMITS = Limits()
-NOT_JSON, NOT_OBJECT, FIELD_COUNT, OPEN_QUOTE, TOO_LONG = (
+NOT_JSON, NOT_OBJECT, FIELD_COUNT, OPEN_QUOTE, TOO_LONG, TOO_MANY_VALUES = (
     "notJson",
     "notAnObject",
     "wrongFieldCount",
     "unclosedQuote",
     "tooLong",
+    "tooManyValues",
 )
 DEFECT_WORDS = {
     NOT_JSON: "not JSON",
@@ -91,7 +94,24 @@ DEFECT_WORDS = {
     FIELD_COUNT: "wrong number of fields",
     OPEN_QUOTE: "quote never closed",
     TOO_LONG: "too long",
+    TOO_MANY_VALUES: "too many values",
 }
+# Lines shorter than this cannot hold enough values to matter (a 256 KB line of ``{},`` is
+# ~20 MB of dicts); longer ones are weighed before they are parsed.
+WEIGH_FROM_BYTES = 256 << 10
+
+
+def json_weight(line: bytes) -> int:
+    """Bytes a JSON line may take parsed, from above: ~200 per object, 64 per array, 48 per
+    other value (orjson makes 8 MB of ``[],`` into ~240 MB of lists)."""
+    return 200 * line.count(b"{") + 64 * line.count(b"[") + 48 * line.count(b",")
+
+
+def csv_weight(line: bytes) -> int:
+    """Bytes a CSV row may take split into fields."""
+    return 48 * line.count(b",")
+
+
 BOM = codecs.BOM_UTF8
 _NOT_STRUCTURE = bytes(range(256)).translate(None, b',\n"')
 _FIELD_ENDS = bytes.maketrans(b"\n", b",")
@@ -290,14 +310,25 @@ class Profile:
 
 # --- reading ---------------------------------------------------------------------------
 def split_lines(
-    blocks: Iterable[bytes], max_record_bytes: int
-) -> Iterable[tuple[int, list[bytes], list[int]]]:
-    """``(number of the first line, lines, numbers of lines too long)`` per block.
+    blocks: Iterable[bytes], limits: Limits, weight: Callable[[bytes], int] | None = None
+) -> Iterable[tuple[int, list[bytes], list[tuple[int, str]]]]:
+    """``(number of the first line, lines, (line number, defect) of lines dropped)`` per block.
 
-    Lines are cut at ``\\n`` (a ``\\r`` before it is dropped); a line longer than
-    ``max_record_bytes`` comes back empty, its number in the third item, and is never held
-    whole: once the unfinished line outgrows the bound it is dropped up to its end.
+    Lines are cut at ``\\n`` (a ``\\r`` before it is dropped). A line longer than
+    ``max_record_bytes`` comes back empty as ``TOO_LONG`` and is never held whole: once the
+    unfinished line outgrows the bound it is dropped up to its end. A line whose ``weight``
+    exceeds ``max_record_memory`` comes back empty as ``TOO_MANY_VALUES``.
     """
+    max_record_bytes = limits.max_record_bytes
+
+    def heavy(line: bytes) -> bool:
+        return (
+            bool(weight)
+            and len(line) > WEIGH_FROM_BYTES
+            and weight(line) > limits.max_record_memory
+        )
+
+    check_from = min(WEIGH_FROM_BYTES, max_record_bytes) if weight else max_record_bytes
     carry, skipping, line_no = b"", False, 1
     for block in _without_bom(blocks):
         if b"\r" in block:
@@ -312,7 +343,7 @@ def split_lines(
         if not lines:  # no line ends in this block
             carry += tail
             if len(carry) > max_record_bytes:
-                yield line_no, [], [line_no]
+                yield line_no, [], [(line_no, TOO_LONG)]
                 carry, skipping = b"", True
             continue
         if carry:
@@ -320,21 +351,26 @@ def split_lines(
             if lines[0].endswith(b"\r"):  # a \r\n split across two blocks
                 lines[0] = lines[0][:-1]
         carry = tail
-        too_long = []
-        # Only the first line (it may continue a carried one) can be longer than the block.
-        longest = len(lines[0]) if len(block) <= max_record_bytes else max(map(len, lines))
-        if longest > max_record_bytes:
+        dropped = []
+        if max(map(len, lines)) > check_from:
             for i, line in enumerate(lines):
                 if len(line) > max_record_bytes:
                     lines[i] = b""
-                    too_long.append(line_no + i)
-        yield line_no, lines, too_long
+                    dropped.append((line_no + i, TOO_LONG))
+                elif heavy(line):
+                    lines[i] = b""
+                    dropped.append((line_no + i, TOO_MANY_VALUES))
+        yield line_no, lines, dropped
         line_no += len(lines)
         if len(carry) > max_record_bytes:
-            yield line_no, [], [line_no]
+            yield line_no, [], [(line_no, TOO_LONG)]
             carry, skipping = b"", True
     if carry and not skipping:
-        yield line_no, [carry.removesuffix(b"\r")], []
+        last = carry.removesuffix(b"\r")
+        if heavy(last):
+            yield line_no, [b""], [(line_no, TOO_MANY_VALUES)]
+        else:
+            yield line_no, [last], []
 
 
 def batches(lines: list[bytes], limits: Limits) -> Iterable[tuple[int, list[bytes]]]:
@@ -370,9 +406,9 @@ def profile_json_lines(
     if orjson is not None and loads is orjson.loads:
         parser = "orjson"
     profile = Profile(limits=limits, parser=parser)
-    for first_no, lines, too_long in split_lines(blocks, limits.max_record_bytes):
-        for line_no in too_long:
-            profile.defect(line_no, TOO_LONG)
+    for first_no, lines, dropped in split_lines(blocks, limits, json_weight):
+        for line_no, kind in dropped:
+            profile.defect(line_no, kind)
         for offset, batch in batches(lines, limits):
             try:
                 shapes, nulls = _json_fast(batch, loads)
@@ -448,9 +484,9 @@ def profile_csv(blocks: Iterable[bytes], limits: Limits = LIMITS) -> Profile:
     module, joined with the following lines while a quote is open (a quoted newline).
     """
     reader = _CsvReader(Profile(limits=limits, parser="csv"))
-    for first_no, lines, too_long in split_lines(blocks, limits.max_record_bytes):
-        for line_no in too_long:
-            reader.too_long(line_no)
+    for first_no, lines, dropped in split_lines(blocks, limits, csv_weight):
+        for line_no, kind in dropped:
+            reader.dropped(line_no, kind)
         for offset, batch in batches(lines, limits):
             if not reader.fast(batch):
                 reader.batch(first_no + offset, batch)
@@ -465,8 +501,8 @@ class _CsvReader:
         self.commas = -1  # fields - 1, once the header is read
         self.open: tuple[int, list[bytes], int, int] | None = None  # line, parts, size, quotes
 
-    def too_long(self, line_no: int) -> None:
-        self.profile.defect(line_no, TOO_LONG)  # an open quote goes on past it
+    def dropped(self, line_no: int, kind: str) -> None:
+        self.profile.defect(line_no, kind)  # an open quote goes on past it
 
     def fast(self, lines: list[bytes]) -> bool:
         """A batch of plain rows, checked and counted over the joined batch; False (and
@@ -556,7 +592,11 @@ class _CsvReader:
             parts.append(line)
             quotes += line.count(b'"')
         self.open = None
-        self._record(line_no, b"\n".join(parts))
+        record = b"\n".join(parts)
+        if size > WEIGH_FROM_BYTES and csv_weight(record) > self.profile.limits.max_record_memory:
+            self.profile.defect(line_no, TOO_MANY_VALUES)
+        else:
+            self._record(line_no, record)
         return True
 
     def _record(self, line_no: int, raw: bytes) -> None:

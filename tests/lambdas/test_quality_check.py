@@ -105,6 +105,26 @@ def test_a_record_longer_than_the_bound_is_skipped_without_being_held():
     assert profile.rows == 201
 
 
+def test_a_record_of_millions_of_tiny_values_is_refused_before_it_is_parsed():
+    """8 MB of ``[],`` would be ~240 MB of lists once parsed: weighed unparsed, a defect."""
+    limits = qc.Limits(max_record_memory=4 << 20)  # so that 1 MB shows it
+    heavy = b'{"a": [' + b"[]," * 350_000 + b"[]]}"
+    long_text = b'{"a": "' + b"x" * (1 << 20) + b'"}'  # as long, but one value: parsed
+    data = good_json_lines(3) + heavy + b"\n" + long_text + b"\n" + good_json_lines(3, 10)
+    parsed = []
+
+    def loads(line: bytes) -> object:
+        parsed.append(len(line))
+        return orjson.loads(line)
+
+    profile = qc.profile_json_lines(chunks(data, 1 << 16), limits, loads=loads)
+    assert profile.defects == {qc.TOO_MANY_VALUES: 1} and profile.defect_lines == [4]
+    assert profile.rows == 3 + 1 + 1 + 3
+    assert len(heavy) not in parsed and len(long_text) in parsed
+    csv_rows = b"a,b\n1,2\n" + b"," * 300_000 + b"\n3,4\n"
+    assert qc.profile_csv([csv_rows], limits).defects == {qc.TOO_MANY_VALUES: 1}
+
+
 @pytest.mark.parametrize("block_size", [1, 7, 64, 1 << 20])
 def test_lines_are_the_same_whatever_the_block_boundaries(block_size):
     data = (
@@ -113,19 +133,20 @@ def test_lines_are_the_same_whatever_the_block_boundaries(block_size):
         + b"y" * 40
         + b'"}\n{"a": 4}'
     )
+    limits = qc.Limits(max_record_bytes=30)
     got = [
         (first + i, line)
-        for first, lines, _ in qc.split_lines(chunks(data, block_size), 30)
+        for first, lines, _ in qc.split_lines(chunks(data, block_size), limits)
         for i, line in enumerate(lines)
     ]
-    too_long = [n for _, _, long in qc.split_lines(chunks(data, block_size), 30) for n in long]
+    dropped = [d for _, _, ds in qc.split_lines(chunks(data, block_size), limits) for d in ds]
     assert [(n, line) for n, line in got if line] == [
         (1, b'{"a": 1}'),
         (2, b'{"a": 2}'),
         (4, b'{"a": 3}'),
         (6, b'{"a": 4}'),
     ]
-    assert too_long == [5]
+    assert dropped == [(5, qc.TOO_LONG)]
 
 
 def test_the_response_stays_small_whatever_the_number_of_keys():
