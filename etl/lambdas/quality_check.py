@@ -735,10 +735,15 @@ def report(profile: Profile, threshold: float) -> dict:
             f"nullCounts lists the {len(shown)} columns with the most nulls; "
             f"{omitted} other columns are left out"
         )
-    if profile.columns.estimated:
+    if profile.columns.overflowed:
         notes.append(
-            f"more than {limits.max_columns} columns: the column count and the null share "
-            "are estimated from a hash sample of the column names"
+            f"more than {limits.max_columns} columns: nullCounts is chosen among the first "
+            f"{limits.max_columns}, the others count in the totals only"
+            + (
+                "; their number is estimated from a hash sample"
+                if profile.columns.estimated
+                else ""
+            )
         )
     return {
         "qualityScore": score,

@@ -159,6 +159,7 @@ def test_the_response_stays_small_whatever_the_number_of_keys():
     assert len(result["nullCounts"]) == 5 and result["columns"] == 3001
     assert result["nullCountsOmitted"] == 2996
     assert any("2996 other columns" in note for note in result["notes"])
+    assert any("chosen among the first 100" in note for note in result["notes"])
     exact = 100 * (3000 * 3001 - 3000 * 2) / (3000 * 3001)  # each row: id and its own key
     assert result["nullPercentage"] == round(exact, 2)
 
