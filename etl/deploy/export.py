@@ -7,7 +7,8 @@ Written to ``build/deploy/``::
                                      imports, and every dataset under ``etl/_datasets/``
                                      (spec as validated JSON, suite, references, steps.py)
     lambdas/<name>.zip               per handler ``etl.lambdas.<name>.handler``: only the
-                                     ``etl`` modules it imports, and every dataset's spec
+                                     ``etl`` modules it imports, the vendored third-party
+                                     packages they import (orjson) and every dataset's spec
     statemachine/etl_workflow.asl.json
 
 Every artifact is deterministic (fixed zip timestamps and permissions, sorted entries), so
@@ -55,6 +56,18 @@ DATASETS_DIR = Path("datasets")
 PACKAGED_DATASETS = "_datasets"
 # What a Lambda's Python runtime provides besides the standard library.
 LAMBDA_RUNTIME_PACKAGES = {"boto3", "botocore"}
+# Third-party packages a Lambda bundle may carry, copied from this environment's installed
+# files (pinned in requirements.txt). orjson makes the quality check ~4x faster; it is
+# imported in a ``try`` with a stdlib fallback, so a bundle without it still works, slowly.
+# A compiled package must be built for the runtime the function runs on: the functions
+# that carry one declare ``Runtime: python3.11`` and ``Architectures: [x86_64]`` in
+# infra/workflow.yaml (a test checks), which is this .venv's interpreter and platform, and
+# that runtime's Amazon Linux 2 has glibc 2.26, so a manylinux wheel must need no newer.
+# ``vendored_entries`` refuses anything else: export from a python3.11 x86_64 Linux env.
+LAMBDA_VENDORED_PACKAGES = {"orjson"}
+LAMBDA_PYTHON = (3, 11)
+LAMBDA_ARCHITECTURE = "x86_64"
+LAMBDA_GLIBC = (2, 26)
 
 JOB_HEADER = '''\
 """AWS Glue job {job}.
@@ -259,10 +272,20 @@ def _module_file(package_dir: Path, module: str) -> Path | None:
     return None
 
 
+def _module_level(tree: ast.Module) -> set[ast.AST]:
+    """Statements run on import: the module's own, and those in its top-level ``try``s."""
+    nodes = set(tree.body)
+    for node in tree.body:
+        if isinstance(node, ast.Try):
+            nodes.update(node.body)
+    return nodes
+
+
 def _imports(path: Path, module: str) -> tuple[set[str], set[str]]:
-    """(``etl`` modules imported anywhere, top-level third-party packages) of one module."""
+    """(``etl`` modules imported anywhere, third-party packages imported on import)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    module_level = _module_level(tree)
     local, external = set(), set()
     for node in ast.walk(tree):
         names: list[str] = []
@@ -274,7 +297,7 @@ def _imports(path: Path, module: str) -> tuple[set[str], set[str]]:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}".rstrip(".")
             names = [base] + [f"{base}.{alias.name}" for alias in node.names]
-        top_level = node in tree.body
+        top_level = node in module_level
         for name in names:
             if name == "etl" or name.startswith("etl."):
                 local.add(name)
@@ -289,7 +312,9 @@ def lambda_modules(package_dir: Path, handler_module: str) -> dict[str, Path]:
     Raises ``ExportError`` when one imports, at module level, a package the Lambda runtime
     lacks (e.g. pyspark): the bundle would fail on its first import.
     """
-    return import_closure(package_dir, [handler_module], LAMBDA_RUNTIME_PACKAGES)
+    return import_closure(
+        package_dir, [handler_module], LAMBDA_RUNTIME_PACKAGES | LAMBDA_VENDORED_PACKAGES
+    )
 
 
 def import_closure(
@@ -322,15 +347,91 @@ def import_closure(
     return needed
 
 
+def lambda_vendored(modules: dict[str, Path]) -> list[str]:
+    """The vendored third-party packages ``modules`` import (see LAMBDA_VENDORED_PACKAGES)."""
+    packages: set[str] = set()
+    for name, path in modules.items():
+        packages |= _imports(path, name)[1] & LAMBDA_VENDORED_PACKAGES
+    return sorted(packages)
+
+
+def _wheel_fits_lambda(tags: list[str]) -> bool:
+    """True when one wheel tag runs on the Lambda: CPython ``LAMBDA_PYTHON`` (or the stable
+    ABI), ``LAMBDA_ARCHITECTURE`` Linux, and a glibc no newer than ``LAMBDA_GLIBC``."""
+    cp = f"cp{LAMBDA_PYTHON[0]}{LAMBDA_PYTHON[1]}"
+    legacy = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+    for tag in tags:
+        python, abi, platform = tag.split("-")
+        if platform == "any":
+            return True
+        if abi == "abi3":  # the stable ABI: built for this CPython or an older one
+            fits_python = python.startswith("cp3") and int(python[3:]) <= LAMBDA_PYTHON[1]
+        else:
+            fits_python = python == abi == cp
+        suffix = f"_{LAMBDA_ARCHITECTURE}"
+        if not fits_python or not platform.endswith(suffix):
+            continue
+        family = platform.removesuffix(suffix)
+        if family in legacy:
+            glibc = legacy[family]
+        elif family.startswith("manylinux_"):
+            glibc = tuple(int(part) for part in family.split("_")[1:3])
+        else:  # linux_x86_64: built here, for this machine's glibc only
+            continue
+        if glibc <= LAMBDA_GLIBC:
+            return True
+    return False
+
+
+def vendored_entries(package: str) -> dict[str, bytes]:
+    """``package`` as installed here, with its metadata and licences, for a Lambda zip.
+
+    Raises ``ExportError`` when it is not installed, or installed from a wheel that would
+    not load on the Lambda (another Python, architecture or a newer glibc).
+    """
+    import importlib.metadata
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ExportError(
+            f"the Lambda bundles vendor {package}, which is not installed here; "
+            "run: .venv/bin/python -m pip install -c constraints.txt -r requirements.txt"
+        )
+    distribution = importlib.metadata.distribution(package)
+    wheel = distribution.read_text("WHEEL") or ""
+    tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
+    if not _wheel_fits_lambda(tags):
+        raise ExportError(
+            f"{package} {distribution.version} here is built for {', '.join(tags) or 'unknown'}; "
+            f"the Lambda runs python{LAMBDA_PYTHON[0]}.{LAMBDA_PYTHON[1]} on "
+            f"{LAMBDA_ARCHITECTURE} Linux (glibc {LAMBDA_GLIBC[0]}.{LAMBDA_GLIBC[1]}): "
+            "export from such an environment"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    entries = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            entries[f"{package}/{path.relative_to(root).as_posix()}"] = path.read_bytes()
+    for file in distribution.files or []:
+        name = file.as_posix()
+        if name.endswith(("/METADATA", "/WHEEL")) or "/licenses/" in name or "LICENSE" in name:
+            entries[name] = file.locate().read_bytes()
+    return entries
+
+
 def lambda_zip_entries(
     package_dir: Path, name: str, datasets_dir: Path | None = None
 ) -> dict[str, bytes]:
-    """The handler's modules, plus every dataset's exported spec (the Lambdas route on it)."""
+    """The handler's modules, the vendored packages they import, and every dataset's
+    exported spec (the Lambdas route on it)."""
     modules = lambda_modules(package_dir, f"etl.lambdas.{name}")
     entries = {
         (Path("etl") / path.relative_to(package_dir)).as_posix(): path.read_bytes()
         for path in modules.values()
     }
+    for package in lambda_vendored(modules):
+        entries.update(vendored_entries(package))
     if datasets_dir is not None:
         entries.update(dataset_entries(datasets_dir, with_files=False))
     return entries

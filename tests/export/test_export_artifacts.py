@@ -170,12 +170,111 @@ def test_a_lambda_that_reaches_spark_is_refused_with_the_module_named(tmp_path):
         export.lambda_modules(package, "etl.lambdas.quality_check")
 
 
-def test_the_real_lambda_handlers_bundle_as_pure_python():
+def test_the_real_lambda_handlers_bundle_etl_and_only_the_vendored_packages():
     assert {"trigger", "validation", "quality_check"} <= set(export.lambda_handlers(REPO / "etl"))
     for name in export.lambda_handlers(REPO / "etl"):
         entries = export.lambda_zip_entries(REPO / "etl", name, REPO / "datasets")
         assert f"etl/lambdas/{name}.py" in entries
         assert "etl/_datasets/orders/dataset.json" in entries  # the Lambdas route on the spec
+        others = {n.split("/")[0].split("-")[0] for n in entries if not n.startswith("etl/")}
+        assert others == ({"orjson"} if name == "quality_check" else set()), name
+
+
+def test_the_quality_check_bundle_runs_from_its_zip_alone_with_orjson(tmp_path):
+    """Unzipped as Lambda unzips it, on a bare interpreter (no site-packages): it imports,
+    and parses with the orjson it carries, not one from this environment."""
+    target = export.write_zip(
+        tmp_path / "quality_check.zip", export.lambda_zip_entries(REPO / "etl", "quality_check")
+    )
+    task = tmp_path / "task"
+    with zipfile.ZipFile(target) as archive:
+        archive.extractall(task)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import etl.lambdas.quality_check as qc; "
+        "assert qc.orjson.__file__.startswith(sys.argv[1]), qc.orjson.__file__; "
+        'p = qc.profile_json_lines([b\'{"a": 1}\\n{"a": null}\\nbad\\n\']); '
+        "print(p.parser, p.rows, p.defect_count, p.null_counts())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(task)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-800:]
+    assert done.stdout.split() == ["orjson", "3", "1", "{'a':", "2}"]
+
+
+def test_a_module_may_import_a_vendored_package_in_a_try_but_no_other(tmp_path):
+    package = _fake_package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "lambdas/__init__.py": "",
+            "lambdas/fast.py": "try:\n    import orjson\nexcept ImportError:\n    orjson = None\n",
+            "lambdas/other.py": "try:\n    import ujson\nexcept ImportError:\n    ujson = None\n",
+        },
+    )
+    modules = export.lambda_modules(package, "etl.lambdas.fast")
+    assert export.lambda_vendored(modules) == ["orjson"]
+    with pytest.raises(export.ExportError, match=r"needs etl\.lambdas\.other, which imports ujson"):
+        export.lambda_modules(package, "etl.lambdas.other")
+
+
+@pytest.mark.parametrize(
+    ("tag", "fits"),
+    [
+        ("cp311-cp311-manylinux_2_17_x86_64", True),
+        ("cp311-cp311-manylinux2014_x86_64", True),
+        ("cp38-abi3-manylinux_2_17_x86_64", True),
+        ("py3-none-any", True),
+        ("cp312-cp312-manylinux_2_17_x86_64", False),  # another Python
+        ("cp311-cp311-manylinux_2_17_aarch64", False),  # another architecture
+        ("cp311-cp311-manylinux_2_28_x86_64", False),  # needs a newer glibc than AL2's 2.26
+        ("cp311-cp311-linux_x86_64", False),  # built from source for this machine only
+    ],
+)
+def test_a_vendored_wheel_must_fit_the_lambda_runtime(tag, fits):
+    assert export._wheel_fits_lambda([tag]) is fits
+
+
+def test_a_vendored_package_that_is_not_installed_is_refused_in_one_line():
+    with pytest.raises(export.ExportError, match="not installed here") as error:
+        export.vendored_entries("no_such_package_here")
+    assert "\n" not in str(error.value)
+
+
+def _workflow_functions() -> dict[str, dict]:
+    """Handler -> properties of each Lambda function in infra/workflow.yaml."""
+    import yaml
+
+    class CfnLoader(yaml.SafeLoader):
+        pass
+
+    CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((REPO / "infra" / "workflow.yaml").read_text(), Loader=CfnLoader)
+    return {
+        r["Properties"]["Handler"]: r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+
+
+def test_a_function_that_carries_a_compiled_package_runs_the_runtime_it_was_built_for():
+    functions = _workflow_functions()
+    carrying = []
+    for name in export.lambda_handlers(REPO / "etl"):
+        modules = export.lambda_modules(REPO / "etl", f"etl.lambdas.{name}")
+        if export.lambda_vendored(modules):
+            carrying.append(name)
+            props = functions[f"etl.lambdas.{name}.handler"]
+            major, minor = export.LAMBDA_PYTHON
+            assert props["Runtime"] == f"python{major}.{minor}", name
+            assert props["Architectures"] == [export.LAMBDA_ARCHITECTURE], name
+    assert carrying == ["quality_check"]
+    assert sys.version_info[:2] == export.LAMBDA_PYTHON  # the .venv the wheel comes from
 
 
 def test_only_modules_with_a_handler_become_lambda_bundles(tmp_path):

@@ -278,15 +278,15 @@ def test_glue_roles_reach_only_their_prefixes_by_arn(aws, outputs):
 
 
 # --------------------------------------------------------------------------- workflow
-def test_lambda_functions_run_the_exported_bundles_on_python_3_12(aws):
+def test_lambda_functions_run_the_exported_bundles_on_their_runtimes(aws):
     expected = {
-        f"{PREFIX}-ingestion-trigger": "etl.lambdas.trigger.handler",
-        f"{PREFIX}-data-validation": "etl.lambdas.validation.handler",
-        f"{PREFIX}-data-quality-check": "etl.lambdas.quality_check.handler",
+        f"{PREFIX}-ingestion-trigger": ("python3.12", "etl.lambdas.trigger.handler"),
+        f"{PREFIX}-data-validation": ("python3.12", "etl.lambdas.validation.handler"),
+        f"{PREFIX}-data-quality-check": ("python3.11", "etl.lambdas.quality_check.handler"),
     }
-    for name, handler in expected.items():
+    for name, (runtime, handler) in expected.items():
         config = aws("lambda").get_function(FunctionName=name)["Configuration"]
-        assert (config["Runtime"], config["Handler"]) == ("python3.12", handler), name
+        assert (config["Runtime"], config["Handler"]) == (runtime, handler), name
 
 
 def test_trigger_knows_the_state_machine_it_starts(aws, outputs):

@@ -99,21 +99,3 @@ def test_the_score_is_put_as_the_data_quality_score_metric(s3):
         Statistics=["Maximum"],
     )
     assert [p["Maximum"] for p in stats["Datapoints"]] == [score]
-
-
-def test_past_the_fingerprint_budget_duplicates_are_estimated_not_dropped(monkeypatch):
-    rows = [{"id": i % 3000} for i in range(6000)]  # every row appears twice: 50% duplicates
-    exact = quality_check.profile_records(rows)
-    monkeypatch.setattr(quality_check, "MAX_FINGERPRINTS", 500)
-    sampled = quality_check.profile_records(rows)
-    assert exact.duplicate_percent == 50.0 and exact.sample_mask == 0
-    assert sampled.sample_mask != 0 and len(sampled.fingerprints) <= 500
-    assert sampled.duplicate_percent == pytest.approx(50.0, abs=5)
-
-
-def test_a_json_array_decodes_the_same_whatever_the_chunk_boundaries():
-    import io
-
-    records = [{"id": i, "name": f"n{i}", "tags": [1, {"a": "]"}]} for i in range(50)]
-    text = json.dumps(records, indent=2)
-    assert list(quality_check.json_array_records(io.StringIO(text), chunk_chars=7)) == records
