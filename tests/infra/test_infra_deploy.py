@@ -280,8 +280,8 @@ def test_glue_roles_reach_only_their_prefixes_by_arn(aws, outputs):
 # --------------------------------------------------------------------------- workflow
 def test_lambda_functions_run_the_exported_bundles_on_their_runtimes(aws):
     expected = {
-        f"{PREFIX}-ingestion-trigger": ("python3.12", "etl.lambdas.trigger.handler"),
-        f"{PREFIX}-data-validation": ("python3.12", "etl.lambdas.validation.handler"),
+        f"{PREFIX}-ingestion-trigger": ("python3.11", "etl.lambdas.trigger.handler"),
+        f"{PREFIX}-data-validation": ("python3.11", "etl.lambdas.validation.handler"),
         f"{PREFIX}-data-quality-check": ("python3.11", "etl.lambdas.quality_check.handler"),
     }
     for name, (runtime, handler) in expected.items():

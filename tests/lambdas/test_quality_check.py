@@ -18,7 +18,7 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from etl.core.datasets import ORDERS
+from etl.core.datasets import get_dataset
 from etl.lambdas import quality_check as qc
 from etl.stages.validate import HEAD_BYTES
 
@@ -323,7 +323,9 @@ def test_a_malformed_json_array_is_one_defect_and_says_where_it_stops():
 
 
 def test_a_file_of_nothing_but_defects_scores_zero():
-    result = qc.report(qc.profile_json_lines([b"not json\n[1]\n"]), ORDERS.quality_threshold)
+    result = qc.report(
+        qc.profile_json_lines([b"not json\n[1]\n"]), get_dataset("orders").quality_threshold
+    )
     assert result["qualityScore"] == 0.0 and result["defectRecords"] == 2
 
 
