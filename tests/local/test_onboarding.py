@@ -21,7 +21,7 @@ import yaml
 
 from etl.cli.main import main
 from etl.core.datasets import load_folder, read_spec_file
-from etl.local.onboarding import mostly, new_dataset
+from etl.local.onboarding import MAX_VALUE_EXPECTATIONS, mostly, new_dataset
 from etl.stages.discover import infer_schema, pin_text_columns
 from etl.stages.extract import read_raw
 from etl.stages.quality import load_suite, run_suite
@@ -264,6 +264,16 @@ def test_the_suite_has_the_shape_of_the_orders_suite(datasets_dir, tmp_path):
     assert "expect_column_to_exist" in kinds
     (between,) = [e for e in suite["expectations"] if e["kwargs"].get("column") == "n"]
     assert between["kwargs"]["min_value"] <= 0 and between["kwargs"]["max_value"] >= 49
+
+
+def test_a_wide_feed_gets_a_bounded_suite_that_names_what_it_left_out(datasets_dir, tmp_path):
+    header = ["id", *(f"m{i}" for i in range(20))]
+    rows = [[i, *(i * k for k in range(1, 21))] for i in range(30)]
+    _, suite, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    per_value = [e for e in suite["expectations"] if "column_values" in e["type"]]
+    assert len(per_value) == MAX_VALUE_EXPECTATIONS
+    assert per_value[0]["type"] == "expect_column_values_to_not_be_null"
+    assert "expect_column_values_to_be_between on m19" in suite["meta"]["notes"]
 
 
 def test_mostly_is_floored_below_the_observed_share():
