@@ -191,9 +191,9 @@ class NewDataset:
         lines += [
             "",
             "Next:",
-            f"  1. review {_shown(self.spec_path)}: types, key, time_column and the PII "
-            "guesses (each guess says why); add accepted_values, retention, derived columns, "
-            "references or summaries where the feed needs them (commented examples inside)",
+            f"  1. review {_shown(self.spec_path)}: types, key, time_column, the PII guesses",
+            "     (each says why); add accepted_values, retention, derived columns, references",
+            "     or summaries where the feed needs them (commented examples inside)",
             f"  2. etl datasets check            (validates every spec, {self.name} included)",
             f"  3. {run}",
             f'  4. etl query "SELECT count(*) FROM {DEFAULT_DATABASE}.{self.name}"',
@@ -675,7 +675,8 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
         notes.append(f"{', '.join(column.ambiguous_formats)} fits too: check which it is")
     missing = column.rows - column.values
     if missing:
-        notes.append(f"{missing / column.rows:.1%} null")
+        share = missing / column.rows
+        notes.append(f"{share:.1%} null" if share >= 0.001 else f"{missing} null")
     if proposal.is_pii(column.name):
         notes.append("PII, see pii:")
     return "; ".join(notes)
@@ -777,14 +778,16 @@ def _summaries_example(proposal: Proposal) -> list[str]:
     ]
     group_by = []
     if proposal.time_column:
-        lines.append(f"#     columns: {{day: to_date(`{proposal.time_column}`)}}")
-        group_by.append("day")
+        taken = {c.name for c in profile.columns}
+        date = next(n for n in ("record_date", "summary_date", "date_of_record") if n not in taken)
+        lines.append(f"#     columns: {{{date}: to_date(`{proposal.time_column}`)}}")
+        group_by.append(date)
     if group:
         group_by.append(group)
     lines.append(f"#     group_by: {_flow_list(group_by or [profile.columns[0].name])}")
     aggregates = "rows: count(1)"
     if measure:
-        aggregates += f", total_{re.sub(r'[^a-z0-9_]', '_', measure.lower())}: sum(`{measure}`)"
+        aggregates += f", avg_{re.sub(r'[^a-z0-9_]', '_', measure.lower())}: avg(`{measure}`)"
     lines.append(f"#     aggregates: {{{aggregates}}}")
     return lines
 
