@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from etl.core.errors import EtlError
 from etl.jobs.session import get_spark, in_glue
 
 GLUE_MAGICS_TAG = "glue-session"
@@ -177,17 +178,30 @@ def parse_run_date(text: str | None) -> date:
         raise ValueError(f"run_date {text!r} is not a date in YYYY-MM-DD form") from None
 
 
-def notebook_sample(folder: str | Path, rows: int, run_date: date) -> str:
-    """The bundled sample feed for ``run_date``, as ``orders_<YYYYMMDD>.json``.
+def notebook_sample(dataset: str, folder: str | Path, rows: int, run_date: date) -> str:
+    """The generated sample feed of ``dataset`` for ``run_date``, as
+    ``<dataset>_<YYYYMMDD>.<ext>`` (the generator's first file named after the dataset).
 
     One file name per date, like a daily delivery: the raw zone is immutable, so a feed for
-    another date must not reuse a name already landed.
+    another date must not reuse a name already landed - and the file, once written, is
+    reused (another ``rows`` for the same date needs another ``folder``).
     """
-    from etl.local.samples.orders import write_samples
+    from etl.local.samples import GENERATORS, write_samples
 
-    out = Path(folder) / f"{run_date:%Y%m%d}"
-    target = out / f"orders_{run_date:%Y%m%d}.json"
-    if not target.exists():
-        write_samples(out, rows=rows, as_of=run_date)
-        shutil.copyfile(out / "orders.json", target)
+    if dataset not in GENERATORS:
+        raise EtlError(
+            f"dataset {dataset!r} has no sample generator (there are generators for "
+            f"{', '.join(sorted(GENERATORS))}): set the notebook's source_path parameter "
+            f"to a {dataset} feed file"
+        )
+    out = Path(folder) / dataset / f"{run_date:%Y%m%d}"
+    existing = sorted(out.glob(f"{dataset}_{run_date:%Y%m%d}.*"))
+    if existing:
+        return str(existing[0].resolve())
+    written = write_samples(dataset, out / "generated", rows=rows, as_of=run_date)
+    own = [p for p in written if p.name.startswith(dataset)]
+    chosen = (own or written)[0]
+    target = out / f"{dataset}_{run_date:%Y%m%d}{''.join(chosen.suffixes)}"
+    shutil.copyfile(chosen, out / f".{target.name}.tmp")
+    (out / f".{target.name}.tmp").replace(target)  # a half-written sample is never reused
     return str(target.resolve())

@@ -71,7 +71,7 @@ def test_check_fails_when_the_committed_script_was_edited_by_hand(repo_copy):
 
 
 def test_editing_a_cell_that_is_not_exported_is_not_drift(repo_copy):
-    _edit_cell(repo_copy, None, "rows with an id", "rows that have an id")
+    _edit_cell(repo_copy, None, "curated rows for run date", "rows curated for run date")
     assert main(["export", "--check", "--root", str(repo_copy)]) == 0
 
 

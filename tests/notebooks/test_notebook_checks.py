@@ -50,10 +50,11 @@ def test_a_notebook_with_outputs_is_reported(tmp_path):
     assert output_problems(notebook) == ["cell 1 has outputs or an execution count"]
 
 
-def test_every_notebook_declares_run_date_and_source_parameters():
+def test_every_notebook_declares_dataset_run_date_and_source_parameters():
     for path in list_notebooks():
         declared = declared_parameters(nbformat.read(path, as_version=4))
-        assert {"run_date", "source_path", "sample_rows"} <= set(declared), path.name
+        assert {"dataset", "run_date", "source_path", "sample_rows"} <= set(declared), path.name
+        assert declared["dataset"] == '"orders"', path.name
 
 
 def deployed_glue_version() -> str:
