@@ -42,6 +42,8 @@ def run_query(lake: Lake, sql: str) -> tuple[list[str], list[tuple]]:
     """Run ``sql``; return column names and rows."""
     with connect(lake) as connection:
         cursor = connection.execute(sql)
+        if cursor is None:  # DuckDB returns no cursor for text with no statement ("-- x")
+            raise ValueError("the SQL holds no statement to run")
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()
 
