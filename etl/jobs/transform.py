@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from etl.core.accounting import RowCounts
 from etl.core.conventions import PROCESS_PARTITIONS
@@ -96,68 +97,100 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
     spark.conf.set(*TIME_PARSER_POLICY)
     # The gate's profile and suite and the transform all read the raw file: parse it once.
     raw = read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
-    checked = None
-    curated_path = lake.curated_table_path(dataset.curated_table)
-    quarantine_path = lake.quarantine_table_path(dataset.name)
     try:
         with spark_progress(spark, "quality gate", enabled=show_progress):
             report = enforce(check_quality(raw, dataset))
-        # Curated and quarantine are two writes of one de-duplicated, rule-checked frame:
-        # keep it so the de-duplication shuffle runs once, not once per write.
-        checked = check_records(raw, dataset, run_date).persist(StorageLevel.MEMORY_AND_DISK)
         ensure_reference_tables(lake, catalog, dataset)
         references = read_references(spark, lake, dataset)
-        steps = dataset_steps(dataset)
-        curated = curate(checked, dataset, run_date, references, steps)
-        rejected = quarantine_records(checked, dataset, run_date, source_key(lake, uri), run_id)
         with spark_progress(spark, "transform+load", enabled=show_progress):
-            published = write_partitioned(
-                curated,
-                curated_path,
-                PROCESS_PARTITIONS,
-                source=uri,
-                staging_path=lake.staging_path(lake.curated, run_id),
-            )
-            raw.unpersist()  # the checked frame is cached now; the raw one is not read again
-            quarantined = write_partitioned(
-                rejected,
-                quarantine_path,
-                QUARANTINE_PARTITIONS,
-                source=uri,
-                staging_path=lake.staging_path(lake.curated, f"{run_id}-quarantine"),
+            loaded = load_records(
+                raw, lake, dataset, uri, run_date, run_id, references, dataset_steps(dataset)
             )
     finally:
         raw.unpersist()
-        if checked is not None:
-            checked.unpersist()
     rows = RowCounts(
         read=report.totalRecords,
-        written=_rows_in(published, uri),
+        written=_rows_in(loaded.curated, uri),
         # The profile counts every copy of a record but the first: what "exact" drops.
         duplicates=report.duplicateRecords if dataset.deduplicate != "none" else 0,
-        rejected=_rows_per_rule(quarantined, uri),
+        rejected=_rows_per_rule(loaded.quarantine, uri),
     ).check()
+    curated_path = lake.curated_table_path(dataset.curated_table)
     _register(
-        catalog, dataset.database, dataset.curated_table, curated.schema, curated_path, published
+        catalog,
+        dataset.database,
+        dataset.curated_table,
+        loaded.curated_schema,
+        curated_path,
+        loaded.curated,
     )
     _register(
         catalog,
         dataset.database,
         dataset.quarantine_table,
-        rejected.schema,
-        quarantine_path,
-        quarantined,
+        loaded.quarantine_schema,
+        lake.quarantine_table_path(dataset.name),
+        loaded.quarantine,
         keys=[*((c, "int") for c in PROCESS_PARTITIONS), (QUARANTINE_PARTITIONS[-1], "string")],
     )
     analytics: list[Published] = []
-    if published and dataset.summaries:
+    if loaded.curated and dataset.summaries:
         # Summarise the whole processing-date partition (every source landed that day).
-        day = spark.read.option("basePath", curated_path).parquet(*[p.location for p in published])
+        locations = [p.location for p in loaded.curated]
+        day = spark.read.option("basePath", curated_path).parquet(*locations)
         for summary in dataset.summaries:
             analytics += _write_summary(
                 spark, lake, catalog, dataset, summary, day, run_id, show_progress
             )
-    return JobOutcome(rows.written, published, analytics, quarantined, rows)
+    return JobOutcome(rows.written, loaded.curated, analytics, loaded.quarantine, rows)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What ``load_records`` published, and the schemas to register."""
+
+    curated: list[Published]
+    quarantine: list[Published]
+    curated_schema: StructType
+    quarantine_schema: StructType
+
+
+def load_records(
+    raw: DataFrame,
+    lake: Lake,
+    dataset: DatasetSpec,
+    uri: str,
+    run_date: date,
+    run_id: str,
+    references: dict[str, DataFrame],
+    steps: list,
+) -> Loaded:
+    """Publish the raw records of ``uri``: curated, or quarantined with their rule.
+
+    Both tables are written from one de-duplicated, rule-checked frame, kept in memory
+    (spilling to disk) between the two writes so the de-duplication shuffle runs once.
+    """
+    checked = check_records(raw, dataset, run_date).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        curated = curate(checked, dataset, run_date, references, steps)
+        rejected = quarantine_records(checked, dataset, run_date, source_key(lake, uri), run_id)
+        published = write_partitioned(
+            curated,
+            lake.curated_table_path(dataset.curated_table),
+            PROCESS_PARTITIONS,
+            source=uri,
+            staging_path=lake.staging_path(lake.curated, run_id),
+        )
+        quarantined = write_partitioned(
+            rejected,
+            lake.quarantine_table_path(dataset.name),
+            QUARANTINE_PARTITIONS,
+            source=uri,
+            staging_path=lake.staging_path(lake.curated, f"{run_id}-quarantine"),
+        )
+    finally:
+        checked.unpersist()
+    return Loaded(published, quarantined, curated.schema, rejected.schema)
 
 
 def source_key(lake: Lake, uri: str) -> str:
