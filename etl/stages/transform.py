@@ -224,7 +224,9 @@ def apply_pii(rules: Sequence[Pii]) -> Transform:
                 masked = (
                     mask_email(value)
                     if rule.pattern is None
-                    else F.regexp_replace(value.cast("string"), rule.pattern, rule.replacement)
+                    else F.regexp_replace(
+                        value.cast("string"), rule.pattern, rule.replacement or ""
+                    )
                 )
                 df = df.withColumn(rule.output, masked)
             elif rule.treatment == "hash":
@@ -379,7 +381,7 @@ def check_records(df: DataFrame, dataset: DatasetSpec, run_date: date) -> DataFr
     ``deduplicate: exact`` drops every copy of a record but one (what the quality profile
     counts as duplicates), before the rules, so only distinct records are checked;
     ``key`` also marks the extra passing records of a key ``duplicate_key`` (the newest by
-    ``time_column`` is kept); ``none`` keeps every record. One shuffle either way.
+    ``time_column`` is kept); ``none`` keeps every record. At most one shuffle.
     """
     df = df.transform(add_missing_columns(dataset.columns))
     if dataset.deduplicate == "exact":
@@ -387,20 +389,17 @@ def check_records(df: DataFrame, dataset: DatasetSpec, run_date: date) -> DataFr
     marked = df.transform(mark_rejections(dataset, run_date))
     if dataset.deduplicate != "key":
         return marked
-    order = []
-    time = dataset.time_column
-    if time:
-        declared = dataset.column(time)
-        stamp = next((t for t in dataset.timestamps if t.name == time), None)
-        value = (
-            typed_value(declared)
-            if declared
-            else composed_timestamp(stamp, {})
-            if stamp
-            else _col(time)
-        )
-        order.append(value.desc_nulls_last())
-    return marked.transform(keep_one_per_key(dataset.key, order))
+    newest_first = [_time_value(dataset).desc_nulls_last()] if dataset.time_column else []
+    return marked.transform(keep_one_per_key(dataset.key, newest_first))
+
+
+def _time_value(dataset: DatasetSpec) -> SparkColumn:
+    """The record's ``time_column`` as its type: declared, composed or as read."""
+    declared = dataset.column(dataset.time_column)
+    if declared:
+        return typed_value(declared)
+    stamp = next((t for t in dataset.timestamps if t.name == dataset.time_column), None)
+    return composed_timestamp(stamp, {}) if stamp else _col(dataset.time_column)
 
 
 def curate(
