@@ -7,7 +7,7 @@ import json
 import pytest
 
 from etl.core.errors import ValidationFailed
-from etl.stages.validate import FileFacts, check_file, validate_file
+from etl.stages.validate import FileFacts, check_file, json_lines_problem, validate_file
 
 
 def facts(name: str, body: bytes, size: int | None = None, tail: bytes | None = None) -> FileFacts:
@@ -96,3 +96,52 @@ def test_the_verdict_has_the_lambda_response_shape():
     assert verdict["isValid"] is False
     assert "invalid file name" in verdict["reason"]
     assert {"filename", "fileFormat", "fileSize", "validatedAt"} <= verdict.keys()
+
+
+SECRET = "secret.person@example.com"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        JSON_LINES + b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n",  # JSON lines
+        b'[{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}]",  # one JSON array
+    ],
+)
+def test_json_nested_thousands_deep_is_a_validation_failure_not_a_crash(body):
+    with pytest.raises(ValidationFailed, match="nested too deeply"):
+        check_file(facts("orders.json", body))
+
+
+def test_a_line_that_is_not_an_object_is_named_by_line_and_never_quoted():
+    body = JSON_LINES + json.dumps([SECRET]).encode() + b"\n"
+    verdict = validate_file(facts("orders.json", body))
+    assert "line 3 is not a JSON object (it is an array)" in verdict.reason
+    assert SECRET not in verdict.reason
+
+
+def test_an_unparseable_line_is_named_by_line_and_column_and_never_quoted():
+    body = JSON_LINES + b'{"email": "' + SECRET.encode() + b'" "id": 3}\n'
+    verdict = validate_file(facts("orders.json", body))
+    assert "line 3, column" in verdict.reason and SECRET not in verdict.reason
+
+
+def test_a_reason_is_one_line_of_at_most_300_characters():
+    verdict = validate_file(facts("x" * 400 + " y.json", JSON_LINES))
+    assert len(verdict.reason) <= 300 and "\n" not in verdict.reason
+
+
+def test_the_record_scan_finds_the_first_bad_line_across_chunks():
+    chunks = [b'{"id": 1}\n{"id":', b' 2}\n{"id": 3, "e": "', SECRET.encode(), b'"\n']
+    problem = json_lines_problem(chunks)
+    assert problem.startswith("line 3, column") and SECRET not in problem
+
+
+def test_the_record_scan_refuses_a_record_over_the_limit_by_size_not_content():
+    chunks = [b'{"id": 1}\n', b'{"note": "' + b"x" * 3 * 1024**2, b'"}\n']
+    problem = json_lines_problem(chunks, max_record_bytes=1024**2)
+    assert problem == "line 2 is a 3.0 MB record; records over 1 MB are not supported (split it)"
+
+
+def test_the_record_scan_passes_a_clean_stream():
+    assert json_lines_problem([b'{"id": 1}\r\n\n{"id": 2}']) is None

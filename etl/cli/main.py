@@ -14,9 +14,10 @@ from pathlib import Path
 
 import etl
 from etl.core import progress
+from etl.core.accounting import RowCounts
 from etl.core.conventions import DEFAULT_DATASET
 from etl.core.datasets import get_dataset
-from etl.core.errors import EtlError
+from etl.core.errors import EtlError, one_line
 from etl.storage.lake import Lake
 
 EXIT_CODES = {"INVALID_SPEC": 2, "VALIDATION_FAILED": 3, "QUALITY_CHECK_FAILED": 4, "FAILED": 1}
@@ -133,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             show_spark_progress=True,
         )
     except EtlError as error:
-        print(f"{error.status}: {error}", file=sys.stderr)
+        print(one_line(f"{error.status}: {error}"), file=sys.stderr)
         return EXIT_CODES.get(error.status, 1)
     print(
         json.dumps(result.to_dict(), indent=2, default=str) if args.json else render_summary(result)
@@ -151,6 +152,8 @@ def render_summary(result) -> str:
     lines += ["", f"run {result.run_id}: {result.status}", f"raw copy: {result.landed}"]
     if result.quality:
         lines.append(f"quality:  {result.quality.get('qualityScore')} / 100")
+    if result.rows:
+        lines.append(f"rows:     {RowCounts(**result.rows).describe()}")
     lines += [f"output:   {o}" for o in outputs]
     lines.append(f"history:  etl executions show {result.run_id}")
     return "\n".join(lines)
@@ -177,10 +180,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     from etl.cli.tables import query_result
     from etl.local.query import run_query
 
+    if not args.sql.strip():
+        print('error: no SQL given; e.g. etl query "SHOW ALL TABLES"', file=sys.stderr)
+        return 2
     try:
         columns, rows = run_query(Lake.local(args.lake), args.sql)
-    except duckdb.Error as error:
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+    except (duckdb.Error, ValueError) as error:
+        print(one_line(f"error: {str(error).splitlines()[0]}"), file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=2))

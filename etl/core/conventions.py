@@ -13,6 +13,8 @@ DEFAULT_DATASET = "orders"
 LANDING_PREFIX = "incoming"
 CURATED_PREFIX = "processed"
 REFERENCE_PREFIX = "reference"
+# Rejected records, per dataset, in the curated zone: quarantine/<dataset>/.../rule=<rule>/.
+QUARANTINE_PREFIX = "quarantine"
 
 # Every curated and analytics table is partitioned by the run's logical date.
 PROCESS_PARTITIONS = ("process_year", "process_month", "process_day")

@@ -6,6 +6,14 @@ the CLI, the Lambda handlers and the Glue job report failures the same way.
 
 from __future__ import annotations
 
+MESSAGE_LIMIT = 300  # characters: a reason fits one terminal line, a notification, a log line
+
+
+def one_line(text: object, limit: int = MESSAGE_LIMIT) -> str:
+    """``text`` on one line (whitespace runs collapsed), cut to at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
 
 class EtlError(Exception):
     """An expected failure: bad input or a failed gate. Not a bug, so no traceback."""

@@ -14,7 +14,6 @@ from importlib.resources.abc import Traversable
 from etl.core.conventions import DEFAULT_DATABASE
 
 DEFAULT_THRESHOLD = 70.0
-EMAIL_MASK = (r"(.{2}).*@", "$1***@")
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class Column:
     format: str | None = None  # how a text value parses into a date/timestamp
     trim: bool = False
     case: str | None = None  # "upper" | "lower"
-    accepted_values: tuple[str, ...] = ()  # rows with another (normalised) value are dropped
+    accepted_values: tuple[str, ...] = ()  # rows with another (normalised) value: quarantined
 
     @property
     def normalises(self) -> bool:
@@ -71,12 +70,19 @@ class Reference:
 
 @dataclass(frozen=True)
 class Pii:
-    """What happens to a PII column: ``drop`` it, ``mask`` it or ``hash`` it."""
+    """What happens to a PII column: ``drop`` it, ``mask`` it or ``hash`` it.
+
+    The default mask keeps at most the first character of an address's local part and
+    never a whole one (``alice@x.com`` -> ``a***@x.com``, ``a@x.com`` -> ``***@x.com``, a
+    value without ``@`` -> ``***``). ``pattern`` + ``replacement`` (a regular expression
+    and its Java-style replacement) replace that rule for a column; they are the
+    dataset's responsibility.
+    """
 
     column: str
     treatment: str
-    pattern: str = EMAIL_MASK[0]
-    replacement: str = EMAIL_MASK[1]
+    pattern: str | None = None
+    replacement: str | None = None
 
     @property
     def output(self) -> str | None:
@@ -127,6 +133,10 @@ class DatasetSpec:
     @property
     def raw_table(self) -> str:
         return f"raw_{self.name}"
+
+    @property
+    def quarantine_table(self) -> str:
+        return f"{self.name}_quarantine"
 
     @property
     def text_columns(self) -> tuple[str, ...]:
@@ -207,8 +217,7 @@ def _names(value: str | list[str]) -> tuple[str, ...]:
 def _pii(column: str, document: dict | str) -> Pii:
     if isinstance(document, str):
         return Pii(column, document)
-    mask = (document.get("pattern", EMAIL_MASK[0]), document.get("replacement", EMAIL_MASK[1]))
-    return Pii(column, document["treatment"], *mask)
+    return Pii(column, document["treatment"], document.get("pattern"), document.get("replacement"))
 
 
 def _summary(name: str, document: dict) -> Summary:
@@ -293,6 +302,6 @@ def _column_document(column: Column) -> dict:
 
 def _pii_document(pii: Pii) -> dict:
     document: dict = {"treatment": pii.treatment}
-    if pii.treatment == "mask" and (pii.pattern, pii.replacement) != EMAIL_MASK:
-        document.update(pattern=pii.pattern, replacement=pii.replacement)
+    if pii.treatment == "mask" and pii.pattern is not None:
+        document.update(pattern=pii.pattern, replacement=pii.replacement or "")
     return document

@@ -149,10 +149,11 @@ def ensure_raw_table(
 
 
 def describe_outcome(run: JobRun, outcome: JobOutcome) -> str:
-    """One line for the job's log."""
+    """One line for the job's log: where the records went (counts only, never values)."""
     partitions = ", ".join("/".join(p.values) for p in outcome.curated) or "none"
+    rows = f"; rows {outcome.rows.describe()}" if outcome.rows else ""
     return (
         f"{run.job_name} {run.run_id}: {outcome.records_written} records from "
         f"{run.source_path} into curated partition(s) {partitions}, "
-        f"{len(outcome.analytics)} analytics partition(s)"
+        f"{len(outcome.analytics)} analytics partition(s){rows}"
     )

@@ -28,6 +28,8 @@ LOCAL_CONF = {
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
     "spark.driver.memory": "2g",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # A date that does not parse is null (its record is quarantined), not a job failure.
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
 }
 
 

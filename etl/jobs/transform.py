@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 from pyspark import StorageLevel
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
+from etl.core.accounting import RowCounts
 from etl.core.conventions import PROCESS_PARTITIONS
 from etl.core.spec import DatasetSpec
 from etl.jobs.progress import spark_progress
@@ -23,12 +26,22 @@ from etl.stages.load import write_partitioned
 from etl.stages.quality import check_quality, enforce
 from etl.stages.reference import ensure_reference_tables, read_references
 from etl.stages.summarise import summarise
-from etl.stages.transform import dataset_steps, transform_dataset
+from etl.stages.transform import (
+    QUARANTINE_PARTITIONS,
+    check_records,
+    curate,
+    dataset_steps,
+    quarantine_records,
+)
 from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, join
 from etl.storage.metrics import report_job_metrics
 from etl.storage.publish import Published, clear_partition, list_files, source_id
+
+# Unparseable dates become null (and their records are quarantined) instead of failing the
+# job with SparkUpgradeException, which also quotes the value.
+TIME_PARSER_POLICY = ("spark.sql.legacy.timeParserPolicy", "CORRECTED")
 
 
 @dataclass
@@ -38,6 +51,8 @@ class JobOutcome:
     records_written: int
     curated: list[Published]
     analytics: list[Published]
+    quarantine: list[Published] = field(default_factory=list)
+    rows: RowCounts | None = None
 
 
 def new_run_id(run_date: date) -> str:
@@ -79,34 +94,51 @@ def _report_metrics(lake: Lake, dataset: DatasetSpec, **values) -> None:
 
 
 def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progress) -> JobOutcome:
+    spark.conf.set(*TIME_PARSER_POLICY)
     # The gate's profile and suite and the transform all read the raw file: parse it once.
     raw = read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with spark_progress(spark, "quality gate", enabled=show_progress):
-            enforce(check_quality(raw, dataset))
+            report = enforce(check_quality(raw, dataset))
         ensure_reference_tables(lake, catalog, dataset)
         references = read_references(spark, lake, dataset)
-        curated = transform_dataset(raw, dataset, run_date, references, dataset_steps(dataset))
-        curated_path = lake.curated_table_path(dataset.curated_table)
         with spark_progress(spark, "transform+load", enabled=show_progress):
-            published = write_partitioned(
-                curated,
-                curated_path,
-                PROCESS_PARTITIONS,
-                source=lake.raw_key(uri),
-                staging_path=lake.staging_path(lake.curated, run_id),
+            loaded = load_records(
+                raw, lake, dataset, uri, run_date, run_id, references, dataset_steps(dataset)
             )
     finally:
         raw.unpersist()
+    rows = RowCounts(
+        read=report.totalRecords,
+        written=_rows_in(loaded.curated, lake.raw_key(uri)),
+        # The profile counts every copy of a record but the first: what "exact" drops.
+        duplicates=report.duplicateRecords if dataset.deduplicate != "none" else 0,
+        rejected=_rows_per_rule(loaded.quarantine, lake.raw_key(uri)),
+    ).check()
+    curated_path = lake.curated_table_path(dataset.curated_table)
     _register(
-        catalog, dataset.database, dataset.curated_table, curated.schema, curated_path, published
+        catalog,
+        dataset.database,
+        dataset.curated_table,
+        loaded.curated_schema,
+        curated_path,
+        loaded.curated,
+    )
+    _register(
+        catalog,
+        dataset.database,
+        dataset.quarantine_table,
+        loaded.quarantine_schema,
+        lake.quarantine_table_path(dataset.name),
+        loaded.quarantine,
+        keys=[*((c, "int") for c in PROCESS_PARTITIONS), (QUARANTINE_PARTITIONS[-1], "string")],
     )
     analytics: list[Published] = []
     # Summarise every processing-date partition this run changed, whole (every source landed
     # that day), including the ones a re-run moved this source's rows out of; a partition
     # left empty loses its summary rows too, so analytics never counts a row twice.
-    with_rows = [p for p in published if p.files]
-    emptied = [p for p in published if p.moved_out and not p.files]
+    with_rows = [p for p in loaded.curated if p.files]
+    emptied = [p for p in loaded.curated if p.moved_out and not p.files]
     for summary in dataset.summaries:
         if with_rows:
             day = spark.read.option("basePath", curated_path).parquet(
@@ -120,8 +152,55 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
                 f"{k}={v}" for k, v in zip(PROCESS_PARTITIONS, partition.values, strict=True)
             ]
             clear_partition(join(lake.analytics_table_path(summary.name), *segments))
-    written = [p for p in published if not p.moved_out]
-    return JobOutcome(_rows_in(written, lake.raw_key(uri)), published, analytics)
+    return JobOutcome(rows.written, loaded.curated, analytics, loaded.quarantine, rows)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What ``load_records`` published, and the schemas to register."""
+
+    curated: list[Published]
+    quarantine: list[Published]
+    curated_schema: StructType
+    quarantine_schema: StructType
+
+
+def load_records(
+    raw: DataFrame,
+    lake: Lake,
+    dataset: DatasetSpec,
+    uri: str,
+    run_date: date,
+    run_id: str,
+    references: dict[str, DataFrame],
+    steps: list,
+) -> Loaded:
+    """Publish the raw records of ``uri``: curated, or quarantined with their rule.
+
+    Both tables are written from one de-duplicated, rule-checked frame, kept in memory
+    (spilling to disk) between the two writes so the de-duplication shuffle runs once.
+    """
+    checked = check_records(raw, dataset, run_date).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        curated = curate(checked, dataset, run_date, references, steps)
+        rejected = quarantine_records(checked, dataset, run_date, lake.raw_key(uri), run_id)
+        published = write_partitioned(
+            curated,
+            lake.curated_table_path(dataset.curated_table),
+            PROCESS_PARTITIONS,
+            source=lake.raw_key(uri),
+            staging_path=lake.staging_path(lake.curated, run_id),
+        )
+        quarantined = write_partitioned(
+            rejected,
+            lake.quarantine_table_path(dataset.name),
+            QUARANTINE_PARTITIONS,
+            source=lake.raw_key(uri),
+            staging_path=lake.staging_path(lake.curated, f"{run_id}-quarantine"),
+        )
+    finally:
+        checked.unpersist()
+    return Loaded(published, quarantined, curated.schema, rejected.schema)
 
 
 def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_progress):
@@ -142,20 +221,34 @@ def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_pro
     return written
 
 
-def _register(catalog, database, table, schema, location, published) -> None:
-    keys = [(c, "int") for c in PROCESS_PARTITIONS]
+def _register(catalog, database, table, schema, location, published, keys=None) -> None:
+    keys = keys or [(c, "int") for c in PROCESS_PARTITIONS]
     catalog.upsert_table(database, table, schema, location, "parquet", partition_keys=keys)
-    catalog.add_partitions(database, table, [p.values for p in published])
+    # Folder names hold partition values escaped (rule=cast%3Aamount); the catalog the values.
+    values = [[unquote(v) for v in p.values] for p in published]
+    catalog.add_partitions(database, table, values)
 
 
 def _rows_in(published: list[Published], source: str) -> int:
     """Rows this source contributed, read from the Parquet footers (no Spark job)."""
+    return sum(_partition_rows(partition, source) for partition in published)
+
+
+def _rows_per_rule(quarantined: list[Published], source: str) -> dict[str, int]:
+    """Rejected rows per rule (the last partition value), from the Parquet footers."""
+    counts: dict[str, int] = {}
+    for partition in quarantined:
+        rule = unquote(partition.values[-1])
+        counts[rule] = counts.get(rule, 0) + _partition_rows(partition, source)
+    return {rule: n for rule, n in counts.items() if n}
+
+
+def _partition_rows(partition: Published, source: str) -> int:
     prefix = f"{source_id(source)}-part-"
+    fs, root = lake_io.filesystem(partition.location)
     total = 0
-    for partition in published:
-        fs, root = lake_io.filesystem(partition.location)
-        for name in list_files(partition.location):
-            if name.startswith(prefix):
-                with fs.open_input_file(f"{root}/{name}") as handle:
-                    total += pq.ParquetFile(handle).metadata.num_rows
+    for name in list_files(partition.location):
+        if name.startswith(prefix):
+            with fs.open_input_file(f"{root}/{name}") as handle:
+                total += pq.ParquetFile(handle).metadata.num_rows
     return total

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed
+from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed, one_line
 from etl.core.progress import bytes_reporter
 from etl.core.spec import DatasetSpec
 from etl.jobs.transform import JobOutcome, new_run_id
@@ -52,6 +52,8 @@ class RunResult:
     dataset: str = ""
     landed: str = ""
     quality: dict | None = None
+    # Where every record read went: {"read", "written", "duplicates", "rejected": {rule: n}}.
+    rows: dict | None = None
     error: str = ""
     stages: list[StageResult] = field(default_factory=list)
 
@@ -94,6 +96,8 @@ def run_pipeline(
     result.status = execution["status"]
     result.quality = _state_value(record["events"], "qualityResult")
     result.stages += _task_stages(record, result.quality, outcome)
+    if outcome is not None and outcome.rows is not None:
+        result.rows = outcome.rows.to_dict()
     if execution["status"] == "SUCCEEDED":
         return result
     raise _execution_error(record, result)
@@ -126,7 +130,8 @@ def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None)
         visits[step["state"]] = visits.get(step["state"], 0) + 1
         if step["state"] == failed_at:
             stage.status = "FAILED"
-            stage.detail = f"{execution.get('error', '')}: {execution.get('cause', '')}"[:120]
+            reason = _inner_reason(execution.get("cause", ""))[1]
+            stage.detail = one_line(f"{execution.get('error', '')}: {reason}", limit=120)
     for name, count in visits.items():
         if count > 1:
             stages[name].detail = stages[name].detail or f"{count} polls"
@@ -156,22 +161,52 @@ def _describe(stages: dict, events: list, quality: dict | None, outcome) -> None
 
 
 def _execution_error(record: dict, result: RunResult) -> EtlError:
-    """The ``EtlError`` for a failed execution, from its end state's error and cause."""
+    """The ``EtlError`` for a failed execution, from its end state's error and cause.
+
+    Causes can be whole JSON documents (a crawler's description, a Glue job run, a Lambda
+    error); the message is the reason inside them, on one line.
+    """
     execution = record["execution"]
     error, cause = execution.get("error", ""), execution.get("cause", "")
-    result.error = f"{error}: {cause}"
+    result.error = one_line(f"{error}: {cause}")
     if error == "ValidationFailed":
-        return ValidationFailed(cause, details=_state_value(record["events"], "validationResult"))
+        return ValidationFailed(
+            one_line(cause), details=_state_value(record["events"], "validationResult")
+        )
     if error == "QualityCheckFailed":
         # The Lambda's score gives the bare reason; the job's own gate its error message.
         reason = cause.removeprefix(f"{QualityCheckFailed.__name__}: ")
         if not reason.startswith(GATE_FAILED):
             reason = f"{GATE_FAILED}: {reason}; nothing was written to curated"
-        return QualityCheckFailed(reason, details=result.quality or {})
-    return EtlError(
-        f"workflow execution {execution['name']} failed: {cause or error}; "
-        f"see `etl executions show {execution['name']}`"
-    )
+        return QualityCheckFailed(one_line(reason), details=result.quality or {})
+    failed, reason = _inner_reason(cause)
+    if reason.startswith(f"{ValidationFailed.__name__}: "):
+        # The crawler (or the job's own discovery) refused the file: bad input, not a bug.
+        return ValidationFailed(one_line(reason.removeprefix(f"{ValidationFailed.__name__}: ")))
+    hint = f"; see `etl executions show {execution['name']}`"
+    message = f"{failed} failed: {reason}" if failed else (reason or error)
+    return EtlError(one_line(message, limit=300 - len(hint)) + hint)
+
+
+def _inner_reason(cause: str) -> tuple[str, str]:
+    """``(what failed, reason)`` from a Fail state's ``"<Error>: <Cause>"`` text, where the
+    cause may be a JSON document: a crawler's (``LastCrawl.ErrorMessage``), a Glue job
+    run's (``ErrorMessage``) or a Lambda's error (``errorType``, ``errorMessage``)."""
+    _, _, rest = cause.partition(": ")
+    try:
+        document = json.loads(rest)
+    except ValueError:
+        return "", cause
+    if not isinstance(document, dict):
+        return "", cause
+    crawl = document.get("LastCrawl") or (document.get("Crawler") or {}).get("LastCrawl") or {}
+    if crawl.get("ErrorMessage"):
+        return "the raw crawler", crawl["ErrorMessage"]
+    if document.get("ErrorMessage"):
+        return "the Glue job", document["ErrorMessage"]
+    if document.get("errorMessage"):
+        return "a Lambda", f"{document.get('errorType', 'Error')}: {document['errorMessage']}"
+    return "", cause
 
 
 def _state_value(events: list[dict], field: str) -> dict | None:

@@ -20,10 +20,15 @@ def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
         connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{database}"')
         for table in catalog.tables(database):
             source = _table_source(table)
-            if source:
+            if not source:
+                continue
+            try:
                 connection.execute(
                     f'CREATE VIEW "{database}"."{table["Name"]}" AS SELECT * FROM {source}'
                 )
+            except duckdb.IOException:
+                # No file left (a re-run quarantined nothing): no view, the others still work.
+                continue
     return connection
 
 
@@ -42,5 +47,7 @@ def run_query(lake: Lake, sql: str) -> tuple[list[str], list[tuple]]:
     """Run ``sql``; return column names and rows."""
     with connect(lake) as connection:
         cursor = connection.execute(sql)
+        if cursor is None:  # DuckDB returns no cursor for text with no statement ("-- x")
+            raise ValueError("the SQL holds no statement to run")
         columns = [d[0] for d in cursor.description or []]
         return columns, cursor.fetchall()

@@ -36,6 +36,7 @@ from botocore.response import StreamingBody
 from etl.core import progress
 from etl.core.conventions import DEFAULT_DATASET
 from etl.core.datasets import get_dataset
+from etl.core.errors import one_line
 from etl.core.metrics import METRIC_NAMESPACE
 from etl.jobs.progress import spark_progress
 from etl.jobs.transform import run_transform_job
@@ -239,7 +240,7 @@ class LocalServices:
             run["JobRunState"] = "SUCCEEDED"
         except Exception as error:
             run["JobRunState"] = "FAILED"
-            run["ErrorMessage"] = f"{type(error).__name__}: {error}"
+            run["ErrorMessage"] = one_line(f"{type(error).__name__}: {error}")
         run["CompletedOn"] = datetime.now(UTC)
         run["ExecutionTime"] = int((run["CompletedOn"] - run["StartedOn"]).total_seconds())
         return {"JobRunId": run_id}
@@ -269,7 +270,7 @@ class LocalServices:
             try:
                 self._crawl_raw()
             except Exception as error:
-                status, message = "FAILED", f"{type(error).__name__}: {error}"
+                status, message = "FAILED", one_line(f"{type(error).__name__}: {error}")
         crawler.last_crawl = {"Status": status, "StartTime": started}
         if message:
             crawler.last_crawl["ErrorMessage"] = message

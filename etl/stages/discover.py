@@ -1,19 +1,21 @@
 """Schema discovery: what the Glue crawler does for the raw zone, done locally with Spark.
 
 Infers the landed file's schema once, pins the dataset's text columns, rejects files with
-unparseable records, and registers/refreshes the raw table in the catalog. Later stages read
+unparseable records (saying where they are, never what they hold), and registers/refreshes
+the raw table in the catalog. Later stages read
 with the registered schema instead of inferring it again.
 """
 
 from __future__ import annotations
 
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl.core.errors import ValidationFailed
+from etl.core.errors import ValidationFailed, one_line
 from etl.core.spec import DatasetSpec
 from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
+from etl.stages.validate import MAX_RECORD_BYTES, json_lines_problem, json_problem
+from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
 
 CLASSIFICATIONS = {"json": "json", "json_array": "json", "csv": "csv", "parquet": "parquet"}
@@ -25,20 +27,39 @@ def infer_schema(
     """Infer the file's schema (one Spark pass); raise ``ValidationFailed`` on bad records."""
     df = read_raw(spark, uri, data_format, infer_csv_types=True, dataset=dataset)
     if CORRUPT_RECORD_COLUMN in df.columns:
-        # Spark refuses a query that reads only the corrupt-record column: take one more.
-        other = next(c for c in df.columns if c != CORRUPT_RECORD_COLUMN)
-        bad = df.where(F.col(CORRUPT_RECORD_COLUMN).isNotNull()).select(
-            CORRUPT_RECORD_COLUMN, other
+        # Spark says only that some record failed; find where, never quoting the record.
+        where = unparseable_record(uri, data_format) or (
+            "a record Spark cannot read (e.g. a value over 20 million characters)"
         )
-        first = bad.first()
-        example = (first[0] or "")[:80] if first else ""
         raise ValidationFailed(
-            f"{uri.rsplit('/', 1)[-1]} has records that are not parseable {data_format}, "
-            f"e.g. {example!r}; fix or remove them and land the file again"
+            f"{_name(uri)} has records that are not parseable {data_format}: {where}; "
+            "fix or remove them and land the file again"
         )
     if not df.columns:
-        raise ValidationFailed(f"{uri.rsplit('/', 1)[-1]} has no columns")
+        raise ValidationFailed(f"{_name(uri)} has no columns")
     return df.schema
+
+
+def unparseable_record(uri: str, data_format: str) -> str | None:
+    """Where the first record that is not JSON is (``line N, column C: why``), read from the
+    object in 1 MB chunks; None when no position can be given."""
+    if data_format == "json":
+        return json_lines_problem(_chunks(uri))
+    if data_format == "json_array" and lake_io.size_of(uri) <= MAX_RECORD_BYTES:
+        problem = json_problem(b"".join(_chunks(uri)))
+        return problem if isinstance(problem, str) else None
+    return None
+
+
+def _chunks(uri: str, size: int = 1 << 20):
+    fs, path = lake_io.filesystem(uri)
+    with fs.open_input_stream(path) as stream:
+        while chunk := stream.read(size):
+            yield chunk
+
+
+def _name(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
 
 
 def pin_text_columns(schema: StructType, dataset: DatasetSpec) -> StructType:
@@ -67,9 +88,10 @@ def discover(
     required = dict.fromkeys([*dataset.key, *dataset.required])
     missing = [c for c in required if c not in schema.fieldNames()]
     if missing:
+        found = ", ".join(schema.fieldNames())
         raise ValidationFailed(
-            f"{uri.rsplit('/', 1)[-1]} has no {missing[0]!r} column, which dataset "
-            f"{dataset.name!r} requires; found {schema.fieldNames()}"
+            f"{_name(uri)} has no {missing[0]!r} column, which dataset {dataset.name!r} "
+            f"requires; found {len(schema.fieldNames())} columns: {one_line(found, limit=100)}"
         )
     catalog.upsert_table(
         dataset.database,

@@ -1,8 +1,24 @@
 """The transform: a dataset's rules as pure ``DataFrame -> DataFrame`` steps, composed in order.
 
 Each rule of ``dataset.yaml`` maps to one configurable step here (a higher-order function
-returning a transform, so steps chain with ``df.transform(...)``); ``transform_dataset``
-composes them in the order below. No step triggers a Spark action.
+returning a transform, so steps chain with ``df.transform(...)``). No step triggers a Spark
+action.
+
+Conservation: every raw record ends in exactly one place. ``check_records`` drops exact
+duplicates and marks each remaining record with the first rule it breaks
+(``_rejected_by``, null when it breaks none); ``curate`` turns the unmarked records into
+the curated table and ``quarantine_records`` keeps the marked ones, as text, with their
+rule. The rules, in the order they are checked:
+
+* ``null_key:<column>``: a key column is null (or a null marker);
+* ``accepted_values:<column>``: the value, after the column's ``normalize``, is not one of
+  its ``accepted_values`` (a null is not accepted);
+* ``cast:<column>``: a non-null value that does not cast to the column's ``type`` (``"abc"``
+  for a double; ``1.5`` for a bigint), never a silent null;
+* ``format:<column>``: a non-null text date/timestamp that does not parse with its
+  ``format``, or a composed timestamp whose parts make no date (``2026-02-30``);
+* ``retention``: the ``time_column`` is null or outside the ``retention`` window;
+* ``duplicate_key`` (``deduplicate: key`` only): another record of the same key is kept.
 """
 
 from __future__ import annotations
@@ -12,8 +28,9 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from etl.core.conventions import DATA_PERIOD_COLUMNS, PROCESS_PARTITIONS
 from etl.core.errors import EtlError
@@ -22,6 +39,19 @@ from etl.core.spec import Column, ComposedTimestamp, DatasetSpec, Pii, Reference
 Transform = Callable[[DataFrame], DataFrame]
 PARTITION_TAIL = (*DATA_PERIOD_COLUMNS, *PROCESS_PARTITIONS)
 TIMESTAMP_PARTS = ("year", "month", "day", "hour", "minute", "second")
+INTEGRAL_TYPES = ("tinyint", "smallint", "int", "bigint")
+
+REJECTED_BY = "_rejected_by"  # the first rule a record breaks; null when it breaks none
+RULE_COLUMN = "rule"  # the quarantine's name for it (its last partition column)
+QUARANTINE_COLUMNS = ("source_key", "run_id")
+QUARANTINE_PARTITIONS = (*PROCESS_PARTITIONS, RULE_COLUMN)
+DUPLICATE_KEY = "duplicate_key"
+MASK = "***"
+
+
+def _col(name: str) -> SparkColumn:
+    """A column by name, even when the name holds dots or spaces."""
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _require(df: DataFrame, *columns: str) -> None:
@@ -54,22 +84,9 @@ def add_missing_columns(columns: Sequence[Column]) -> Transform:
     return _transform
 
 
-def drop_null_keys(key: Sequence[str]) -> Transform:
-    """Rows with a null in any key column are dropped."""
-
-    def _transform(df: DataFrame) -> DataFrame:
-        _require(df, *key)
-        condition = F.lit(True)
-        for column in key:
-            condition = condition & F.col(column).isNotNull()
-        return df.where(condition)
-
-    return _transform
-
-
-def normalised(column: Column) -> SparkColumn:
-    """The column's value after its ``normalize`` rules (trim, case)."""
-    value = F.col(column.name)
+def normalised(column: Column, value: SparkColumn | None = None) -> SparkColumn:
+    """The column's value (or ``value``) after its ``normalize`` rules (trim, case)."""
+    value = _col(column.name) if value is None else value
     if column.trim:
         value = F.trim(value)
     if column.case == "upper":
@@ -77,34 +94,6 @@ def normalised(column: Column) -> SparkColumn:
     elif column.case == "lower":
         value = F.lower(value)
     return value
-
-
-def keep_accepted_values(column: Column) -> Transform:
-    """Keep rows whose (normalised) value is one of the column's accepted values."""
-
-    def _transform(df: DataFrame) -> DataFrame:
-        _require(df, column.name)
-        return df.where(normalised(column).isin(list(column.accepted_values)))
-
-    return _transform
-
-
-def drop_exact_duplicates(df: DataFrame) -> DataFrame:
-    """Drop records that repeat another record in every column."""
-    return df.dropDuplicates()
-
-
-def drop_duplicates(mode: str, key: Sequence[str]) -> Transform:
-    """``exact``: identical records; ``key``: one record per key; ``none``: keep all."""
-
-    def _transform(df: DataFrame) -> DataFrame:
-        if mode == "exact":
-            return drop_exact_duplicates(df)
-        if mode == "key":
-            return df.dropDuplicates(list(key))
-        return df
-
-    return _transform
 
 
 def normalise_text(columns: Sequence[Column]) -> Transform:
@@ -118,29 +107,27 @@ def normalise_text(columns: Sequence[Column]) -> Transform:
     return _transform
 
 
-def parse_timestamp(column: str, pattern: str, type_name: str = "timestamp") -> Transform:
-    """Parse a text date/timestamp with ``pattern``; unparseable values become null."""
-
-    def _transform(df: DataFrame) -> DataFrame:
-        _require(df, column)
-        text = F.col(column).cast("string")
-        parse = F.to_date if type_name == "date" else F.to_timestamp
-        return df.withColumn(column, parse(text, pattern))
-
-    return _transform
+def typed_value(column: Column, value: SparkColumn | None = None) -> SparkColumn:
+    """The column's value (or ``value``) as its declared type: cast, or parsed with its
+    ``format`` (a date or timestamp given as text). What does not convert is null."""
+    value = _col(column.name) if value is None else value
+    if column.format:
+        parse = F.to_date if column.type == "date" else F.to_timestamp
+        return parse(value.cast("string"), column.format)
+    if column.type == "string":
+        return value
+    return value.cast(column.type)
 
 
 def cast_columns(columns: Sequence[Column]) -> Transform:
-    """Cast typed columns (strings included in the input: ``"3"`` -> 3.0); values that do
-    not cast become null. Dates and timestamps with a ``format`` are parsed with it."""
+    """Cast typed columns (strings included in the input: ``"3"`` -> 3.0) and parse dates
+    and timestamps with their ``format``. Records whose values do not convert were
+    quarantined by ``check_records``; on other input such values become null."""
 
     def _transform(df: DataFrame) -> DataFrame:
-        typed = [c for c in columns if c.type != "string" and not c.format]
+        typed = [c for c in columns if c.type != "string" or c.format]
         _require(df, *(c.name for c in typed))
-        df = df.withColumns({c.name: F.col(c.name).cast(c.type) for c in typed}) if typed else df
-        for column in (c for c in columns if c.format):
-            df = df.transform(parse_timestamp(column.name, column.format, column.type))
-        return df
+        return df.withColumns({c.name: typed_value(c) for c in typed}) if typed else df
 
     return _transform
 
@@ -152,27 +139,29 @@ def compose_timestamps(timestamps: Sequence[ComposedTimestamp]) -> Transform:
         composed = {}
         for stamp in timestamps:
             _require(df, *stamp.parts.values())
-            parts = [
-                F.col(stamp.parts[p]).cast("int") if p in stamp.parts else F.lit(0)
-                for p in TIMESTAMP_PARTS
-            ]
-            composed[stamp.name] = F.make_timestamp(*parts)
+            composed[stamp.name] = composed_timestamp(stamp, {})
         return df.withColumns(composed) if composed else df
 
     return _transform
 
 
-def keep_recent(column: str, run_date: date, days: int) -> Transform:
-    """Keep rows whose ``column`` lies in the ``days`` days up to the end of ``run_date``."""
+def composed_timestamp(stamp: ComposedTimestamp, values: dict[str, SparkColumn]) -> SparkColumn:
+    """``make_timestamp`` of the parts (``values`` by column name, else the columns); a
+    missing hour, minute or second is 0. Parts that make no date give null."""
+    parts = [
+        (values.get(stamp.parts[p], _col(stamp.parts[p]))).cast("int")
+        if p in stamp.parts
+        else F.lit(0)
+        for p in TIMESTAMP_PARTS
+    ]
+    return F.make_timestamp(*parts)
+
+
+def retention_window(run_date: date, days: int) -> tuple[datetime, datetime]:
+    """``[start, end)``: the ``days`` days up to the end of ``run_date``."""
     end = datetime.combine(run_date + timedelta(days=1), datetime.min.time())
     start = datetime.combine(run_date - timedelta(days=days), datetime.min.time())
-
-    def _transform(df: DataFrame) -> DataFrame:
-        _require(df, column)
-        value = F.col(column)
-        return df.where((value >= F.lit(start)) & (value < F.lit(end)))
-
-    return _transform
+    return start, end
 
 
 def derive_columns(derived: dict[str, str]) -> Transform:
@@ -209,21 +198,47 @@ def join_reference(table: DataFrame, reference: Reference) -> Transform:
     return _transform
 
 
+def mask_email(value: SparkColumn) -> SparkColumn:
+    """The default mask: never a whole local part, and not its length.
+
+    The first character of the local part is kept when the local part has two or more
+    characters, the rest becomes ``***``; the domain is kept: ``alice@x.com`` ->
+    ``a***@x.com``, ``ab@x.com`` -> ``a***@x.com``, ``a@x.com`` -> ``***@x.com``. A value
+    without ``@`` becomes ``***``; null stays null. The local part is everything before
+    the last ``@``.
+    """
+    text = value.cast("string")
+    local = F.regexp_extract(text, r"^(.*)@[^@]*$", 1)
+    domain = F.substring_index(text, "@", -1)
+    shown = F.when(F.char_length(local) >= 2, F.substring(local, 1, 1)).otherwise(F.lit(""))
+    return (
+        F.when(text.isNull(), F.lit(None).cast("string"))
+        .when(~text.contains("@"), F.lit(MASK))
+        .otherwise(F.concat(shown, F.lit(MASK + "@"), domain))
+    )
+
+
 def apply_pii(rules: Sequence[Pii]) -> Transform:
     """Mask, hash or drop PII columns; the raw value is never kept.
 
-    ``mask`` writes ``<column>_masked`` (by default ``alice@x.com`` -> ``al***@x.com``) and
-    ``hash`` writes ``<column>_hash`` (SHA-256). A feed without the column gets a null one.
+    ``mask`` writes ``<column>_masked`` (``mask_email``, or the rule's own ``pattern`` and
+    ``replacement``) and ``hash`` writes ``<column>_hash`` (SHA-256 of the text). A feed
+    without the column gets a null one.
     """
 
     def _transform(df: DataFrame) -> DataFrame:
         for rule in rules:
             present = rule.column in df.columns
-            value = F.col(rule.column) if present else F.lit(None).cast("string")
+            value = _col(rule.column) if present else F.lit(None).cast("string")
             if rule.treatment == "mask":
-                df = df.withColumn(
-                    rule.output, F.regexp_replace(value, rule.pattern, rule.replacement)
+                masked = (
+                    mask_email(value)
+                    if rule.pattern is None
+                    else F.regexp_replace(
+                        value.cast("string"), rule.pattern, rule.replacement or ""
+                    )
                 )
+                df = df.withColumn(rule.output, masked)
             elif rule.treatment == "hash":
                 df = df.withColumn(rule.output, F.sha2(value.cast("string"), 256))
             if present:
@@ -264,39 +279,164 @@ def order_columns(column_order: Sequence[str]) -> Transform:
     return _transform
 
 
-def transform_dataset(
-    df: DataFrame,
+def _without_markers(df: DataFrame, name: str, markers: Sequence[str]) -> SparkColumn:
+    """The raw value, null when it is a null marker (markers apply to text values)."""
+    value = _col(name)
+    if markers and isinstance(df.schema[name].dataType, T.StringType):
+        return F.when(value.isin(list(markers)), F.lit(None)).otherwise(value)
+    return value
+
+
+def rejection_rules(
+    df: DataFrame, dataset: DatasetSpec, run_date: date
+) -> list[tuple[str, SparkColumn]]:
+    """``(rule, condition)`` for each rule of the dataset, in the order they are checked.
+
+    Conditions are never null, and they read the raw values as ``curate`` converts them
+    (null markers, casts, formats, composed timestamps), so a record passes here exactly
+    when its curated values are what the rules allow.
+    """
+    converted = [c for c in dataset.columns if c.type != "string" or c.format]
+    accepted = [c for c in dataset.columns if c.accepted_values]
+    _require(df, *dataset.key, *(c.name for c in (*accepted, *converted)))
+    raw = {name: _without_markers(df, name, dataset.null_markers) for name in df.columns}
+    typed = {c.name: typed_value(c, raw[c.name]) for c in dataset.columns if c.name in raw}
+    rules = [(f"null_key:{k}", raw[k].isNull()) for k in dataset.key]
+    for column in accepted:
+        allowed = normalised(column, raw[column.name]).isin(list(column.accepted_values))
+        rules.append((f"accepted_values:{column.name}", ~F.coalesce(allowed, F.lit(False))))
+    for column in converted:
+        value, result = raw[column.name], typed[column.name]
+        failed = value.isNotNull() & result.isNull()
+        raw_type = df.schema[column.name].dataType
+        if column.type in INTEGRAL_TYPES and not isinstance(raw_type, T.IntegralType):
+            # Spark casts 1.5 (or "1.5") to the integer 1: a changed value, so a rejection.
+            changed = value.cast("double") != result.cast("double")
+            failed = failed | F.coalesce(changed, F.lit(False))
+        rules.append((f"{'format' if column.format else 'cast'}:{column.name}", failed))
+    for stamp in dataset.timestamps:
+        _require(df, *stamp.parts.values())
+        parts = {p: typed.get(p, raw[p]) for p in stamp.parts.values()}
+        typed[stamp.name] = composed_timestamp(stamp, parts)
+        complete = F.lit(True)
+        for part in parts.values():
+            complete = complete & part.isNotNull()
+        rules.append((f"format:{stamp.name}", complete & typed[stamp.name].isNull()))
+    if dataset.time_column and dataset.retention_days:
+        if dataset.time_column not in typed:
+            _require(df, dataset.time_column)
+        time = typed.get(dataset.time_column, raw.get(dataset.time_column))
+        start, end = retention_window(run_date, dataset.retention_days)
+        within = (time >= F.lit(start)) & (time < F.lit(end))
+        rules.append(("retention", ~F.coalesce(within, F.lit(False))))
+    return rules
+
+
+def first_broken_rule(rules: Sequence[tuple[str, SparkColumn]]) -> SparkColumn:
+    """One CASE expression: the name of the first rule whose condition holds, else null."""
+    if not rules:
+        return F.lit(None).cast("string")
+    (name, condition), *rest = rules
+    expression = F.when(condition, F.lit(name))
+    for name, condition in rest:
+        expression = expression.when(condition, F.lit(name))
+    return expression
+
+
+def mark_rejections(dataset: DatasetSpec, run_date: date) -> Transform:
+    """Add ``_rejected_by``: the first rule the record breaks (null if none), computed in
+    one projection from the record's own values."""
+
+    def _transform(df: DataFrame) -> DataFrame:
+        rule = first_broken_rule(rejection_rules(df, dataset, run_date))
+        return df.withColumn(REJECTED_BY, rule)
+
+    return _transform
+
+
+def keep_one_per_key(key: Sequence[str], order: Sequence[SparkColumn] = ()) -> Transform:
+    """On marked records: drop exact duplicates, and mark every passing record of a key but
+    the first ``duplicate_key``. The first is a passing record, then by ``order``.
+
+    One window over the key does both: sorting a key's records by all their values puts
+    exact copies next to each other.
+    """
+
+    def _transform(df: DataFrame) -> DataFrame:
+        values = [c for c in df.columns if c != REJECTED_BY]
+        passing = F.col(REJECTED_BY).isNull()
+        window = Window.partitionBy(*[_col(k) for k in key]).orderBy(
+            passing.desc(), *order, *[_col(c).asc_nulls_first() for c in values]
+        )
+        record = F.struct(*[_col(c) for c in values])
+        repeated = F.coalesce(record.eqNullSafe(F.lag(record).over(window)), F.lit(False))
+        first = F.row_number().over(window) == 1
+        marked = df.withColumns({"_repeated": repeated, "_first": first})
+        extra = F.col(REJECTED_BY).isNull() & ~F.col("_first")
+        return (
+            marked.where(~F.col("_repeated"))
+            .withColumn(
+                REJECTED_BY, F.when(extra, F.lit(DUPLICATE_KEY)).otherwise(F.col(REJECTED_BY))
+            )
+            .drop("_repeated", "_first")
+        )
+
+    return _transform
+
+
+def check_records(df: DataFrame, dataset: DatasetSpec, run_date: date) -> DataFrame:
+    """The raw records, de-duplicated and marked with ``_rejected_by``: what ``curate`` and
+    ``quarantine_records`` split. Values stay as read.
+
+    ``deduplicate: exact`` drops every copy of a record but one (what the quality profile
+    counts as duplicates), before the rules, so only distinct records are checked;
+    ``key`` also marks the extra passing records of a key ``duplicate_key`` (the newest by
+    ``time_column`` is kept); ``none`` keeps every record. At most one shuffle.
+    """
+    df = df.transform(add_missing_columns(dataset.columns))
+    if dataset.deduplicate == "exact":
+        return df.dropDuplicates().transform(mark_rejections(dataset, run_date))
+    marked = df.transform(mark_rejections(dataset, run_date))
+    if dataset.deduplicate != "key":
+        return marked
+    newest_first = [_time_value(dataset).desc_nulls_last()] if dataset.time_column else []
+    return marked.transform(keep_one_per_key(dataset.key, newest_first))
+
+
+def _time_value(dataset: DatasetSpec) -> SparkColumn:
+    """The record's ``time_column`` as its type: declared, composed or as read."""
+    declared = dataset.column(dataset.time_column)
+    if declared:
+        return typed_value(declared)
+    stamp = next((t for t in dataset.timestamps if t.name == dataset.time_column), None)
+    return composed_timestamp(stamp, {}) if stamp else _col(dataset.time_column)
+
+
+def curate(
+    checked: DataFrame,
     dataset: DatasetSpec,
     run_date: date,
     references: dict[str, DataFrame] | None = None,
     steps: Sequence[Transform] = (),
 ) -> DataFrame:
-    """Cleanse, standardise, enrich, apply business rules and PII treatment, partition.
+    """The curated table from ``check_records``' output: the records that break no rule,
+    cleansed, standardised, enriched, PII-treated and partitioned.
 
     ``references`` maps each reference table's name to its DataFrame; ``steps`` are the
-    dataset's own ``steps.py`` functions, run after the reference joins.
+    dataset's own ``steps.py`` functions, run after the reference joins. Steps must keep
+    every row (the job checks that every record is accounted for).
     """
     references = references or {}
     text = [c.name for c in dataset.columns if c.type == "string" or c.format]
-    accepted = [c for c in dataset.columns if c.accepted_values]
-    # Row filters on untouched raw values commute with dropping exact duplicates, so they
-    # run first: the de-duplication shuffle then moves only the rows that can survive.
     df = (
-        df.transform(nulls_for_markers(dataset.null_markers, text))
-        .transform(add_missing_columns(dataset.columns))
-        .transform(drop_null_keys(dataset.key))
-    )
-    for column in accepted:
-        df = df.transform(keep_accepted_values(column))
-    df = (
-        df.transform(drop_duplicates(dataset.deduplicate, dataset.key))
+        checked.where(F.col(REJECTED_BY).isNull())
+        .drop(REJECTED_BY)
+        .transform(nulls_for_markers(dataset.null_markers, text))
         .transform(cast_columns(dataset.columns))
         .transform(normalise_text(dataset.columns))
         .transform(compose_timestamps(dataset.timestamps))
+        .transform(derive_columns(dataset.derived))
     )
-    if dataset.time_column and dataset.retention_days:
-        df = df.transform(keep_recent(dataset.time_column, run_date, dataset.retention_days))
-    df = df.transform(derive_columns(dataset.derived))
     for reference in dataset.references:
         df = df.transform(join_reference(references[reference.table], reference))
     for step in steps:
@@ -306,6 +446,52 @@ def transform_dataset(
         .transform(add_partition_columns(run_date, dataset.time_column))
         .transform(order_columns(dataset.column_order))
     )
+
+
+def _as_text(df: DataFrame, name: str) -> SparkColumn:
+    data_type = df.schema[name].dataType
+    if isinstance(data_type, T.StructType | T.ArrayType | T.MapType):
+        return F.to_json(_col(name))
+    if isinstance(data_type, T.BinaryType):
+        return F.base64(_col(name))
+    return _col(name).cast("string")
+
+
+def quarantine_records(
+    checked: DataFrame, dataset: DatasetSpec, run_date: date, source_key: str, run_id: str
+) -> DataFrame:
+    """The rejected records from ``check_records``' output: each value as text, as read
+    (PII columns only after their treatment), the ``rule`` it broke, the source key and
+    the run id, partitioned by processing date and rule."""
+    # Declared columns first, in the spec's order; then whatever else the file had.
+    declared = [c.name for c in dataset.columns if c.name in checked.columns]
+    values = declared + [c for c in checked.columns if c not in (*declared, REJECTED_BY)]
+    reserved = {RULE_COLUMN, *QUARANTINE_COLUMNS, *PROCESS_PARTITIONS}
+    clash = [c for c in values if c in reserved]
+    if clash:
+        raise ValueError(
+            f"column {clash[0]!r} of dataset {dataset.name!r} has a name the quarantine "
+            f"uses itself ({', '.join(sorted(reserved))}); rename it in the feed"
+        )
+    text = checked.where(F.col(REJECTED_BY).isNotNull()).select(
+        *[_as_text(checked, c).alias(c) for c in values], F.col(REJECTED_BY).alias(RULE_COLUMN)
+    )
+    treated = text.transform(apply_pii(dataset.pii))
+    recorded = treated.withColumns({"source_key": F.lit(source_key), "run_id": F.lit(run_id)})
+    partitioned = recorded.transform(add_partition_columns(run_date, None))
+    data = [c for c in treated.columns if c != RULE_COLUMN]
+    return partitioned.select(*data, *QUARANTINE_COLUMNS, *QUARANTINE_PARTITIONS)
+
+
+def transform_dataset(
+    df: DataFrame,
+    dataset: DatasetSpec,
+    run_date: date,
+    references: dict[str, DataFrame] | None = None,
+    steps: Sequence[Transform] = (),
+) -> DataFrame:
+    """The curated table straight from raw records (``check_records`` then ``curate``)."""
+    return curate(check_records(df, dataset, run_date), dataset, run_date, references, steps)
 
 
 def dataset_steps(dataset: DatasetSpec) -> list[Transform]:

@@ -3,7 +3,11 @@
 Deliberately pure Python on the standard library: the same functions run inside the
 validation Lambda (which has neither Spark nor pyarrow), fed by S3 range reads there and by
 local reads here. Content checks look at the first and last bytes only, so a 5 GB file costs
-the same as a 5 KB one; full parsing happens in schema discovery.
+the same as a 5 KB one; full parsing happens in schema discovery, which asks
+``json_lines_problem`` where a record it could not parse is.
+
+Messages say where a problem is (line, column) and never quote the record: they travel
+into notifications, logs and the workflow's execution history.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from etl.core.errors import ValidationFailed
+from etl.core.errors import ValidationFailed, one_line
 
 ALLOWED_EXTENSIONS = (".json", ".csv", ".parquet", ".txt")
 MAX_FILE_BYTES = 5 * 1024**3
@@ -23,6 +28,10 @@ FILENAME_PATTERN = r"^[a-zA-Z0-9_-]+\.[a-zA-Z0-9]+$"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 8
 PARQUET_MAGIC = b"PAR1"
+# Spark's JSON reader refuses values over 20 million characters; a record this long is
+# refused by position instead of being read whole.
+MAX_RECORD_BYTES = 16 * 1024**2
+JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ def validate_file(facts: FileFacts) -> ValidationResult:
         data_format = check_file(facts)
     except ValidationFailed as failure:
         return ValidationResult(
-            False, facts.filename, facts.extension, facts.size, reason=str(failure)
+            False, facts.filename, facts.extension, facts.size, reason=one_line(failure)
         )
     return ValidationResult(True, facts.filename, facts.extension, facts.size, data_format)
 
@@ -163,19 +172,17 @@ def _check_json(facts: FileFacts, text: str) -> str:
             record = _loads(facts, line, number)
             if not isinstance(record, dict):
                 raise ValidationFailed(
-                    f"{facts.filename} line {number} is not a JSON object: {line[:60]!r}"
+                    f"{facts.filename} line {number} is not a JSON object "
+                    f"(it is {JSON_KINDS.get(type(record), 'a literal')})"
                 )
     return "json"
 
 
 def _loads(facts: FileFacts, text: str, line: int | None = None) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        where = f"line {line}" if line else f"line {error.lineno}"
-        raise ValidationFailed(
-            f"{facts.filename} is not parseable JSON ({where}: {error.msg})"
-        ) from None
+    problem = json_problem(text, line)
+    if isinstance(problem, str):
+        raise ValidationFailed(f"{facts.filename} is not parseable JSON ({problem})")
+    return problem.value
 
 
 def _raw_decode(facts: FileFacts, decoder: json.JSONDecoder, text: str) -> None:
@@ -183,8 +190,80 @@ def _raw_decode(facts: FileFacts, decoder: json.JSONDecoder, text: str) -> None:
         decoder.raw_decode(text)
     except json.JSONDecodeError as error:
         raise ValidationFailed(
-            f"{facts.filename} is not parseable JSON (first record: {error.msg})"
+            f"{facts.filename} is not parseable JSON (first record, line {error.lineno}, "
+            f"column {error.colno}: {error.msg})"
         ) from None
+    except RecursionError:
+        raise ValidationFailed(
+            f"{facts.filename} is not parseable JSON (first record: nested too deeply)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    value: object
+
+
+def json_problem(text: str | bytes, line: int | None = None) -> Parsed | str:
+    """The parsed value, or where and why ``text`` is not JSON: ``line N, column C: why``.
+
+    ``line`` numbers a single line of a JSON-lines file; without it the position is the
+    document's own. Nesting deeper than Python's recursion limit (about 1,000 levels,
+    Spark's limit too) is a problem, not a crash.
+    """
+    try:
+        return Parsed(json.loads(text))
+    except json.JSONDecodeError as error:
+        number = line if line is not None else error.lineno
+        return f"line {number}, column {error.colno}: {error.msg}"
+    except UnicodeDecodeError as error:
+        return f"line {line or '?'}: not UTF-8 text (byte {error.start + 1})"
+    except RecursionError:
+        return f"line {line or '?'}: nested too deeply (more than about 1,000 levels)"
+
+
+def json_lines_problem(
+    chunks: Iterable[bytes], max_record_bytes: int = MAX_RECORD_BYTES
+) -> str | None:
+    """Where the first record of a JSON-lines stream that cannot be read is, and why
+    (``line N, column C: reason``), or None. Memory is bounded by ``max_record_bytes``:
+    a longer line is a problem whatever it holds."""
+    number, size, record = 0, 0, bytearray()
+
+    def problem() -> str | None:
+        if size > max_record_bytes:
+            return (
+                f"line {number} is a {size / 1024**2:,.1f} MB record; records over "
+                f"{max_record_bytes // 1024**2} MB are not supported (split it)"
+            )
+        if not record.strip():
+            return None
+        parsed = json_problem(bytes(record), number)
+        if isinstance(parsed, str):
+            return parsed
+        if not isinstance(parsed.value, dict):
+            kind = JSON_KINDS.get(type(parsed.value), "a literal")
+            return f"line {number} is not a JSON object (it is {kind})"
+        return None
+
+    for chunk in chunks:
+        *complete, rest = chunk.split(b"\n")
+        for piece in complete:
+            size += len(piece)
+            if size <= max_record_bytes:
+                record += piece
+            number += 1
+            found = problem()
+            if found:
+                return found
+            size, record = 0, bytearray()
+        size += len(rest)
+        if size <= max_record_bytes:
+            record += rest
+    if size:
+        number += 1
+        return problem()
+    return None
 
 
 def _check_csv(facts: FileFacts, text: str) -> str:

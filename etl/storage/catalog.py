@@ -29,6 +29,22 @@ class TableRef:
         return f"{self.database}.{self.name}"
 
 
+# What Hive and Spark's partitioned writer escape (as %XX) in a partition folder's value.
+HIVE_ESCAPED = frozenset("\"#%'*/:=?\\{[]^\x7f") | frozenset(map(chr, range(1, 32)))
+
+
+def partition_location(location: str, keys: list[str], values: list[str]) -> str:
+    """The folder of a partition as Spark writes it (``rule=cast:amount`` is in the folder
+    ``rule=cast%3Aamount``); the catalog keeps the value itself."""
+    return join(
+        location,
+        *(
+            f"{k}=" + "".join(f"%{ord(c):02X}" if c in HIVE_ESCAPED else c for c in str(v))
+            for k, v in zip(keys, values, strict=True)
+        ),
+    )
+
+
 def schema_to_columns(schema: StructType) -> list[dict]:
     """Spark schema -> Glue ``Columns`` (Hive type names, as the crawler writes them)."""
     return [{"Name": f.name, "Type": f.dataType.simpleString()} for f in schema.fields]
@@ -129,10 +145,7 @@ class LocalCatalog:
         for vals in values:
             if tuple(vals) in known:
                 continue
-            location = join(
-                table["StorageDescriptor"]["Location"],
-                *(f"{k}={v}" for k, v in zip(keys, vals, strict=True)),
-            )
+            location = partition_location(table["StorageDescriptor"]["Location"], keys, vals)
             partition = {"Values": list(vals), "StorageDescriptor": {"Location": location}}
             table["Partitions"].append(partition)
             known.add(tuple(vals))
@@ -233,10 +246,7 @@ class GlueCatalog:
                 "Values": list(vals),
                 "StorageDescriptor": {
                     **descriptor,
-                    "Location": join(
-                        descriptor["Location"],
-                        *(f"{k}={v}" for k, v in zip(keys, vals, strict=True)),
-                    ),
+                    "Location": partition_location(descriptor["Location"], keys, vals),
                 },
             }
             for vals in values

@@ -1,9 +1,10 @@
 """The data lake: every path the pipeline reads or writes is built here.
 
 Zones mirror the deployed S3 buckets: ``raw`` (immutable landing zone, prefix ``incoming/``),
-``curated`` (cleaned tables under ``processed/``), ``analytics`` (summaries) and ``scripts``.
-Locally each zone is a folder under a lake root; deployed, each zone is an ``s3://`` bucket URI.
-File operations go through ``pyarrow.fs`` so the same code serves both.
+``curated`` (cleaned tables under ``processed/``, rejected records under ``quarantine/``),
+``analytics`` (summaries) and ``scripts``. Locally each zone is a folder under a lake root;
+deployed, each zone is an ``s3://`` bucket URI. File operations go through ``pyarrow.fs`` so
+the same code serves both.
 
 Local-only bookkeeping (the catalog file, notifications, metrics, execution history) lives
 under ``<root>/_system``; on AWS those are the Glue Data Catalog, SNS, CloudWatch and
@@ -23,6 +24,7 @@ from etl.core.conventions import (
     CURATED_PREFIX,
     DEFAULT_DATASET,
     LANDING_PREFIX,
+    QUARANTINE_PREFIX,
     REFERENCE_PREFIX,
     landing_key,
 )
@@ -79,6 +81,10 @@ class Lake:
 
     def curated_table_path(self, table: str) -> str:
         return join(self.curated, CURATED_PREFIX, table)
+
+    def quarantine_table_path(self, dataset: str) -> str:
+        """Where a dataset's rejected records are kept, partitioned by date and rule."""
+        return join(self.curated, QUARANTINE_PREFIX, dataset)
 
     def reference_table_path(self, table: str) -> str:
         return join(self.curated, REFERENCE_PREFIX, table)

@@ -17,12 +17,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType
 from pyspark.testing import assertDataFrameEqual
 
 from etl.cli.main import main
 from etl.core.datasets import SpecError, get_dataset, read_spec_file
-from etl.core.spec import spec_document, spec_from_document
+from etl.core.spec import DatasetSpec, spec_document, spec_from_document
 from etl.local.samples.flights import generate_flights, write_samples
 from etl.stages import transform as T
 from etl.stages.extract import read_raw
@@ -205,7 +206,8 @@ def test_one_row_per_key_is_kept(spark):
         ],
         "year int, month int, day int, carrier string, flight int, origin string, dep_delay int",
     )
-    result = df.transform(T.drop_duplicates(FLIGHTS.deduplicate, FLIGHTS.key))
+    marked = df.withColumn(T.REJECTED_BY, F.lit(None).cast("string"))
+    result = marked.transform(T.keep_one_per_key(FLIGHTS.key)).where(F.col(T.REJECTED_BY).isNull())
     keys = spark.createDataFrame(
         [
             (2026, 11, 20, "UA", 1545, "EWR"),
@@ -219,8 +221,13 @@ def test_one_row_per_key_is_kept(spark):
 
 def test_only_departures_from_new_york_are_kept(spark):
     df = spark.createDataFrame([("EWR",), ("JFK",), ("LGA",), ("HPN",), (None,)], "origin string")
-    expected = spark.createDataFrame([("EWR",), ("JFK",), ("LGA",)], "origin string")
-    assertDataFrameEqual(df.transform(T.keep_accepted_values(FLIGHTS.column("origin"))), expected)
+    only_origin = DatasetSpec(name="origins", columns=(FLIGHTS.column("origin"),))
+    rule = "accepted_values:origin"
+    expected = spark.createDataFrame(
+        [("EWR", None), ("JFK", None), ("LGA", None), ("HPN", rule), (None, rule)],
+        f"origin string, {T.REJECTED_BY} string",
+    )
+    assertDataFrameEqual(df.transform(T.mark_rejections(only_origin, date(2026, 11, 26))), expected)
 
 
 def test_tail_numbers_are_tidied_and_placeholders_become_null(spark):

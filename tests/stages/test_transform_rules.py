@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from pyspark.testing import assertDataFrameEqual
@@ -30,23 +30,36 @@ def test_declared_columns_a_file_lacks_are_added_as_typed_nulls(spark):
     assertDataFrameEqual(df.transform(T.add_missing_columns(columns)), expected)
 
 
-def test_a_composite_key_drops_rows_with_any_null_part(spark):
+def rejections(df, dataset: DatasetSpec) -> list:
+    marked = df.transform(T.mark_rejections(dataset, date(2026, 11, 26)))
+    return [row[T.REJECTED_BY] for row in marked.collect()]
+
+
+def test_a_composite_key_rejects_rows_with_any_null_part(spark):
     df = spark.createDataFrame([(1, "a"), (None, "b"), (3, None)], "k1 int, k2 string")
-    expected = spark.createDataFrame([(1, "a")], "k1 int, k2 string")
-    assertDataFrameEqual(df.transform(T.drop_null_keys(("k1", "k2"))), expected)
+    spec = DatasetSpec(name="d", columns=(Column("k1", "int"), Column("k2")), key=("k1", "k2"))
+    assert rejections(df, spec) == [None, "null_key:k1", "null_key:k2"]
 
 
 def test_key_deduplication_keeps_one_row_per_key(spark):
     df = spark.createDataFrame([(1, "a", 10), (1, "a", 20), (2, "a", 5)], "k int, s string, v int")
-    result = df.transform(T.drop_duplicates("key", ("k", "s")))
-    assert sorted((r.k, r.s) for r in result.collect()) == [(1, "a"), (2, "a")]
+    spec = DatasetSpec(
+        name="d", columns=(Column("k", "int"), Column("s")), key=("k", "s"), deduplicate="key"
+    )
+    checked = T.check_records(df, spec, date(2026, 11, 26)).collect()
+    kept = sorted((r.k, r.s) for r in checked if r[T.REJECTED_BY] is None)
+    assert kept == [(1, "a"), (2, "a")]
+    assert [r[T.REJECTED_BY] for r in checked if r[T.REJECTED_BY]] == [T.DUPLICATE_KEY]
 
 
 def test_accepted_values_compare_the_normalised_value(spark):
     column = Column("status", trim=True, case="upper", accepted_values=("ACTIVE",))
     df = spark.createDataFrame([(" active ",), ("ACTIVE",), ("closed",)], "status string")
-    expected = spark.createDataFrame([(" active ",), ("ACTIVE",)], "status string")
-    assertDataFrameEqual(df.transform(T.keep_accepted_values(column)), expected)
+    assert rejections(df, DatasetSpec(name="d", columns=(column,))) == [
+        None,
+        None,
+        "accepted_values:status",
+    ]
 
 
 def test_a_timestamp_is_composed_from_year_month_day_hour_columns(spark):
@@ -70,8 +83,6 @@ def test_pii_can_be_hashed_or_dropped(spark):
 
 
 def test_without_a_time_column_only_the_run_date_partitions_are_added(spark):
-    from datetime import date
-
     df = spark.createDataFrame([(1,)], "id int")
     result = df.transform(T.add_partition_columns(date(2026, 11, 26), None))
     assert result.columns == ["id", *PROCESS_PARTITIONS]
