@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -114,6 +115,7 @@ class LocalServices:
     _job_runs: dict[str, dict] = field(default_factory=dict)
     _job_outcomes: dict[str, object] = field(default_factory=dict)
     _invoking: str | None = None
+    _scans: dict[str, _Scan] = field(default_factory=dict)
 
     def handlers(self) -> dict[tuple[str, str], Callable[[dict], dict | None]]:
         return {
@@ -179,11 +181,19 @@ class LocalServices:
         handle.seek(start)
         length = max(0, end - start + 1)
         on_read = None
-        if self.show_progress and not params.get("Range"):  # a whole-object scan, not a peek
-            reader = self._invoking or "s3"
-            on_read = progress.bytes_reporter(f"{reader} reads {params['Key']}")
+        if self.show_progress and _is_scan(params.get("Range"), size):  # not a head/tail peek
+            on_read = self._scan_progress(params["Key"], size)
         body = StreamingBody(_Limited(handle, length, on_read), length)
         return {"Body": body, "ContentLength": length}
+
+    def _scan_progress(self, key: str, size: int) -> Callable[[int, int], None]:
+        """One transfer line per object scanned, summed over its block reads (the quality
+        Lambda reads 8 MB ranges, two at a time)."""
+        scan = self._scans.get(key)
+        if scan is None:
+            reader = self._invoking or "s3"
+            scan = self._scans[key] = _Scan(progress.bytes_reporter(f"{reader} reads {key}"), size)
+        return scan.reader()
 
     # --- Lambda ----------------------------------------------------------------------
     def invoke(self, params: dict) -> dict:
@@ -209,6 +219,7 @@ class LocalServices:
             }
         finally:
             self._invoking = None
+            self._scans.clear()
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": json_payload(result)}
 
     # --- Glue job --------------------------------------------------------------------
@@ -349,6 +360,36 @@ def key_path(zone: str, key: str) -> Path:
 def _json_safe(value: dict) -> dict:
     """Timestamps as ISO strings: the interpreter keeps task results as JSON state."""
     return json.loads(json.dumps(value, default=lambda v: v.isoformat()))
+
+
+SCAN_BYTES = 1 << 20  # a ranged read this long or longer is part of a scan, not a peek
+
+
+def _is_scan(byte_range: str | None, size: int) -> bool:
+    """A whole-object read, or a block of a scan (long, or the whole object in one range)."""
+    if not byte_range:
+        return True
+    first, _, last = byte_range.removeprefix("bytes=").partition("-")
+    start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    return end - start + 1 >= SCAN_BYTES or (start == 0 and end == size - 1)
+
+
+class _Scan:
+    """The bytes read of one object, summed over concurrent ranged reads."""
+
+    def __init__(self, on_bytes: Callable[[int, int], None], size: int) -> None:
+        self.on_bytes, self.size, self.done, self.lock = on_bytes, size, 0, threading.Lock()
+
+    def reader(self) -> Callable[[int, int], None]:
+        seen = [0]
+
+        def on_read(done: int, _length: int) -> None:
+            with self.lock:
+                self.done += done - seen[0]
+                seen[0] = done
+                self.on_bytes(min(self.done, self.size), self.size)
+
+        return on_read
 
 
 class _Limited:
