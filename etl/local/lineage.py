@@ -45,7 +45,7 @@ from etl.storage.publish import list_files, source_id
 
 DEFAULT_NAMESPACE = "etl-workbench"
 PRODUCER = f"urn:etl-workbench:local-runner:{__version__}"
-# Custom facets are described in lineage_facets.schema.json beside this module.
+# The custom facets (etl_execution, etl_source, etl_partitions) are the dicts built below.
 FACET_SCHEMA = "urn:etl-workbench:lineage-facets"
 HTTP_TIMEOUT_SECONDS = 5.0
 ENDED = {"SUCCEEDED": "COMPLETE", "ABORTED": "ABORT"}  # anything else that stopped: FAIL

@@ -153,8 +153,12 @@ def row_flow(facts: ReportFacts) -> RowFlow:
     written = _curated_rows(facts.outputs)
     duplicates = gate.get("duplicateRecords")
     rejected: dict[str, int] = {}
-    note = "no row accounting was recorded by this run: "
-    if read is not None and written is not None:
+    note = "No row accounting was recorded by this run: "
+    if read is not None and written is None and facts.status != "SUCCEEDED":
+        written, duplicates = 0, None
+        rejected["run stopped before writing"] = read
+        note = f"The run stopped before anything was written ({facts.execution.get('error')})."
+    elif read is not None and written is not None:
         rest = read - written - (duplicates or 0)
         if rest > 0:
             rejected["dataset rules (not broken down)"] = rest
@@ -164,7 +168,7 @@ def row_flow(facts: ReportFacts) -> RowFlow:
             "dropped by the dataset's rules (null keys, accepted values, retention)."
         )
     else:
-        note += "the job did not run or wrote nothing."
+        note += "the job wrote nothing."
     return RowFlow(read, written, duplicates, rejected, note)
 
 
@@ -266,7 +270,8 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 8px;
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; }
 .card .label { color: var(--mute); font-size: 12px; text-transform: uppercase;
   letter-spacing: .04em; }
-.card .value { font-size: 22px; font-weight: 650; overflow-wrap: anywhere; }
+.card .value { font-size: 22px; font-weight: 650; }
+.card[data-card='status'] .value { font-size: 17px; padding-top: 4px; }
 .card .value small { font-size: 13px; color: var(--mute); font-weight: 400; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #eaeef2;
@@ -275,7 +280,11 @@ th { color: var(--mute); font-weight: 600; font-size: 12.5px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.where code { word-break: break-all; }
 .ok { color: var(--ok); font-weight: 600; } .bad { color: var(--bad); font-weight: 600; }
-.graph { overflow-x: auto; } .legend span { margin-right: 14px; white-space: nowrap; }
+.flowchart { display: grid; grid-template-columns: minmax(0, 3fr) minmax(250px, 1fr);
+  gap: 20px; align-items: start; }
+.graph svg { max-width: 100%; height: auto; }
+.steps td { padding: 2px 6px; font-size: 12.5px; }
+.legend span { margin-right: 14px; white-space: nowrap; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 3px;
   vertical-align: -1px; margin-right: 4px; border: 1px solid #0002; }
 .charts { display: grid; grid-template-columns: 1fr 1fr; gap: 24px; }
@@ -349,15 +358,24 @@ def _workflow(facts: ReportFacts) -> str:
         "<span style='color:#0969da'>━ path taken</span> <span>┄ Catch transition</span>"
         "</p>"
     )
-    path = " → ".join(
-        escape(s["state"]) for s in facts.steps if s["type"] in ("Task", "Fail", "Succeed")
+    steps = "".join(
+        f"<tr><td class='num'>{number}</td><td>{escape(step['state'])}</td>"
+        f"<td class='sub'>{escape(step['type'])}</td>"
+        f"<td class='num'>{_step_seconds(step)}</td></tr>"
+        for number, step in enumerate(facts.steps, start=1)
     )
     return (
         f"<p class='sub'>Drawn from <code>infra/statemachine/etl_workflow.asl.json</code>; "
         f"each visited state shows its type, visits and time.</p>{legend}"
-        f"<div class='graph'>{render_svg(facts.definition, facts.visits, facts.taken)}</div>"
-        f"<p class='note'>Tasks and end: {path}</p>"
+        f"<div class='flowchart'><div class='graph'>"
+        f"{render_svg(facts.definition, facts.visits, facts.taken)}</div>"
+        "<div><h3>Path taken</h3><table class='steps'><tr><th class='num'>#</th><th>state</th>"
+        f"<th>type</th><th class='num'>time</th></tr>{steps}</table></div></div>"
     )
+
+
+def _step_seconds(step: dict) -> str:
+    return "" if step["seconds"] is None else f"{step['seconds']:.2f} s"
 
 
 def _row_flow(flow: RowFlow) -> str:
