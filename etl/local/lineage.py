@@ -533,7 +533,11 @@ def trace(lake: Lake, path: str) -> Trace:
     zone, partition = _partition_of(lake, target)
     events = [e for e in read_events(lake) if e.get("eventType") == "COMPLETE"]
     by_partition = _writers(events)
-    written_by = [_execution_row(e) for e in reversed(by_partition.get(str(partition), []))]
+    writers = list(reversed(by_partition.get(str(partition), [])))
+    if zone == "curated" and target.is_file():  # a curated file is its source's alone
+        source = target.name.split("-part-", 1)[0]
+        writers = [e for e in writers if _input_source_id(e) == source]
+    written_by = [_execution_row(e) for e in writers]
     table = partition.parents[len(PROCESS_PARTITIONS) - 1]
     result = Trace(str(target), str(partition), zone, table.name, written_by, [])
     curated = partition

@@ -204,3 +204,48 @@ def test_etl_lineage_of_a_path_outside_the_tables_is_a_one_line_error(reported_r
     code, _, err = run_cli(reported_run.lake, "lineage", str(reported_run.lake / "raw"))
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- two sources
+def test_a_partition_fed_by_two_files_names_both_and_a_file_only_its_own(tmp_path):
+    from etl.storage.publish import source_id
+
+    lake = Lake.local(tmp_path / "lake").ensure()
+    partition = (
+        Path(lake.curated) / "processed/orders/process_year=2026/process_month=11/process_day=26"
+    )
+    partition.mkdir(parents=True)
+    for number, name in enumerate(("a.json", "b.json"), start=1):
+        local = str(Path(lake.raw) / "incoming" / name)
+        (partition / f"{source_id(local)}-part-00000.snappy.parquet").write_bytes(b"")
+        table = lineage.TableFacts(
+            "curated",
+            "etl-local-curated",
+            "processed/orders",
+            "etl_pipeline",
+            "orders",
+            [lineage.PartitionFacts(["2026", "11", "26"], str(partition), "k", 1, number, 1)],
+        )
+        execution = EXECUTION | {
+            "name": f"run-{number}",
+            "executionArn": EXECUTION["executionArn"][:-3] + f"run-{number}",
+            "stopDate": f"2026-11-26T1{number}:00:00+00:00",
+        }
+        ran = facts(
+            execution=execution,
+            input=RAW | {"key": f"incoming/{name}"},
+            source_path=local,
+            tables=[table],
+        )
+        lineage.emit(lake, f"run-{number}", lineage.build_event("COMPLETE", ran))
+    found = lineage.trace(lake, str(partition))
+    assert [s.raw for s in found.sources] == [
+        "s3://etl-local-raw/incoming/a.json",
+        "s3://etl-local-raw/incoming/b.json",
+    ]
+    assert [[e["execution"] for e in s.executions] for s in found.sources] == [["run-1"], ["run-2"]]
+    assert [e["execution"] for e in found.written_by] == ["run-2", "run-1"]  # newest first
+    [file_b] = partition.glob("b.json-*")
+    only_b = lineage.trace(lake, str(file_b))
+    assert [s.raw for s in only_b.sources] == ["s3://etl-local-raw/incoming/b.json"]
+    assert [e["execution"] for e in only_b.written_by] == ["run-2"]
