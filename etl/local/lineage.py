@@ -186,7 +186,8 @@ def _tables(outcome, services, facts: ExecutionFacts) -> list[TableFacts]:
         spec.database,
         spec.curated_table,
     )
-    prefix = f"{source_id(facts.source_path)}-part-"
+    # The job names its files after the source's raw key (etl.storage.lake.Lake.raw_key).
+    prefix = f"{source_id(facts.input['key'])}-part-"
     curated.partitions = [
         partition_facts(p.location, lake.curated, prefix, p.moved_out) for p in outcome.curated
     ]
@@ -334,8 +335,8 @@ def _input_facets(facts: ExecutionFacts) -> dict:
 
     etag = facts.input.get("etag", "")
     source = {"localPath": facts.source_path, "size": facts.input.get("size")}
-    if facts.source_path:
-        source["sourceId"] = source_id(facts.source_path)
+    if facts.input.get("key"):  # the prefix of the files the job writes for this source
+        source["sourceId"] = source_id(facts.input["key"])
     return {
         "version": dataset_version_dataset.DatasetVersionDatasetFacet(
             datasetVersion=etag, producer=PRODUCER

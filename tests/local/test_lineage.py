@@ -217,7 +217,7 @@ def test_a_partition_fed_by_two_files_names_both_and_a_file_only_its_own(tmp_pat
     partition.mkdir(parents=True)
     for number, name in enumerate(("a.json", "b.json"), start=1):
         local = str(Path(lake.raw) / "incoming" / name)
-        (partition / f"{source_id(local)}-part-00000.snappy.parquet").write_bytes(b"")
+        (partition / f"{source_id(f'incoming/{name}')}-part-00000.snappy.parquet").write_bytes(b"")
         table = lineage.TableFacts(
             "curated",
             "etl-local-curated",
