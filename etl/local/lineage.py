@@ -13,7 +13,8 @@ published). The deployed Glue job and Lambdas emit nothing, so they need no new 
   distinct counts (``dataQualityMetrics``) and the expectations' results
   (``dataQualityAssertions``).
 * **Outputs** (COMPLETE): one dataset per table written, ``s3://<curated bucket>`` /
-  ``processed/<table>`` and ``s3://<analytics bucket>`` / ``<summary>``, with its catalog
+  ``processed/<table>`` (and ``quarantine/<dataset>``, the rejected records, when any) and
+  ``s3://<analytics bucket>`` / ``<summary>``, with its catalog
   name (``symlinks``), the rows/files/bytes this run wrote (``outputStatistics``) and the
   partitions (``etl_partitions``: values, folder, files, rows).
 
@@ -136,8 +137,8 @@ def partition_facts(location: str, zone_root: str, prefix: str, moved_out: bool)
     mine = [n for n in names if n.startswith(prefix)]
     rows = sum(pq.ParquetFile(folder / n).metadata.num_rows for n in mine)
     size = sum((folder / n).stat().st_size for n in mine)
-    values = [s.split("=", 1)[1] for s in folder.parts[-len(PROCESS_PARTITIONS) :]]
     key = folder.resolve().relative_to(Path(zone_root).resolve()).as_posix()
+    values = [s.split("=", 1)[1] for s in key.split("/") if "=" in s]
     files = len(names) if moved_out else len(mine)
     return PartitionFacts(values, str(folder), key, files, rows, size, moved_out)
 
@@ -192,6 +193,19 @@ def _tables(outcome, services, facts: ExecutionFacts) -> list[TableFacts]:
         partition_facts(p.location, lake.curated, prefix, p.moved_out) for p in outcome.curated
     ]
     tables = [curated]
+    quarantined = getattr(outcome, "quarantine", None) or []
+    if quarantined:  # the rejected records, per rule, beside curated
+        quarantine = TableFacts(
+            "quarantine",
+            names.bucket("curated"),
+            _key(lake.quarantine_table_path(spec.name), lake.curated),
+            spec.database,
+            spec.quarantine_table,
+        )
+        quarantine.partitions = [
+            partition_facts(p.location, lake.curated, prefix, p.moved_out) for p in quarantined
+        ]
+        tables.append(quarantine)
     summaries: dict[str, TableFacts] = {}
     for published in outcome.analytics:
         folder = Path(published.location).parents[len(PROCESS_PARTITIONS) - 1]

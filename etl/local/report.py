@@ -597,8 +597,9 @@ def _outputs(facts: ReportFacts) -> str:
                 "</td></tr>"
             )
     return (
-        "<p class='sub'>Partitions this run published (year/month/day of the run date); files "
-        "and rows are this run's own.</p><table><tr><th>table</th><th>partition</th>"
+        "<p class='sub'>Partitions this run published (year/month/day of the run date; the "
+        "quarantine's also by rule); files and rows are this run's own.</p>"
+        "<table><tr><th>table</th><th>partition</th>"
         "<th class='num'>files</th><th class='num'>rows</th><th class='num'>size</th>"
         f"<th>where</th></tr>{''.join(rows)}</table>"
     )

@@ -153,12 +153,16 @@ def test_the_run_input_version_is_the_landed_file_etag(reported_run):
 def test_the_run_outputs_are_the_curated_and_analytics_partitions_with_their_rows(reported_run):
     complete = lineage.read_events(Lake.local(reported_run.lake))[-1]
     written = {o["name"]: o["facets"]["etl_partitions"]["partitions"] for o in complete["outputs"]}
-    assert set(written) == {"processed/orders", "daily_sales"}
+    # The sample has rows the rules reject: they are quarantined, per rule, beside curated.
+    assert set(written) == {"processed/orders", "quarantine/orders", "daily_sales"}
     for partitions in written.values():
-        [partition] = partitions
-        assert partition["values"] == ["2026", "11", "26"]  # the run date
-        files = sorted(Path(partition["location"]).glob("*.parquet"))
-        assert partition["rows"] == sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        for partition in partitions:
+            assert partition["values"][:3] == ["2026", "11", "26"]  # the run date
+            files = sorted(Path(partition["location"]).glob("*.parquet"))
+            assert partition["rows"] == sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    rows = complete["run"]["facets"]["etl_execution"]["rows"]  # the job's own accounting
+    assert rows["written"] == sum(p["rows"] for p in written["processed/orders"])
+    assert sum(rows["rejected"].values()) == sum(p["rows"] for p in written["quarantine/orders"])
 
 
 def curated_partition(lake: Path) -> Path:

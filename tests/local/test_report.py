@@ -143,9 +143,9 @@ def test_the_expectation_results_link_to_data_docs_rendered_by_great_expectation
 
 def test_outputs_list_the_partitions_written(page, reported_run):
     partitions = {Path(a["data-partition"]) for a in page.attrs("data-partition")}
-    assert partitions == {
-        p for p in reported_run.lake.glob("*/**/process_year=*/*/*") if p.is_dir()
-    }
+    data = [reported_run.lake / "curated" / "processed", reported_run.lake / "analytics"]
+    data.append(reported_run.lake / "curated" / "quarantine")
+    assert partitions == {f.parent for folder in data for f in folder.rglob("*.parquet")}
 
 
 def test_lineage_lists_the_start_and_complete_events(page):
