@@ -23,7 +23,7 @@ LAKE ?= lake
 NODE_STAMP := node_modules/.installed
 ENV ?= dev
 
-.PHONY: help venv node tools run test lint format lab deploy destroy clean
+.PHONY: help venv node tools browser run test lint format lab deploy destroy clean
 
 help:
 	@echo "make run   - set up .venv and run the pipeline on the bundled sample into ./$(LAKE)"
@@ -61,7 +61,14 @@ run: venv
 	$(BIN)/etl query --lake $(LAKE) \
 	  "SELECT region_name, amount_category, sum(orders) AS orders, round(sum(total_sales), 2) AS total_sales FROM etl_pipeline.daily_sales GROUP BY ALL ORDER BY ALL"
 
-test: venv node tools
+# Headless Chromium (Debian's package) for the run report's browser tests. Installed when
+# missing and we are root (CI, containers); elsewhere those tests say how to get it.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "warning: no chromium (apt-get install chromium); the report's browser tests skip (fail under CI)"
+
+test: venv node tools browser
 	$(BIN)/python -m pytest -q
 
 lint: venv

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the dataset whose rules apply (default {DEFAULT_DATASET}; see `etl datasets list`)",
     )
     run.add_argument("--json", action="store_true", help="print the run result as JSON")
+    run.add_argument(
+        "--report", action="store_true", help="also write its HTML report (path printed last)"
+    )
     run.set_defaults(handler=cmd_run, live_progress=True)
 
     sample = commands.add_parser("sample", help="write a bundled dataset's sample feed")
@@ -99,12 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     from etl.cli import aws as aws_commands
     from etl.cli import datasets as datasets_commands
     from etl.cli import notebooks as notebook_commands
+    from etl.cli import report as report_commands
     from etl.cli import workflow as workflow_commands
 
     datasets_commands.register(commands, lake_parent)
     workflow_commands.register(commands, lake_parent)
     notebook_commands.register(commands, lake_parent)
     aws_commands.register(commands, lake_parent)
+    report_commands.register(commands, lake_parent)
     return parser
 
 
@@ -113,6 +118,12 @@ def today_utc() -> date:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.report:  # the run as usual, then its report (etl/cli/report.py), path last
+        from etl.cli.report import run_then_report
+
+        return run_then_report(
+            args, lambda: cmd_run(argparse.Namespace(**vars(args) | {"report": False}))
+        )
     from etl.local.pipeline import run_pipeline
 
     source = Path(args.file)

@@ -34,6 +34,7 @@ from etl.stages.transform import (
     quarantine_records,
 )
 from etl.storage import lake as lake_io
+from etl.storage import quality_results
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, join
 from etl.storage.metrics import report_job_metrics
@@ -93,13 +94,25 @@ def _report_metrics(lake: Lake, dataset: DatasetSpec, **values) -> None:
         print(f"warning: could not report metrics: {error}", file=sys.stderr)
 
 
+def _keep_quality(lake: Lake, run_id: str, dataset: DatasetSpec, uri: str, report) -> None:
+    """Keep the gate's result (passed or not) for the run report; never fail the job for it."""
+    record = {"jobRunId": run_id, "dataset": dataset.name, "source": uri}
+    record |= {"quality": report.to_dict(), "validation": report.validation}
+    try:
+        quality_results.keep(lake, run_id, record)
+    except OSError as error:
+        print(f"warning: could not keep the quality result: {error}", file=sys.stderr)
+
+
 def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progress) -> JobOutcome:
     spark.conf.set(*TIME_PARSER_POLICY)
     # The gate's profile and suite and the transform all read the raw file: parse it once.
     raw = read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         with spark_progress(spark, "quality gate", enabled=show_progress):
-            report = enforce(check_quality(raw, dataset))
+            report = check_quality(raw, dataset)
+        _keep_quality(lake, run_id, dataset, uri, report)
+        enforce(report)
         ensure_reference_tables(lake, catalog, dataset)
         references = read_references(spark, lake, dataset)
         with spark_progress(spark, "transform+load", enabled=show_progress):

@@ -23,6 +23,7 @@ from etl.jobs.session import get_spark
 from etl.lambdas import trigger
 from etl.local import aws_mirror, history
 from etl.local.definition import DEFINITION_PATH, load_definition, render
+from etl.local.lineage import ExecutionLineage
 from etl.local.moto_adapter import local_step_functions
 from etl.local.services import LocalNames, LocalServices, etag_of
 from etl.storage.lake import Lake
@@ -168,6 +169,9 @@ class LocalWorkflow:
         deadline = time.monotonic() + timeout
         tick = threading.Event()
         reported, next_report = 0, 0.0
+        # OpenLineage START / COMPLETE / FAIL around the execution, kept in the lake.
+        lineage = ExecutionLineage(self.services)
+        lineage.started(self.sfn.describe_execution(executionArn=execution_arn))
         while (described := self.sfn.describe_execution(executionArn=execution_arn))[
             "status"
         ] == "RUNNING":
@@ -184,6 +188,7 @@ class LocalWorkflow:
             on_event(event)
         history.save(self.lake, described, events)
         record = {"execution": described, "events": events}
+        lineage.stopped(record)
         # Recorded into the local AWS endpoint too, when `etl aws up` runs one for this lake.
         aws_mirror.mirror_execution(self.lake, record, self.names, echo=self.services.echo)
         return record

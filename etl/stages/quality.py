@@ -28,6 +28,9 @@ class QualityProfile:
     total_records: int
     duplicate_records: int
     null_counts: dict[str, int]
+    # HyperLogLog estimates (relative error ~2%), for the run report's charts: they ride on
+    # the same aggregation, so they cost no extra Spark job; not part of equality.
+    distinct_counts: dict[str, int] = field(default_factory=dict, compare=False)
 
     @property
     def null_cell_percent(self) -> float:
@@ -53,9 +56,15 @@ class QualityReport:
     suite: str
     suiteSuccess: bool
     failedExpectations: list[dict] = field(default_factory=list)
+    distinctCounts: dict[str, int] = field(default_factory=dict)
+    # The great-expectations validation result (its JSON form), kept for Data Docs; too
+    # big for error details and notifications, so ``to_dict`` leaves it out.
+    validation: dict | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        record = asdict(self)
+        record.pop("validation")
+        return record
 
     def reason(self) -> str:
         problems = [
@@ -72,10 +81,11 @@ class QualityReport:
 
 
 def profile(df: DataFrame) -> QualityProfile:
-    """Row, duplicate and per-column null counts in one Spark job.
+    """Row, duplicate, per-column null and (estimated) distinct counts in one Spark job.
 
     Grouping by every column counts each distinct record once with its multiplicity, so
-    duplicates and nulls come out of the same aggregation instead of a job per column.
+    duplicates and nulls come out of the same aggregation instead of a job per column; a
+    column's distinct values are the same over the grouped records as over the rows.
     """
     columns = df.columns
     grouped = df.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(F.count(F.lit(1)).alias("_n"))
@@ -84,11 +94,16 @@ def profile(df: DataFrame) -> QualityProfile:
         F.sum(F.when(F.col(f"`{c}`").isNull(), F.col("_n")).otherwise(0)).alias(f"_null_{i}")
         for i, c in enumerate(columns)
     ]
+    sums += [
+        F.approx_count_distinct(F.col(f"`{c}`"), rsd=0.02).alias(f"_distinct_{i}")
+        for i, c in enumerate(columns)
+    ]
     row = grouped.agg(*sums).first()
     return QualityProfile(
         total_records=int(row["_rows"] or 0),
         duplicate_records=int(row["_dups"] or 0),
         null_counts={c: int(row[f"_null_{i}"] or 0) for i, c in enumerate(columns)},
+        distinct_counts={c: int(row[f"_distinct_{i}"] or 0) for i, c in enumerate(columns)},
     )
 
 
@@ -114,6 +129,11 @@ def load_suite(dataset: DatasetSpec) -> dict | None:
 
 def run_suite(df: DataFrame, suite: dict) -> tuple[bool, list[dict]]:
     """Validate ``df`` with great-expectations; return success and the failed expectations."""
+    return summarise_validation(validate(df, suite))
+
+
+def validate(df: DataFrame, suite: dict):
+    """The great-expectations ``ExpectationSuiteValidationResult`` of ``df`` against ``suite``."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -125,7 +145,11 @@ def run_suite(df: DataFrame, suite: dict) -> tuple[bool, list[dict]]:
         batch_parameters={"dataframe": df}
     )
     expectations = [{k: e[k] for k in ("type", "kwargs") if k in e} for e in suite["expectations"]]
-    result = batch.validate(gx.ExpectationSuite(name=suite["name"], expectations=expectations))
+    return batch.validate(gx.ExpectationSuite(name=suite["name"], expectations=expectations))
+
+
+def summarise_validation(result) -> tuple[bool, list[dict]]:
+    """Success and the failed expectations of a validation result, for messages."""
     failed = [
         {
             "expectation": r.expectation_config.type,
@@ -148,7 +172,8 @@ def check_quality(df: DataFrame, dataset: DatasetSpec) -> QualityReport:
     counts = profile(df)
     score = quality_score(counts)
     suite = load_suite(dataset)
-    suite_ok, failed = run_suite(df, suite) if suite else (True, [])
+    validation = validate(df, suite) if suite else None
+    suite_ok, failed = summarise_validation(validation) if validation else (True, [])
     return QualityReport(
         qualityScore=score,
         threshold=dataset.quality_threshold,
@@ -161,6 +186,8 @@ def check_quality(df: DataFrame, dataset: DatasetSpec) -> QualityReport:
         suite=suite["name"] if suite else "",
         suiteSuccess=suite_ok,
         failedExpectations=failed,
+        distinctCounts=counts.distinct_counts,
+        validation=validation.to_json_dict() if validation else None,
     )
 
 
