@@ -32,13 +32,13 @@ glue_context = GlueContext(spark.sparkContext)
 job = Job(glue_context)
 job.init(args["JOB_NAME"], args)
 
-# 04_transform.ipynb, cell 31
+# 04_transform.ipynb, cell 25
 job_run = job_arguments(args)
 lake = job_lake(job_run)
 catalog = job_catalog(lake)
 dataset = job_dataset(job_run)
 
-# 04_transform.ipynb, cell 32
+# 04_transform.ipynb, cell 26
 ensure_raw_table(spark, catalog, dataset, job_run.source_path)
 outcome = run_transform_job(
     spark,
