@@ -90,3 +90,14 @@ def _iso(value):
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"cannot store {type(value).__name__} in execution history")
+
+
+def state_value(events: list[dict], name: str) -> dict | None:
+    """``name`` in the last state output that has it, from an execution's history."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails")
+        if details:
+            value = json.loads(details.get("output") or "{}").get(name)
+            if value is not None:
+                return value
+    return None

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from etl import __version__
 from etl.core.conventions import PROCESS_PARTITIONS
+from etl.local.history import state_value
 from etl.storage import quality_results
 from etl.storage.lake import Lake
 from etl.storage.publish import list_files, source_id
@@ -97,17 +98,6 @@ class ExecutionFacts:
 
 def execution_input(execution: dict) -> dict:
     return json.loads(execution.get("input") or "{}")
-
-
-def state_value(events: list[dict], name: str) -> dict | None:
-    """``name`` in the last state output that has it, from an execution's history."""
-    for event in reversed(events):
-        details = event.get("stateExitedEventDetails")
-        if details:
-            value = json.loads(details.get("output") or "{}").get(name)
-            if value is not None:
-                return value
-    return None
 
 
 def job_run_id(events: list[dict]) -> str:

@@ -21,7 +21,7 @@ from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed, one_
 from etl.core.progress import bytes_reporter
 from etl.core.spec import DatasetSpec
 from etl.jobs.transform import JobOutcome, new_run_id
-from etl.local.history import path_taken
+from etl.local.history import path_taken, state_value
 from etl.local.runner import LocalWorkflow
 from etl.stages.quality import GATE_FAILED
 from etl.storage import lake as lake_io
@@ -89,12 +89,12 @@ def run_pipeline(
     progress(f"-> land: {result.landed}")
     with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:
         record = flow.run_landed(result.landed, run_date, on_event=_announce(progress))
-        etl_result = _state_value(record["events"], "etlResult") or {}
+        etl_result = state_value(record["events"], "etlResult") or {}
         outcome = flow.services.job_outcome(etl_result.get("Id", ""))
     execution = record["execution"]
     result.run_id = execution["name"]
     result.status = execution["status"]
-    result.quality = _state_value(record["events"], "qualityResult")
+    result.quality = state_value(record["events"], "qualityResult")
     result.stages += _task_stages(record, result.quality, outcome)
     if outcome is not None and outcome.rows is not None:
         result.rows = outcome.rows.to_dict()
@@ -141,7 +141,7 @@ def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None)
 
 def _describe(stages: dict, events: list, quality: dict | None, outcome) -> None:
     """Fill rows, details and outputs from the states' results and the local job's outcome."""
-    validation = _state_value(events, "validationResult")
+    validation = state_value(events, "validationResult")
     if "ValidateInput" in stages and validation:
         stages[
             "ValidateInput"
@@ -171,7 +171,7 @@ def _execution_error(record: dict, result: RunResult) -> EtlError:
     result.error = one_line(f"{error}: {cause}")
     if error == "ValidationFailed":
         return ValidationFailed(
-            one_line(cause), details=_state_value(record["events"], "validationResult")
+            one_line(cause), details=state_value(record["events"], "validationResult")
         )
     if error == "QualityCheckFailed":
         # The Lambda's score gives the bare reason; the job's own gate its error message.
@@ -207,14 +207,3 @@ def _inner_reason(cause: str) -> tuple[str, str]:
     if document.get("errorMessage"):
         return "a Lambda", f"{document.get('errorType', 'Error')}: {document['errorMessage']}"
     return "", cause
-
-
-def _state_value(events: list[dict], field: str) -> dict | None:
-    """``field`` of the last state output that has it, from an execution's history."""
-    for event in reversed(events):
-        details = event.get("stateExitedEventDetails")
-        if details:
-            value = json.loads(details.get("output") or "{}").get(field)
-            if value is not None:
-                return value
-    return None

@@ -95,15 +95,15 @@ def gather(lake: Lake, execution_id: str | None = None) -> ReportFacts:
         run_date=given.get("runDate", ""),
     )
     facts.job_run_id = lineage.job_run_id(events)
-    facts.quality = lineage.state_value(events, "qualityResult")
-    facts.validation_result = lineage.state_value(events, "validationResult")
+    facts.quality = history.state_value(events, "qualityResult")
+    facts.validation_result = history.state_value(events, "validationResult")
     facts.job_quality = quality_results.load(lake, facts.job_run_id)
     facts.lineage_events = lineage.read_events(lake, execution["name"])
     ended = [e for e in facts.lineage_events if e["eventType"] != "START"]
     if ended:
         facts.outputs = ended[-1].get("outputs", [])
         facts.rows = lineage.execution_of(ended[-1]).get("rows")
-    facts.rows = facts.rows or lineage.state_value(events, "rows")
+    facts.rows = facts.rows or history.state_value(events, "rows")
     return facts
 
 
