@@ -24,16 +24,14 @@ import psutil
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-from etl.core.conventions import PROCESS_PARTITIONS
 from etl.core.datasets import get_dataset
 from etl.jobs.session import get_spark
+from etl.jobs.transform import load_records
 from etl.local.samples.orders import generate_orders, write_json_lines
 from etl.stages.discover import discover
 from etl.stages.extract import read_raw
-from etl.stages.load import write_partitioned
 from etl.stages.quality import load_suite, profile, quality_score, run_suite
 from etl.stages.reference import ensure_reference_tables, read_references
-from etl.stages.transform import transform_dataset
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, land_file
 
@@ -162,15 +160,12 @@ def main() -> None:
     for attempt in range(1, args.repeat + 1):
         label = "transform+load" if attempt == 1 else f"transform+load (run {attempt})"
         with stage(spark, label, n):
+            # What the Glue job does: curated and quarantine from one checked frame.
             references = read_references(spark, lake, ORDERS)
-            curated = transform_dataset(raw, ORDERS, RUN_DATE, references)
-            published = write_partitioned(
-                curated,
-                lake.curated_table_path("orders"),
-                PROCESS_PARTITIONS,
-                source=landed,
-                staging_path=lake.staging_path(lake.curated, f"bench-{attempt}"),
+            loaded = load_records(
+                raw, lake, ORDERS, landed, RUN_DATE, f"bench-{attempt}", references, []
             )
+            published = loaded.curated
     duck_seconds = duckdb_transform(source, work / f"duck-{time.time_ns()}")
     spark_seconds = min(r["seconds"] for r in results if r["stage"].startswith("transform+load"))
     summary = {
