@@ -7,6 +7,8 @@ registered schema, never inferring it again) and ``check_landed_quality`` the qu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pyspark.sql import DataFrame, SparkSession
 
 from etl.core.spec import DatasetSpec
@@ -19,15 +21,31 @@ from etl.storage.catalog import LocalCatalog
 
 
 def validate_landed(uri: str) -> ValidationResult:
-    """The validation Lambda's check, reading only the head and tail of the object."""
+    """The validation Lambda's check, reading only the head and tail of the object (all of
+    a gzip object, decompressed as a stream)."""
     size = lake_io.size_of(uri)
     facts = FileFacts(
-        key=uri,
+        key=_key(uri),
         size=size,
         head=lake_io.read_head(uri, HEAD_BYTES),
         tail=lake_io.read_tail(uri, TAIL_BYTES) if size else b"",
     )
-    return validate_file(facts)
+    return validate_file(facts, lambda: stored_blocks(uri))
+
+
+def _key(uri: str) -> str:
+    """What the Lambda's key check sees: the key in its bucket, a local file's name."""
+    if lake_io.is_s3(uri):
+        return uri.removeprefix("s3://").partition("/")[2]
+    return uri.rsplit("/", 1)[-1]
+
+
+def stored_blocks(uri: str, block_bytes: int = 8 << 20) -> Iterator[bytes]:
+    """The object's bytes as stored (a ``.gz`` object still compressed), a block at a time."""
+    fs, path = lake_io.filesystem(uri)
+    with fs.open_input_stream(path, compression=None) as stream:
+        while block := stream.read(block_bytes):
+            yield block
 
 
 def discover_landed(
