@@ -26,6 +26,7 @@ from etl.stages.extract import read_raw
 from etl.stages.landed import validate_landed
 from etl.stages.validate import FileFacts, check_file, decompressed_facts, validate_file
 from etl.storage.catalog import LocalCatalog
+from etl.storage.lake import Lake
 from etl.storage.publish import source_id
 
 ORDERS = get_dataset("orders")
@@ -434,3 +435,27 @@ def test_a_parquet_missing_a_required_column_exits_3_then_queries_still_work(spa
     lines = [line for line in err.splitlines() if line.startswith("VALIDATION_FAILED")]
     assert code == 3 and len(lines) == 1 and len(lines[0]) <= 300, err[-600:]
     assert "status" in lines[0] and "Traceback" not in err
+
+
+def test_a_column_added_by_a_second_file_is_catalogued_and_queryable_after_its_run(
+    spark, tmp_path
+):
+    lake = tmp_path / "lake"
+    first, second = tmp_path / "orders day1.csv", tmp_path / "orders day2.csv"
+    first.write_bytes(csv_text([order(i) for i in range(1, 11)]))
+    second.write_bytes(
+        csv_text([order(i, coupon="NEW10") for i in range(11, 16)], HEADER + ",coupon")
+    )
+    for source in (first, second):
+        code, _, err = run_cli(lake, "run", str(source), "--run-date", RUN_DATE)
+        assert code == 0, err[-600:]
+    table = LocalCatalog(Lake.local(lake)).get_table("etl_pipeline", "orders")
+    assert "coupon" in [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
+    code, out, err = run_cli(
+        lake,
+        "query",
+        "SELECT count(*) AS n, count(coupon) AS with_coupon FROM etl_pipeline.orders",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out) == [{"n": 15, "with_coupon": 5}]
