@@ -230,6 +230,7 @@ def test_onboarding_profiles_a_gzipped_csv(tmp_path):
     [
         "incoming/my orders.json",
         "incoming/orders.2026-11-26.v2.csv",
+        "incoming/orders (1) #2 & 100%+.csv",
         "incoming/注文 été.jsonl",
         "incoming/" + "é" * 505 + "x.csv",  # exactly 1,024 bytes of UTF-8
     ],
@@ -254,6 +255,14 @@ def test_only_traversal_control_characters_and_overlong_keys_are_refused(key, wh
     with pytest.raises(ValidationFailed, match="invalid file name") as refused:
         check_file(FileFacts(key=key, size=10, head=b'{"id": 1}\n'))
     assert why in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "name", ["orders 10:00.csv", "orders [1].csv", "orders {a}.json", "o*.csv", "a\\b.csv"]
+)
+def test_characters_no_spark_read_can_take_are_refused_in_one_line(name):
+    with pytest.raises(ValidationFailed, match="Spark cannot read a key with"):
+        feeds.check_key(f"incoming/{name}")
 
 
 @pytest.mark.parametrize(
@@ -437,9 +446,7 @@ def test_a_parquet_missing_a_required_column_exits_3_then_queries_still_work(spa
     assert "status" in lines[0] and "Traceback" not in err
 
 
-def test_a_column_added_by_a_second_file_is_catalogued_and_queryable_after_its_run(
-    spark, tmp_path
-):
+def test_a_column_added_by_a_second_file_is_catalogued_and_queryable_after_its_run(spark, tmp_path):
     lake = tmp_path / "lake"
     first, second = tmp_path / "orders day1.csv", tmp_path / "orders day2.csv"
     first.write_bytes(csv_text([order(i) for i in range(1, 11)]))

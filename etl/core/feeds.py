@@ -22,6 +22,10 @@ GZIP_FORMATS = (".json", ".csv", ".txt", ".jsonl", ".ndjson")
 ACCEPTED_EXTENSIONS = DATA_EXTENSIONS + tuple(f"{e}{GZIP_EXTENSION}" for e in GZIP_FORMATS)
 JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
 MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes
+# A Hadoop path cannot hold ':' (HADOOP-3257), and Spark's multi-line CSV and JSON readers
+# glob the file's own path again while inferring its schema, so an escaped pattern
+# character still fails there (measured on Spark 3.5.6): such keys cannot be read.
+HADOOP_SPECIAL = ":[]{}*?\\"
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -56,10 +60,11 @@ def check_extension(name: str) -> None:
 def check_key(key: str) -> None:
     """Raise ``ValidationFailed`` for a key no stage can store or follow safely.
 
-    Spaces, dots and any Unicode letter are fine (S3 keys are UTF-8). Refused: an absolute
-    key or a ``..`` segment (a local lake would follow it out of its zone), control
-    characters (they break logs, paths and one-line messages), more than 1,024 UTF-8 bytes
-    (S3's limit), and a key with no file name.
+    Spaces, dots, parentheses and any Unicode letter are fine (S3 keys are UTF-8). Refused:
+    an absolute key or a ``..`` segment (a local lake would follow it out of its zone),
+    control characters (they break logs, paths and one-line messages), the characters no
+    Spark read can take (``HADOOP_SPECIAL``), more than 1,024 UTF-8 bytes (S3's limit), and a
+    key with no file name.
     """
     name = key.rsplit("/", 1)[-1]
     if key.startswith("/") or ".." in key.split("/"):
@@ -71,6 +76,13 @@ def check_key(key: str) -> None:
         raise ValidationFailed(
             f"invalid file name {_shown(key)}: control character at position {controls[0] + 1}; "
             "rename the file"
+        )
+    unreadable = sorted(set(key) & set(HADOOP_SPECIAL))
+    if unreadable:
+        raise ValidationFailed(
+            f"invalid file name {_shown(key)}: Spark cannot read a key with "
+            f"{' '.join(map(repr, unreadable))} (Hadoop paths take ':' for a URI scheme and "
+            "[ ] { } * ? \\ for a pattern); rename the file"
         )
     size = len(key.encode("utf-8", errors="surrogatepass"))
     if size > MAX_KEY_BYTES:
