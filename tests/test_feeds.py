@@ -206,6 +206,15 @@ def test_spark_reads_gzip_and_json_lines_names_by_extension(
     assert sorted(r["name"] for r in df.select("name").collect()) == ["ann lee", "bo"]
 
 
+def test_discovery_says_where_a_bad_record_of_a_gzipped_file_is(spark, tmp_path, lake):
+    path = tmp_path / "orders.jsonl.gz"
+    path.write_bytes(
+        gzip.compress(json_lines([order(1)]) + b'{"id": 2,\n' + json_lines([order(3)]))
+    )
+    with pytest.raises(ValidationFailed, match="line 2, column"):
+        discover(spark, LocalCatalog(lake), ORDERS, str(path), "json")
+
+
 def test_local_validation_reads_a_landed_gzip_object_as_stored(tmp_path):
     path = tmp_path / "orders.csv.gz"
     path.write_bytes(gzip.compress(csv_text([order(1)])))

@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[lake_parent], help="land a file and run every stage")
-    run.add_argument("file", help="a .json/.csv/.parquet/.txt file to process")
+    run.add_argument(
+        "file", help="a .json/.jsonl/.ndjson/.csv/.txt file (or .gz of one) or .parquet to process"
+    )
     run.add_argument(
         "--run-date",
         type=run_date_arg,
