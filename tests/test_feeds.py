@@ -437,6 +437,13 @@ def test_a_gzipped_csv_with_a_unicode_name_and_quoted_newlines_runs_end_to_end(s
         lake, "query", "SELECT count(*) AS n, count(DISTINCT id) AS ids FROM etl_pipeline.orders"
     )
     assert code == 0 and "40" in out, err
+    partition = lake / "curated/processed/orders/process_year=2026/process_month=11/process_day=26"
+    code, out, err = run_cli(lake, "lineage", str(partition), "--json")
+    found = json.dumps(json.loads(out), ensure_ascii=False)
+    assert code == 0 and "incoming/commandes été 2026.csv.gz" in found, err
+    code, out, err = run_cli(lake, "report")
+    report = Path(out.strip().splitlines()[-1])
+    assert code == 0 and "commandes été 2026.csv.gz" in report.read_text(encoding="utf-8"), err
 
 
 def test_a_parquet_missing_a_required_column_exits_3_then_queries_still_work(spark, tmp_path):
