@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 
 import pytest
 
@@ -106,7 +107,7 @@ def test_the_suite_is_read_from_the_dataset_folder():
 
 def spark_jobs(spark, action) -> int:
     """The number of Spark jobs ``action()`` runs."""
-    group = f"jobs-{id(action)}"
+    group = f"jobs-{uuid.uuid4().hex}"  # id(action) may be reused once an action is freed
     spark.sparkContext.setJobGroup(group, group)
     try:
         action()

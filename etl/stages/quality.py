@@ -92,34 +92,47 @@ def profile(
 
     Grouping by every column counts each distinct record once with its multiplicity, so
     duplicates, nulls and the suite's counts come out of the same aggregation instead of a
-    job per column or per expectation. ``misfit_column`` (Spark's corrupt-record column, if
-    the read added one) is counted, not profiled.
+    job per column or per expectation. Records marked in ``misfit_column`` (Spark's
+    corrupt-record column, if the read added one) are counted; the column is not profiled.
     """
     measure = _Measure(df.columns, counts, misfit_column)
-    return measure.profile(_distinct_records(df).agg(*measure.sums()).first().asDict())
+    grouped = _distinct_records(df, misfit_column)
+    return measure.profile(grouped.agg(*measure.sums()).first().asDict())
 
 
 def profile_on_the_way(
-    df: DataFrame, counts: Sequence[SuiteCount] = (), misfit_column: str | None = None
+    df: DataFrame,
+    counts: Sequence[SuiteCount] = (),
+    misfit_column: str | None = None,
+    distinct: bool = False,
 ) -> tuple[DataFrame, Callable[[], QualityProfile]]:
     """``df``'s records, profiled as ``profile`` does while the next action reads them.
 
-    Returns the records (every distinct record as often as it occurs: the same rows as
-    ``df``) and a function giving their profile once an action has read all of them. A job
-    that writes the records thereby profiles them in the same pass: one parse of the raw
-    file, no cache (a Spark ``Observation`` collects the sums as the rows go by).
+    Returns the records and a function giving their profile once an action has read all of
+    them: a job that writes the records thereby profiles them in the same pass (one parse
+    of the raw file, no cache; a Spark ``Observation`` collects the sums as rows go by).
+    The records are ``df``'s rows, every distinct record as often as it occurs, or, with
+    ``distinct``, once each (for a consumer that drops exact duplicates anyway, which then
+    needs no second shuffle: the records arrive partitioned by all their columns).
     """
     measure = _Measure(df.columns, counts, misfit_column)
     observation = Observation()
-    grouped = _distinct_records(df).observe(observation, *measure.sums())
-    copies = F.explode(F.array_repeat(F.lit(True), F.col("_n").cast("int")))
-    records = grouped.withColumn("_copy", copies).drop("_n", "_copy")
+    grouped = _distinct_records(df, misfit_column).observe(observation, *measure.sums())
+    if not distinct:
+        copies = F.explode(F.array_repeat(F.lit(True), F.col("_n").cast("int")))
+        grouped = grouped.withColumn("_copy", copies)
+    records = grouped.select(*[F.col(f"`{c}`") for c in measure.columns])
     return records, lambda: measure.profile(observation.get)
 
 
-def _distinct_records(df: DataFrame) -> DataFrame:
-    """Each distinct record once, with ``_n``: how many times it occurs."""
-    return df.groupBy(*[F.col(f"`{c}`") for c in df.columns]).agg(F.count(F.lit(1)).alias("_n"))
+def _distinct_records(df: DataFrame, misfit_column: str | None = None) -> DataFrame:
+    """Each distinct record once, with ``_n``: how many times it occurs (and ``_misfits``:
+    how many of those the read marked in ``misfit_column``)."""
+    columns = [F.col(f"`{c}`") for c in df.columns if c != misfit_column]
+    counts = [F.count(F.lit(1)).alias("_n")]
+    if misfit_column:
+        counts.append(F.count(F.col(f"`{misfit_column}`")).alias("_misfits"))
+    return df.groupBy(*columns).agg(*counts)
 
 
 @dataclass(frozen=True)
@@ -152,7 +165,7 @@ class _Measure:
             for i, c in enumerate(self.columns)
         ]
         if self.misfit_column:
-            sums.append(rows_where(F.col(f"`{self.misfit_column}`").isNotNull()).alias("_misfits"))
+            sums.append(F.sum("_misfits").alias("_misfits"))
         return sums
 
     def profile(self, values: Mapping) -> QualityProfile:
