@@ -33,9 +33,6 @@ class QualityProfile:
     null_counts: dict[str, int]
     suite: dict[SuiteCount, int] = field(default_factory=dict)
     misfit_records: int = 0
-    # HyperLogLog estimates (relative error ~2%), for the run report's charts: they ride on
-    # the same aggregation, so they cost no extra Spark job; not part of equality.
-    distinct_counts: dict[str, int] = field(default_factory=dict, compare=False)
 
     @property
     def null_cell_percent(self) -> float:
@@ -61,7 +58,6 @@ class QualityReport:
     suite: str
     suiteSuccess: bool
     failedExpectations: list[dict] = field(default_factory=list)
-    distinctCounts: dict[str, int] = field(default_factory=dict)
     # The great-expectations validation result (its JSON form), kept for Data Docs; too
     # big for error details and notifications, so ``to_dict`` leaves it out.
     validation: dict | None = field(default=None, repr=False, compare=False)
@@ -160,10 +156,6 @@ class _Measure:
             rows_where(unexpected(count)).alias(f"_count_{i}")
             for i, count in enumerate(self.counts)
         ]
-        sums += [
-            F.approx_count_distinct(F.col(f"`{c}`"), rsd=0.02).alias(f"_distinct_{i}")
-            for i, c in enumerate(self.columns)
-        ]
         if self.misfit_column:
             sums.append(F.sum("_misfits").alias("_misfits"))
         return sums
@@ -178,7 +170,6 @@ class _Measure:
             null_counts={c: count(f"_null_{i}") for i, c in enumerate(self.columns)},
             suite={c: count(f"_count_{i}") for i, c in enumerate(self.counts)},
             misfit_records=count("_misfits"),
-            distinct_counts={c: count(f"_distinct_{i}") for i, c in enumerate(self.columns)},
         )
 
 
@@ -262,7 +253,6 @@ def check_quality(
         suite=suite["name"] if suite else "",
         suiteSuccess=suite_ok,
         failedExpectations=failed,
-        distinctCounts=counts.distinct_counts,
         validation=validation.to_json_dict() if validation else None,
     )
 
