@@ -9,8 +9,8 @@ published). The deployed Glue job and Lambdas emit nothing, so they need no new 
   ``<state machine>.<dataset>``; **run id**: a UUIDv7 derived from the execution ARN and
   start time, so the START and the end event of one execution share it.
 * **Input**: the raw object, ``s3://<raw bucket>`` / ``<key>``, its version (the ETag),
-  size and row count, and, when the job ran its quality gate, the per-column null and
-  distinct counts (``dataQualityMetrics``) and the expectations' results
+  size and row count, and, when the job ran its quality gate, the per-column null counts
+  (``dataQualityMetrics``) and the expectations' results
   (``dataQualityAssertions``).
 * **Outputs** (COMPLETE): one dataset per table written, ``s3://<curated bucket>`` /
   ``processed/<table>`` (and ``quarantine/<dataset>``, the rejected records, when any) and
@@ -366,13 +366,12 @@ def _input_quality_facets(facts: ExecutionFacts) -> dict:
     }
     gate = (facts.job_quality or {}).get("quality")
     if gate:
-        distinct = gate.get("distinctCounts") or {}
         facets["dataQualityMetrics"] = metrics.DataQualityMetricsInputDatasetFacet(
             rowCount=gate.get("totalRecords"),
             bytes=facts.input.get("size"),
             fileCount=1,
             columnMetrics={
-                column: metrics.ColumnMetrics(nullCount=nulls, distinctCount=distinct.get(column))
+                column: metrics.ColumnMetrics(nullCount=nulls)
                 for column, nulls in (gate.get("nullCounts") or {}).items()
             },
             producer=PRODUCER,

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from pyspark.sql import DataFrame, SparkSession
 
 from etl.core.spec import DatasetSpec
-from etl.stages.discover import discover
-from etl.stages.extract import read_raw
+from etl.stages.discover import SAMPLE_PARAMETER, discover
+from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
 from etl.stages.quality import QualityReport, check_quality
 from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
 from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
+
+MISFIT_COLUMN = CORRUPT_RECORD_COLUMN
 
 
 def validate_landed(uri: str) -> ValidationResult:
@@ -56,13 +58,29 @@ def discover_landed(
     return catalog.read_schema_ddl(dataset.database, dataset.raw_table)
 
 
+def schema_from_sample(catalog: LocalCatalog, dataset: DatasetSpec) -> bool:
+    """Whether the crawler typed the raw table from the head of the file only."""
+    table = catalog.get_table(dataset.database, dataset.raw_table)
+    return SAMPLE_PARAMETER in table.get("Parameters", {})
+
+
 def read_registered(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str
+    spark: SparkSession,
+    catalog: LocalCatalog,
+    dataset: DatasetSpec,
+    uri: str,
+    mark_misfits: bool = False,
 ) -> DataFrame:
-    """The landed object, read with the schema and format the raw table registered."""
+    """The landed object, read with the schema and format the raw table registered.
+
+    ``mark_misfits`` adds ``MISFIT_COLUMN`` (Spark's corrupt-record column): the text of
+    each record the registered types do not fit, null for the others.
+    """
     table = catalog.get_table(dataset.database, dataset.raw_table)
     data_format = table["Parameters"]["dataFormat"]
     ddl = catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+    if mark_misfits:
+        ddl += f", `{MISFIT_COLUMN}` string"
     return read_raw(spark, uri, data_format, ddl, dataset=dataset)
 
 
