@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -113,3 +114,20 @@ def test_an_unparseable_record_past_the_head_still_fails_the_run(spark, lake, tm
     with pytest.raises(ValidationFailed, match="not parseable json"):
         run_transform_job(spark, lake, LocalCatalog(lake), ORDERS, uri, date(2026, 11, 26), "r")
     assert not Path(lake.curated_table_path(ORDERS.curated_table)).exists()
+
+
+def test_a_gzipped_file_is_typed_from_its_decompressed_head(spark, lake, tmp_path):
+    records = [order(i) for i in range(40)] + [order(99, channel="web")]
+    path = tmp_path / "orders.json.gz"
+    path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode()))
+    uri = land_file(str(path), lake)
+    discover(spark, LocalCatalog(lake), ORDERS, uri, "json", sample_bytes=200)
+    assert column_types(lake)["channel"] == "bigint"  # typed from the head, not the end
+    assert raw_table(lake)["Parameters"][SAMPLE_PARAMETER] == "200"
+
+
+def test_a_record_too_long_past_the_head_is_refused_with_its_line(spark, lake, tmp_path):
+    records = [order(i) for i in range(40)]
+    uri = landed(lake, tmp_path, [*records, order(99, note="x" * (17 << 20)), order(100)])
+    with pytest.raises(ValidationFailed, match=r"line 41 is a 17\.0 MB record"):
+        discover(spark, LocalCatalog(lake), ORDERS, uri, "json", sample_bytes=1000)

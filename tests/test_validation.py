@@ -7,7 +7,13 @@ import json
 import pytest
 
 from etl.core.errors import ValidationFailed
-from etl.stages.validate import FileFacts, check_file, json_lines_problem, validate_file
+from etl.stages.validate import (
+    FileFacts,
+    check_file,
+    json_lines_problem,
+    oversized_line,
+    validate_file,
+)
 
 
 def facts(name: str, body: bytes, size: int | None = None, tail: bytes | None = None) -> FileFacts:
@@ -148,3 +154,17 @@ def test_the_record_scan_refuses_a_record_over_the_limit_by_size_not_content():
 
 def test_the_record_scan_passes_a_clean_stream():
     assert json_lines_problem([b'{"id": 1}\r\n\n{"id": 2}']) is None
+
+
+@pytest.mark.parametrize(
+    ("chunks", "limit", "found"),
+    [
+        ([b"a" * 10 + b"\n" + b"b" * 5, b"b" * 20, b"\nc\n"], 24, "line 2 is"),  # spans chunks
+        ([b"a" * 10 + b"\n" + b"b" * 5, b"b" * 20, b"\nc\n"], 25, None),  # exactly the limit
+        ([b"a\n", b"x" * 30], 24, "line 2 is"),  # the last line, without a line end
+        ([b"a\nb\n", b"c\n" + b"x" * 30 + b"\n"], 24, "line 4 is"),
+    ],
+)
+def test_the_crawler_finds_the_first_line_over_the_record_limit(chunks, limit, found):
+    problem = oversized_line(iter(chunks), limit)
+    assert (problem or "").startswith(found or "") and (problem is None) == (found is None)

@@ -128,7 +128,10 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
     references, staged_references = _gate_references(spark, lake, dataset, run_id)
     staging = Staging.of(lake, run_id)
     try:
-        staged = _stage_raw_file(spark, lake, catalog, dataset, uri, run_date, run_id, references)
+        with spark_progress(spark, "quality gate + transform+load", enabled=show_progress):
+            staged = _stage_raw_file(
+                spark, lake, catalog, dataset, uri, run_date, run_id, references
+            )
         # GX takes the counts it needs from the profile; only expectations the profile does
         # not count make it read the file again.
         raw = read_registered(spark, catalog, dataset, uri)

@@ -29,7 +29,12 @@ from pyspark.sql.types import StringType, StructField, StructType
 from etl.core.errors import ValidationFailed, one_line
 from etl.core.spec import DatasetSpec
 from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
-from etl.stages.validate import MAX_RECORD_BYTES, json_lines_problem, json_problem
+from etl.stages.validate import (
+    MAX_RECORD_BYTES,
+    json_lines_problem,
+    json_problem,
+    oversized_line,
+)
 from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
 
@@ -44,9 +49,13 @@ def head_sample(uri: str, data_format: str, sample_bytes: int) -> bytes | None:
     must be read instead (not larger than that, not line-based, or no line end in it)."""
     if data_format not in SAMPLED_FORMATS or lake_io.size_of(uri) <= sample_bytes:
         return None
-    head = lake_io.read_head(uri, sample_bytes)
+    head = bytearray()
+    for chunk in _chunks(uri, sample_bytes):  # decompressed, for a .gz object
+        head += chunk[: sample_bytes - len(head)]
+        if len(head) >= sample_bytes:
+            break
     end = head.rfind(b"\n")
-    return head[: end + 1] if end > 0 else None
+    return bytes(head[: end + 1]) if end > 0 and len(head) >= sample_bytes else None
 
 
 def infer_schema(
@@ -64,7 +73,8 @@ def infer_schema(
     if sample is None:
         return _infer(spark, uri, data_format, dataset, uri)
     with tempfile.TemporaryDirectory(prefix="etl-crawl-") as folder:
-        path = os.path.join(folder, uri.rsplit("/", 1)[-1])
+        # The sample is decompressed: its name must not end in .gz (Spark goes by the name).
+        path = os.path.join(folder, "sample." + ("csv" if data_format == "csv" else "json"))
         with open(path, "wb") as handle:
             handle.write(sample)
         return _infer(spark, path, data_format, dataset, uri)
@@ -154,6 +164,13 @@ def discover(
     sample = None
     if sample_bytes and spark.sparkContext.master.startswith("local"):
         sample = head_sample(uri, data_format, sample_bytes)
+    if sample is not None:  # Spark reads only the head: look for an oversized record after it
+        problem = oversized_line(_chunks(uri, 8 << 20))
+        if problem:
+            raise ValidationFailed(
+                f"{_name(uri)} has records that are not parseable {data_format}: {problem}; "
+                "fix or remove them and land the file again"
+            )
     schema = infer_schema(spark, uri, data_format, dataset, sample)
     if data_format != "parquet":  # Parquet carries its own types; reading it must match them
         schema = pin_text_columns(schema, dataset)

@@ -259,6 +259,31 @@ def json_problem(text: str | bytes, line: int | None = None) -> Parsed | str:
         return f"line {line or '?'}: nested too deeply (more than about 1,000 levels)"
 
 
+def _oversized(number: int, size: int, max_record_bytes: int) -> str:
+    return (
+        f"line {number} is a {size / 1024**2:,.1f} MB record; records over "
+        f"{max_record_bytes // 1024**2} MB are not supported (split it)"
+    )
+
+
+def oversized_line(chunks: Iterable[bytes], max_record_bytes: int = MAX_RECORD_BYTES) -> str | None:
+    """Where the first line longer than ``max_record_bytes`` is, or None: a scan for line
+    ends only, no parsing (the crawler's check of a file it typed from its head)."""
+    number, carry = 0, 0  # lines before this chunk; length of the unfinished line
+    for chunk in chunks:
+        *complete, rest = chunk.split(b"\n")
+        if complete and max(carry + len(complete[0]), *map(len, complete)) > max_record_bytes:
+            for index, piece in enumerate(complete):
+                size = len(piece) + (carry if index == 0 else 0)
+                if size > max_record_bytes:
+                    return _oversized(number + index + 1, size, max_record_bytes)
+        if complete:
+            number, carry = number + len(complete), len(rest)
+        else:
+            carry += len(rest)
+    return _oversized(number + 1, carry, max_record_bytes) if carry > max_record_bytes else None
+
+
 def json_lines_problem(
     chunks: Iterable[bytes], max_record_bytes: int = MAX_RECORD_BYTES
 ) -> str | None:
@@ -269,10 +294,7 @@ def json_lines_problem(
 
     def problem() -> str | None:
         if size > max_record_bytes:
-            return (
-                f"line {number} is a {size / 1024**2:,.1f} MB record; records over "
-                f"{max_record_bytes // 1024**2} MB are not supported (split it)"
-            )
+            return _oversized(number, size, max_record_bytes)
         if not record.strip():
             return None
         parsed = json_problem(bytes(record), number)
