@@ -69,16 +69,19 @@ def run_transform_job(
     run_date: date,
     run_id: str,
     show_progress: bool = False,
+    source_version: str = "",
 ) -> JobOutcome:
     """The Glue job: quality gate, transform, load curated, update the catalog, analytics.
 
     The quality Lambda only scores the file (it has no Spark); the job re-checks the score on
     every record and runs the great-expectations suite before anything is written. The job
-    reports JobFailures and RecordsProcessed (curated rows written).
+    reports JobFailures and RecordsProcessed (curated rows written). The source is the
+    object's key and ``source_version`` (``Lake.source``): re-running one version replaces
+    its own rows only.
     """
     job = (spark, lake, catalog, dataset, uri, run_date, run_id, show_progress)
     try:
-        outcome = _job_steps(*job)
+        outcome = _job_steps(*job, source_version=source_version)
     except Exception:
         _report_metrics(lake, dataset, failed=True)
         raise
@@ -104,7 +107,9 @@ def _keep_quality(lake: Lake, run_id: str, dataset: DatasetSpec, uri: str, repor
         print(f"warning: could not keep the quality result: {error}", file=sys.stderr)
 
 
-def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progress) -> JobOutcome:
+def _job_steps(
+    spark, lake, catalog, dataset, uri, run_date, run_id, show_progress, source_version=""
+) -> JobOutcome:
     spark.conf.set(*TIME_PARSER_POLICY)
     # The gate's profile and suite and the transform all read the raw file: parse it once.
     raw = read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
@@ -117,16 +122,24 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
         references = read_references(spark, lake, dataset)
         with spark_progress(spark, "transform+load", enabled=show_progress):
             loaded = load_records(
-                raw, lake, dataset, uri, run_date, run_id, references, dataset_steps(dataset)
+                raw,
+                lake,
+                dataset,
+                uri,
+                run_date,
+                run_id,
+                references,
+                dataset_steps(dataset),
+                source_version,
             )
     finally:
         raw.unpersist()
     rows = RowCounts(
         read=report.totalRecords,
-        written=_rows_in(loaded.curated, lake.raw_key(uri)),
+        written=_rows_in(loaded.curated, lake.source(uri, source_version)),
         # The profile counts every copy of a record but the first: what "exact" drops.
         duplicates=report.duplicateRecords if dataset.deduplicate != "none" else 0,
-        rejected=_rows_per_rule(loaded.quarantine, lake.raw_key(uri)),
+        rejected=_rows_per_rule(loaded.quarantine, lake.source(uri, source_version)),
     ).check()
     curated_path = lake.curated_table_path(dataset.curated_table)
     _register(
@@ -187,28 +200,30 @@ def load_records(
     run_id: str,
     references: dict[str, DataFrame],
     steps: list,
+    source_version: str = "",
 ) -> Loaded:
     """Publish the raw records of ``uri``: curated, or quarantined with their rule.
 
     Both tables are written from one de-duplicated, rule-checked frame, kept in memory
     (spilling to disk) between the two writes so the de-duplication shuffle runs once.
     """
+    source = lake.source(uri, source_version)  # key + object version
     checked = check_records(raw, dataset, run_date).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         curated = curate(checked, dataset, run_date, references, steps)
-        rejected = quarantine_records(checked, dataset, run_date, lake.raw_key(uri), run_id)
+        rejected = quarantine_records(checked, dataset, run_date, source, run_id)
         published = write_partitioned(
             curated,
             lake.curated_table_path(dataset.curated_table),
             PROCESS_PARTITIONS,
-            source=lake.raw_key(uri),
+            source=source,
             staging_path=lake.staging_path(lake.curated, run_id),
         )
         quarantined = write_partitioned(
             rejected,
             lake.quarantine_table_path(dataset.name),
             QUARANTINE_PARTITIONS,
-            source=lake.raw_key(uri),
+            source=source,
             staging_path=lake.staging_path(lake.curated, f"{run_id}-quarantine"),
         )
     finally:
