@@ -224,6 +224,9 @@ def keep_current_version(lake: Lake, uri: str) -> str:
     """Make sure the current object at ``uri`` (a local key's path) is kept as a version;
     return that version's path. A file put straight into ``raw/incoming/`` gets one too."""
     key = lake.raw_key(uri)
+    for kept in raw_versions(lake, key):  # landed here: the key is a link to its version
+        if os.path.samefile(kept, uri):
+            return kept
     place = Path(lake.version_path(key, content_version(uri)))
     if not place.exists():
         place.parent.mkdir(parents=True, exist_ok=True)
