@@ -3,6 +3,8 @@ day's rows, and re-running one version replaces only that version's rows."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from datetime import date
 from pathlib import Path
@@ -12,11 +14,13 @@ import pytest
 from moto import mock_aws
 from pyspark.sql import functions as F
 
+from etl.cli.main import main, render_summary
 from etl.core.datasets import get_dataset
 from etl.core.errors import EtlError
 from etl.jobs.glue_job import JobRun, ensure_raw_table, job_source
 from etl.jobs.transform import run_transform_job
 from etl.lambdas import trigger
+from etl.local.pipeline import RunResult
 from etl.local.services import LocalServices
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, land_file, raw_versions
@@ -245,3 +249,50 @@ def test_the_deployed_job_reads_the_current_object_only_when_it_is_its_version(m
         assert job_source(s3_run(day_2), lake) == "s3://etl-raw/incoming/orders.json"
         with pytest.raises(EtlError, match=f"is now version {day_2}, not {day_1}"):
             job_source(s3_run(day_1), lake)
+
+
+# --- end to end: etl run ------------------------------------------------------------------
+def etl(*argv: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    assert code == 0, err.getvalue()
+    return out.getvalue()
+
+
+@pytest.mark.slow
+def test_etl_run_of_a_daily_feed_keeps_every_day_and_names_each_version(tmp_path):
+    lake = tmp_path / "lake"
+    reports = []
+    for first_id, clean, day in ((100, 20, DAY_1), (200, 15, DAY_2)):
+        (tmp_path / str(day)).mkdir()
+        source = day_file(tmp_path / str(day), first_id, clean)
+        run = ["run", str(source), "--lake", str(lake), "--run-date", day.isoformat()]
+        reports.append(json.loads(etl(*run, "--json")))
+    assert [r["key"] for r in reports] == ["incoming/orders.json"] * 2
+    assert reports[0]["version"] != reports[1]["version"]
+    assert [r["rows"]["written"] for r in reports] == [20, 15]
+
+    def query(sql: str) -> list:
+        return [
+            list(row.values())
+            for row in json.loads(etl("query", sql, "--lake", str(lake), "--json"))
+        ]
+
+    by_day = "SELECT process_day, {} FROM etl_pipeline.{} GROUP BY 1 ORDER BY 1"
+    assert query(by_day.format("count(*)", "orders")) == [[25, 20], [26, 15]]
+    assert query(by_day.format("sum(orders)", "daily_sales")) == [[25, 20], [26, 15]]
+    kept = raw_versions(Lake.local(lake), "incoming/orders.json")
+    assert [Lake.local(lake).raw_version(k) for k in kept] == [r["version"] for r in reports]
+
+
+def test_the_run_summary_names_the_source_key_and_version():
+    result = RunResult(
+        "run-1",
+        "orders.json",
+        "2026-11-26",
+        "SUCCEEDED",
+        key="incoming/orders.json",
+        version="5c1f",
+    )
+    assert "source:   incoming/orders.json version 5c1f" in render_summary(result).splitlines()
