@@ -296,3 +296,23 @@ def test_the_run_summary_names_the_source_key_and_version():
         version="5c1f",
     )
     assert "source:   incoming/orders.json version 5c1f" in render_summary(result).splitlines()
+
+
+# --- the Lambdas read the version their execution is for ---------------------------------
+def test_the_lambdas_read_the_execution_version_not_a_newer_one(monkeypatch):
+    from etl.lambdas import quality_check, validation
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="etl-raw")
+        s3.put_bucket_versioning(Bucket="etl-raw", VersioningConfiguration={"Status": "Enabled"})
+        key = "incoming/orders.json"
+        day_1 = b'{"id": 1}\n{"id": 2}\n{"id": 3}\n'
+        first = s3.put_object(Bucket="etl-raw", Key=key, Body=day_1)["VersionId"]
+        s3.put_object(Bucket="etl-raw", Key=key, Body=b"not json at all")  # lands next
+        event = {"inputData": {"bucket": "etl-raw", "key": key, "versionId": first}}
+        checked = validation.handler(event)
+        scored = quality_check.handler(event | {"validationResult": checked})
+    assert checked["isValid"] and checked["fileSize"] == len(day_1)
+    assert scored["totalRecords"] == 3
