@@ -316,3 +316,20 @@ def test_the_lambdas_read_the_execution_version_not_a_newer_one(monkeypatch):
         scored = quality_check.handler(event | {"validationResult": checked})
     assert checked["isValid"] and checked["fileSize"] == len(day_1)
     assert scored["totalRecords"] == 3
+
+
+def test_the_local_job_reads_the_kept_copy_of_its_version(tmp_path):
+    lake = Lake.local(tmp_path / "lake").ensure()
+    day_1 = land_file(str(day_file(tmp_path, 100, 2)), lake)
+    land_file(str(day_file(tmp_path, 200, 2)), lake)
+
+    def local_run(version: str) -> JobRun:
+        key_path = lake.landing_path("orders.json")
+        return JobRun(
+            "local", key_path, lake.raw, lake.curated, lake.analytics, "etl_pipeline", DAY_2,
+            "orders", "jr_1", source_version=version,
+        )  # fmt: skip
+
+    assert job_source(local_run(lake.raw_version(day_1)), lake) == day_1
+    with pytest.raises(EtlError, match=r"version 0000 of raw/incoming/orders\.json is not in"):
+        job_source(local_run("0000"), lake)

@@ -150,9 +150,9 @@ def job_source(run: JobRun, lake: Lake) -> str:
     if version not in current:
         raise EtlError(
             f"{run.source_path} is now version {current[0] or current[1]}, not {version} "
-            "this run is for: a newer version landed since (its own execution processes it). "
-            "Nothing was written; to process this version again, copy it back over the key "
-            f"(aws s3api copy-object --copy-source '<bucket>/{key}?versionId={version}')"
+            "this run is for: a newer version landed since and has its own execution. "
+            "Nothing was written; to process this version, copy it back over the key "
+            "(aws s3api copy-object)"
         )
     return run.source_path
 

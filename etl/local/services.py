@@ -150,7 +150,8 @@ class LocalServices:
         if zone is None:
             raise ValueError(f"{s3_uri} is not in a local zone bucket ({self.names.bucket('raw')})")
         path = key_path(zone, key)
-        return str(self._version_file(path, key, version) if version else path)
+        versioned = version and zone == self.lake.raw  # only the raw bucket keeps versions
+        return str(self._version_file(path, key, version) if versioned else path)
 
     def _version_file(self, path: Path, key: str, version: str) -> Path:
         """The kept copy of ``version`` of ``key``. A version the raw zone has not kept yet
