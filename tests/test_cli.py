@@ -182,7 +182,7 @@ def test_query_reads_the_analytics_zone(json_lake, capsys):
 
 def bad_files(folder: Path) -> dict[str, Path]:
     files = {
-        "bad name": folder / "bad name.json",
+        "bad name": folder / "bad\x01name.json",
         "unsupported extension": folder / "orders.xlsx",
         "empty": folder / "empty.json",
         "unparseable": folder / "broken.json",

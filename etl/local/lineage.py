@@ -11,8 +11,8 @@ new package.
   start time, so the START and the end event of one execution share it.
 * **Input**: the raw object, ``s3://<raw bucket>`` / ``<key>``, its version (the object
   version the run processed: S3's ``VersionId``, the ETag without one, the local raw zone's
-  version id), size and row count, and, when the job ran its quality gate, the per-column null and
-  distinct counts (``dataQualityMetrics``) and the expectations' results
+  version id), size and row count, and, when the job ran its quality gate, the per-column
+  null counts (``dataQualityMetrics``) and the expectations' results
   (``dataQualityAssertions``).
 * **Outputs** (COMPLETE): one dataset per table written, ``s3://<curated bucket>`` /
   ``processed/<table>`` (and ``quarantine/<dataset>``, the rejected records, when any) and
@@ -385,13 +385,12 @@ def _input_quality_facets(facts: ExecutionFacts) -> dict:
     }
     gate = (facts.job_quality or {}).get("quality")
     if gate:
-        distinct = gate.get("distinctCounts") or {}
         facets["dataQualityMetrics"] = metrics.DataQualityMetricsInputDatasetFacet(
             rowCount=gate.get("totalRecords"),
             bytes=facts.input.get("size"),
             fileCount=1,
             columnMetrics={
-                column: metrics.ColumnMetrics(nullCount=nulls, distinctCount=distinct.get(column))
+                column: metrics.ColumnMetrics(nullCount=nulls)
                 for column, nulls in (gate.get("nullCounts") or {}).items()
             },
             producer=PRODUCER,

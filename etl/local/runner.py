@@ -29,7 +29,10 @@ from etl.local.services import LocalNames, LocalServices, etag_of
 from etl.storage.lake import Lake, keep_current_version
 
 DEFAULT_TIMEOUT = 1800.0
+# Poll often at first (a small run's execution takes seconds), then less: each poll is an
+# API call into moto that competes with the execution's own Python threads.
 POLL_SECONDS = 0.02
+MAX_POLL_SECONDS = 0.1
 REPORT_SECONDS = 0.25
 EventCallback = Callable[[dict], None]
 
@@ -62,10 +65,13 @@ class LocalWorkflow:
 
     @staticmethod
     def _spark_factory(spark):
+        """``spark`` is a session, a function returning one (e.g. a session being started
+        in the background), or None for the default session."""
+
         def get():
-            if spark is not None:
-                return spark
-            return get_spark()
+            if spark is None:
+                return get_spark()
+            return spark() if callable(spark) else spark
 
         return get
 
@@ -182,7 +188,7 @@ class LocalWorkflow:
         """
         deadline = time.monotonic() + timeout
         tick = threading.Event()
-        reported, next_report = 0, 0.0
+        reported, next_report, poll = 0, 0.0, POLL_SECONDS
         # OpenLineage START / COMPLETE / FAIL around the execution, kept in the lake.
         lineage = ExecutionLineage(self.services)
         lineage.started(self.sfn.describe_execution(executionArn=execution_arn))
@@ -195,7 +201,8 @@ class LocalWorkflow:
             if on_event and now >= next_report:
                 reported = self._report(execution_arn, reported, on_event)
                 next_report = now + REPORT_SECONDS
-            tick.wait(POLL_SECONDS)
+            tick.wait(poll)
+            poll = min(poll * 1.25, MAX_POLL_SECONDS)
         described.pop("ResponseMetadata", None)
         events = self._history(execution_arn)
         for event in events[reported:] if on_event else ():

@@ -7,27 +7,47 @@ registered schema, never inferring it again) and ``check_landed_quality`` the qu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pyspark.sql import DataFrame, SparkSession
 
 from etl.core.spec import DatasetSpec
-from etl.stages.discover import discover
-from etl.stages.extract import read_raw
+from etl.stages.discover import SAMPLE_PARAMETER, discover
+from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
 from etl.stages.quality import QualityReport, check_quality
 from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
 from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog
 
+MISFIT_COLUMN = CORRUPT_RECORD_COLUMN
+
 
 def validate_landed(uri: str) -> ValidationResult:
-    """The validation Lambda's check, reading only the head and tail of the object."""
+    """The validation Lambda's check, reading only the head and tail of the object (all of
+    a gzip object, decompressed as a stream)."""
     size = lake_io.size_of(uri)
     facts = FileFacts(
-        key=uri,
+        key=_key(uri),
         size=size,
         head=lake_io.read_head(uri, HEAD_BYTES),
         tail=lake_io.read_tail(uri, TAIL_BYTES) if size else b"",
     )
-    return validate_file(facts)
+    return validate_file(facts, lambda: stored_blocks(uri))
+
+
+def _key(uri: str) -> str:
+    """What the Lambda's key check sees: the key in its bucket, a local file's name."""
+    if lake_io.is_s3(uri):
+        return uri.removeprefix("s3://").partition("/")[2]
+    return uri.rsplit("/", 1)[-1]
+
+
+def stored_blocks(uri: str, block_bytes: int = 8 << 20) -> Iterator[bytes]:
+    """The object's bytes as stored (a ``.gz`` object still compressed), a block at a time."""
+    fs, path = lake_io.filesystem(uri)
+    with fs.open_input_stream(path, compression=None) as stream:
+        while block := stream.read(block_bytes):
+            yield block
 
 
 def discover_landed(
@@ -38,13 +58,29 @@ def discover_landed(
     return catalog.read_schema_ddl(dataset.database, dataset.raw_table)
 
 
+def schema_from_sample(catalog: LocalCatalog, dataset: DatasetSpec) -> bool:
+    """Whether the crawler typed the raw table from the head of the file only."""
+    table = catalog.get_table(dataset.database, dataset.raw_table)
+    return SAMPLE_PARAMETER in table.get("Parameters", {})
+
+
 def read_registered(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str
+    spark: SparkSession,
+    catalog: LocalCatalog,
+    dataset: DatasetSpec,
+    uri: str,
+    mark_misfits: bool = False,
 ) -> DataFrame:
-    """The landed object, read with the schema and format the raw table registered."""
+    """The landed object, read with the schema and format the raw table registered.
+
+    ``mark_misfits`` adds ``MISFIT_COLUMN`` (Spark's corrupt-record column): the text of
+    each record the registered types do not fit, null for the others.
+    """
     table = catalog.get_table(dataset.database, dataset.raw_table)
     data_format = table["Parameters"]["dataFormat"]
     ddl = catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+    if mark_misfits:
+        ddl += f", `{MISFIT_COLUMN}` string"
     return read_raw(spark, uri, data_format, ddl, dataset=dataset)
 
 

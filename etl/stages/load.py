@@ -23,6 +23,15 @@ def write_partitioned(
 
     Rows from an earlier load of the same ``source`` are replaced, wherever they were.
     """
+    stage_partitioned(df, partition_columns, staging_path)
+    return publish_staged(
+        staging_path, table_path, len(partition_columns), source, replace_elsewhere
+    )
+
+
+def stage_partitioned(df: DataFrame, partition_columns: tuple[str, ...], staging_path: str) -> None:
+    """Write ``df`` as partitioned snappy Parquet into ``staging_path``, invisible to readers
+    until ``publish_staged`` (or gone with ``discard_staged``)."""
     # REBALANCE lets adaptive execution size the output: one file per partition for a small
     # input, ~64 MB files (spark.sql.adaptive.advisoryPartitionSizeInBytes) for a big one.
     # (PySpark 3.5's DataFrame.hint cannot pass columns, hence the SQL form.)
@@ -31,6 +40,3 @@ def write_partitioned(
     balanced.write.mode("overwrite").option("compression", "snappy").partitionBy(
         *partition_columns
     ).parquet(staging_path)
-    return publish_staged(
-        staging_path, table_path, len(partition_columns), source, replace_elsewhere
-    )

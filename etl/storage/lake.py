@@ -308,7 +308,7 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def read_head(uri: str, max_bytes: int) -> bytes:
     """The first ``max_bytes`` of an object, without reading the rest."""
     fs, path = filesystem(uri)
-    with fs.open_input_stream(path) as stream:
+    with fs.open_input_stream(path, compression=None) as stream:  # as stored, even .gz
         return stream.read(max_bytes)
 
 

@@ -77,8 +77,13 @@ def publish_staged(
                 remaining = sum(f.endswith(".parquet") for f in list_files(location))
                 published.append(Published(values, location, remaining, moved_out=True))
     finally:
-        _remove_tree(staging_path)
+        discard_staged(staging_path)
     return published
+
+
+def discard_staged(staging_path: str) -> None:
+    """Remove a staging folder and everything in it (nothing in it was published)."""
+    _remove_tree(staging_path)
 
 
 def _staged_partitions(staging_path: str, depth: int) -> list[str]:
