@@ -168,6 +168,8 @@ def render_summary(result) -> str:
     lines = [tables.render(columns, rows, null="")]  # no count: the stage did not count rows
     outputs = [o for s in result.stages if s.stage != "land" for o in s.outputs]
     lines += ["", f"run {result.run_id}: {result.status}", f"raw copy: {result.landed}"]
+    if result.key:
+        lines.append(f"source:   {result.key} version {result.version}")
     if result.quality:
         lines.append(f"quality:  {result.quality.get('qualityScore')} / 100")
     if result.rows:

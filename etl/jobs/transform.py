@@ -85,16 +85,19 @@ def run_transform_job(
     run_date: date,
     run_id: str,
     show_progress: bool = False,
+    source_version: str = "",
 ) -> JobOutcome:
     """The Glue job: quality gate, transform, load curated, update the catalog, analytics.
 
     The quality Lambda only scores the file (it has no Spark); the job re-checks the score on
     every record and runs the great-expectations suite before anything is written. The job
-    reports JobFailures and RecordsProcessed (curated rows written).
+    reports JobFailures and RecordsProcessed (curated rows written). The source is the
+    object's key and ``source_version`` (``Lake.source``): re-running one version replaces
+    its own rows only.
     """
     job = (spark, lake, catalog, dataset, uri, run_date, run_id, show_progress)
     try:
-        outcome = _job_steps(*job)
+        outcome = _job_steps(*job, source_version=source_version)
     except Exception:
         _report_metrics(lake, dataset, failed=True)
         raise
@@ -120,8 +123,11 @@ def _keep_quality(lake: Lake, run_id: str, dataset: DatasetSpec, uri: str, repor
         print(f"warning: could not keep the quality result: {error}", file=sys.stderr)
 
 
-def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progress) -> JobOutcome:
+def _job_steps(
+    spark, lake, catalog, dataset, uri, run_date, run_id, show_progress, source_version=""
+) -> JobOutcome:
     spark.conf.set(*TIME_PARSER_POLICY)
+    source = lake.source(uri, source_version)  # key + object version
     # One pass over the raw file: its records are profiled for the quality gate as they are
     # checked, the curated and quarantined rows are staged, and the gate then decides whether
     # they are published. Until then nothing is written outside the run's staging folders.
@@ -130,7 +136,7 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
     try:
         with spark_progress(spark, "quality gate + transform+load", enabled=show_progress):
             staged = _stage_raw_file(
-                spark, lake, catalog, dataset, uri, run_date, run_id, references
+                spark, lake, catalog, dataset, uri, run_date, run_id, references, source
             )
         # GX takes the counts it needs from the profile; only expectations the profile does
         # not count make it read the file again.
@@ -139,16 +145,16 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
         _keep_quality(lake, run_id, dataset, uri, report)
         enforce(report)
         ensure_reference_tables(lake, catalog, dataset)
-        loaded = publish_records(staged, lake, dataset, uri)
+        loaded = publish_records(staged, lake, dataset, source)
     finally:
         staging.discard()
         discard_staged(staged_references)
     rows = RowCounts(
         read=report.totalRecords,
-        written=_rows_in(loaded.curated, lake.raw_key(uri)),
+        written=_rows_in(loaded.curated, source),
         # The profile counts every copy of a record but the first: what "exact" drops.
         duplicates=report.duplicateRecords if dataset.deduplicate != "none" else 0,
-        rejected=_rows_per_rule(loaded.quarantine, lake.raw_key(uri)),
+        rejected=_rows_per_rule(loaded.quarantine, source),
     ).check()
     curated_path = lake.curated_table_path(dataset.curated_table)
     _register(
@@ -190,7 +196,9 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
     return JobOutcome(rows.written, loaded.curated, analytics, loaded.quarantine, rows)
 
 
-def _stage_raw_file(spark, lake, catalog, dataset, uri, run_date, run_id, references) -> Staged:
+def _stage_raw_file(
+    spark, lake, catalog, dataset, uri, run_date, run_id, references, source
+) -> Staged:
     """Stage the raw file's records, profiled with the suite's counts on the way.
 
     When the crawler typed the columns from the head of the file, the read also marks the
@@ -205,7 +213,7 @@ def _stage_raw_file(spark, lake, catalog, dataset, uri, run_date, run_id, refere
         columns = [c for c in raw.columns if c != MISFIT_COLUMN]
         counts = suite_counts(load_suite(dataset), columns)
         staged = stage_records(
-            raw, lake, dataset, uri, run_date, run_id, references, steps, counts, misfit
+            raw, lake, dataset, source, run_date, run_id, references, steps, counts, misfit
         )
         if not staged.profile.misfit_records:
             break
@@ -257,7 +265,7 @@ def stage_records(
     raw: DataFrame,
     lake: Lake,
     dataset: DatasetSpec,
-    uri: str,
+    source: str,
     run_date: date,
     run_id: str,
     references: dict[str, DataFrame],
@@ -265,8 +273,9 @@ def stage_records(
     counts=(),
     misfit_column: str | None = None,
 ) -> Staged:
-    """Stage the raw records of ``uri``: curated, or quarantined with their rule; nothing
-    is visible to readers until ``publish_records``.
+    """Stage the raw records of ``source`` (its key + object version, ``Lake.source``):
+    curated, or quarantined with their rule; nothing is visible to readers until
+    ``publish_records``.
 
     The records are profiled as they are read (``profile_on_the_way``, with the suite's
     ``counts``), de-duplicated by that same grouping and checked once; the checked frame is
@@ -279,7 +288,7 @@ def stage_records(
     staging = Staging.of(lake, run_id)
     try:
         curated = curate(checked, dataset, run_date, references, steps)
-        rejected = quarantine_records(checked, dataset, run_date, lake.raw_key(uri), run_id)
+        rejected = quarantine_records(checked, dataset, run_date, source, run_id)
         stage_partitioned(curated, PROCESS_PARTITIONS, staging.curated)
         stage_partitioned(rejected, QUARANTINE_PARTITIONS, staging.quarantine)
     finally:
@@ -287,10 +296,9 @@ def stage_records(
     return Staged(staging, curated.schema, rejected.schema, measured())
 
 
-def publish_records(staged: Staged, lake: Lake, dataset: DatasetSpec, uri: str) -> Loaded:
-    """Publish what ``stage_records`` staged; rows of an earlier load of the same source
-    are replaced, wherever they were."""
-    source = lake.raw_key(uri)
+def publish_records(staged: Staged, lake: Lake, dataset: DatasetSpec, source: str) -> Loaded:
+    """Publish what ``stage_records`` staged; rows of an earlier load of the same ``source``
+    (key + version) are replaced, wherever they were."""
     curated = publish_staged(
         staged.staging.curated,
         lake.curated_table_path(dataset.curated_table),
@@ -306,10 +314,13 @@ def publish_records(staged: Staged, lake: Lake, dataset: DatasetSpec, uri: str) 
     return Loaded(curated, quarantined, staged.curated_schema, staged.quarantine_schema)
 
 
-def load_records(raw, lake, dataset, uri, run_date, run_id, references, steps) -> Loaded:
+def load_records(
+    raw, lake, dataset, uri, run_date, run_id, references, steps, source_version=""
+) -> Loaded:
     """``stage_records`` then ``publish_records``: the load without a quality gate."""
-    staged = stage_records(raw, lake, dataset, uri, run_date, run_id, references, steps)
-    return publish_records(staged, lake, dataset, uri)
+    source = lake.source(uri, source_version)
+    staged = stage_records(raw, lake, dataset, source, run_date, run_id, references, steps)
+    return publish_records(staged, lake, dataset, source)
 
 
 class _NoCatalog:

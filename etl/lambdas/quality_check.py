@@ -786,7 +786,7 @@ def handler(event: dict, context: object = None) -> dict:
     """Score ``event["inputData"]`` (bucket, key) in the format validation detected."""
     bucket, key = event["inputData"]["bucket"], event["inputData"]["key"]
     dataset = get_dataset(event_dataset(event))
-    s3 = s3_client()
+    s3 = s3_client(event["inputData"].get("versionId", ""))
     data_format = (event.get("validationResult") or {}).get("dataFormat") or _sniff(s3, bucket, key)
     if data_format == "parquet":
         profile = profile_parquet(*read_footer_counts(s3, bucket, key))

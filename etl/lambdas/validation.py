@@ -17,7 +17,7 @@ from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, validate_file
 def handler(event: dict, context: object = None) -> dict:
     """Return ``ValidationResult.to_dict()`` for ``event["inputData"]`` (bucket and key)."""
     bucket, key = event["inputData"]["bucket"], event["inputData"]["key"]
-    s3 = s3_client()
+    s3 = s3_client(event["inputData"].get("versionId", ""))
     size = object_size(s3, bucket, key)
     facts = FileFacts(
         key=key,

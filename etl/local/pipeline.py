@@ -55,7 +55,10 @@ class RunResult:
     run_date: str
     status: str = "RUNNING"
     dataset: str = ""
-    landed: str = ""
+    landed: str = ""  # the raw zone's copy of the version landed
+    # The source: its raw key and object version (a re-used key with new bytes is a new one).
+    key: str = ""
+    version: str = ""
     quality: dict | None = None
     # Where every record read went: {"read", "written", "duplicates", "rejected": {rule: n}}.
     rows: dict | None = None
@@ -89,9 +92,10 @@ def run_pipeline(
     result.dataset = dataset.name
     on_bytes = bytes_reporter(f"land {Path(source).name}") if show_spark_progress else None
     result.landed = lake_io.land_file(source, lake, dataset.name, on_bytes=on_bytes)
+    result.key, result.version = lake.raw_key(result.landed), lake.raw_version(result.landed)
     seconds = round(time.perf_counter() - started, 2)
     result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
-    progress(f"-> land: {result.landed}")
+    progress(f"-> land: {result.key} version {result.version}")
     if spark is None:
         spark = _start_early(result.landed)
     with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:

@@ -336,7 +336,9 @@ def _header(facts: ReportFacts) -> str:
         f"<div class='sub'>execution <code>{escape(execution['name'])}</code> · started "
         f"{escape(started)} · run date {escape(facts.run_date)}"
         + (f" · Glue job run <code>{escape(facts.job_run_id)}</code>" if facts.job_run_id else "")
-        + f"</div><div class='sub'>input <code>{escape(source)}</code> · ETag "
+        + f"</div><div class='sub'>input <code>{escape(source)}</code>"
+        + (f" · version <code>{escape(str(obj['version']))}</code>" if obj.get("version") else "")
+        + " · ETag "
         f"<code>{escape(str(obj.get('etag', '')))}</code> · {_bytes(obj.get('size'))}</div>"
         f"{error}</header>"
     )
