@@ -75,7 +75,9 @@ class Stage(Feed):
 
     def __str__(self) -> str:
         table = f"{self.spec.database}.{self.spec.raw_table}"
-        return f"{super().__str__()}\nlanded {self.landed} ({self.data_format}), table {table}"
+        key, version = self.lake.raw_key(self.landed), self.lake.raw_version(self.landed)
+        landed = f"{key} version {version}" if version else key
+        return f"{super().__str__()}\nlanded {landed} ({self.data_format}), table {table}"
 
     def references(self) -> dict[str, DataFrame]:
         """The dataset's reference tables, copied into the lake first if it lacks them."""

@@ -5,6 +5,7 @@ Each run starts its own kernel and its own local Spark, so the samples stay smal
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -72,7 +73,12 @@ def test_notebook_executes_on_another_dataset(name, tmp_path, readings):
     executed = run_notebook(name, parameters, output_dir=tmp_path / "out")
     text = _text_outputs(executed)
     assert f"dataset readings, run date {RUN_DATE}" in text
-    assert "incoming/readings/readings_20260131.csv (csv), table etl_pipeline.raw_readings" in text
+    landed = re.search(r"^landed (\S+) version \w+ \((\w+)\), table (\S+)$", text, re.M)
+    assert landed and landed.groups() == (
+        "incoming/readings/readings_20260131.csv",
+        "csv",
+        "etl_pipeline.raw_readings",
+    )
     if name.startswith("02_"):
         assert "station                int       -> string  <- pinned" in text
     if name.startswith("04_"):
