@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import unquote
@@ -22,7 +23,7 @@ from etl.core.conventions import PROCESS_PARTITIONS
 from etl.core.spec import DatasetSpec
 from etl.jobs.progress import spark_progress
 from etl.stages.landed import read_registered
-from etl.stages.load import write_partitioned
+from etl.stages.load import stage_partitioned, write_partitioned
 from etl.stages.quality import check_quality, enforce
 from etl.stages.reference import ensure_reference_tables, read_references
 from etl.stages.summarise import summarise
@@ -37,8 +38,16 @@ from etl.storage import lake as lake_io
 from etl.storage import quality_results
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, join
+from etl.storage.locks import lake_lock, test_hook
 from etl.storage.metrics import report_job_metrics
-from etl.storage.publish import Published, clear_partition, list_files, source_id
+from etl.storage.publish import (
+    Published,
+    clear_partition,
+    discard_staging,
+    list_files,
+    publish_staged,
+    source_id,
+)
 
 # Unparseable dates become null (and their records are quarantined) instead of failing the
 # job with SparkUpgradeException, which also quotes the value.
@@ -104,7 +113,16 @@ def _keep_quality(lake: Lake, run_id: str, dataset: DatasetSpec, uri: str, repor
         print(f"warning: could not keep the quality result: {error}", file=sys.stderr)
 
 
-def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progress) -> JobOutcome:
+def _job_steps(*job) -> JobOutcome:
+    # The lake lock (etl.storage.locks) is taken once the run's output is staged and held
+    # from publishing to the last summary: concurrent runs overlap in everything but that.
+    with ExitStack() as critical:
+        outcome = _steps(critical, *job)
+        test_hook("job-done")
+        return outcome
+
+
+def _steps(critical, spark, lake, catalog, dataset, uri, run_date, run_id, show_progress):
     spark.conf.set(*TIME_PARSER_POLICY)
     # The gate's profile and suite and the transform all read the raw file: parse it once.
     raw = read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
@@ -113,11 +131,20 @@ def _job_steps(spark, lake, catalog, dataset, uri, run_date, run_id, show_progre
             report = check_quality(raw, dataset)
         _keep_quality(lake, run_id, dataset, uri, report)
         enforce(report)
-        ensure_reference_tables(lake, catalog, dataset)
+        with lake_lock(lake.system, run_id):
+            ensure_reference_tables(lake, catalog, dataset)
         references = read_references(spark, lake, dataset)
         with spark_progress(spark, "transform+load", enabled=show_progress):
             loaded = load_records(
-                raw, lake, dataset, uri, run_date, run_id, references, dataset_steps(dataset)
+                raw,
+                lake,
+                dataset,
+                uri,
+                run_date,
+                run_id,
+                references,
+                dataset_steps(dataset),
+                critical=critical,
             )
     finally:
         raw.unpersist()
@@ -187,32 +214,43 @@ def load_records(
     run_id: str,
     references: dict[str, DataFrame],
     steps: list,
+    critical: ExitStack | None = None,
 ) -> Loaded:
     """Publish the raw records of ``uri``: curated, or quarantined with their rule.
 
     Both tables are written from one de-duplicated, rule-checked frame, kept in memory
     (spilling to disk) between the two writes so the de-duplication shuffle runs once.
+    Both are staged first, then published under the lake lock: held until ``critical``
+    closes when given (the caller has more to do under it), else only for the publishing.
     """
+    curated_staging = lake.staging_path(lake.curated, run_id)
+    rejected_staging = lake.staging_path(lake.curated, f"{run_id}-quarantine")
     checked = check_records(raw, dataset, run_date).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         curated = curate(checked, dataset, run_date, references, steps)
         rejected = quarantine_records(checked, dataset, run_date, lake.raw_key(uri), run_id)
-        published = write_partitioned(
-            curated,
-            lake.curated_table_path(dataset.curated_table),
-            PROCESS_PARTITIONS,
-            source=lake.raw_key(uri),
-            staging_path=lake.staging_path(lake.curated, run_id),
-        )
-        quarantined = write_partitioned(
-            rejected,
-            lake.quarantine_table_path(dataset.name),
-            QUARANTINE_PARTITIONS,
-            source=lake.raw_key(uri),
-            staging_path=lake.staging_path(lake.curated, f"{run_id}-quarantine"),
-        )
+        stage_partitioned(curated, PROCESS_PARTITIONS, curated_staging)
+        stage_partitioned(rejected, QUARANTINE_PARTITIONS, rejected_staging)
+    except BaseException:
+        discard_staging(curated_staging)
+        discard_staging(rejected_staging)
+        raise
     finally:
         checked.unpersist()
+    with ExitStack() as own:
+        (critical if critical is not None else own).enter_context(lake_lock(lake.system, run_id))
+        published = publish_staged(
+            curated_staging,
+            lake.curated_table_path(dataset.curated_table),
+            len(PROCESS_PARTITIONS),
+            source=lake.raw_key(uri),
+        )
+        quarantined = publish_staged(
+            rejected_staging,
+            lake.quarantine_table_path(dataset.name),
+            len(QUARANTINE_PARTITIONS),
+            source=lake.raw_key(uri),
+        )
     return Loaded(published, quarantined, curated.schema, rejected.schema)
 
 

@@ -33,15 +33,33 @@ def validate_landed(uri: str) -> ValidationResult:
 def discover_landed(
     spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str, data_format: str
 ) -> str:
-    """The raw crawler: infer and register the raw table; return its DDL schema."""
-    discover(spark, catalog, dataset, uri, data_format)
-    return catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+    """The raw crawler: infer and register the raw table; return its DDL schema.
+
+    Locally the schema is also pinned for ``uri`` (under a lock, so it is this crawl's, not a
+    concurrent one's): the raw table is one per dataset, and ``read_registered`` must read
+    this file with what was found in it even if another run's crawl has changed the table.
+    """
+    database, table = dataset.database, dataset.raw_table
+    if not hasattr(catalog, "pin_source"):  # the Glue catalog: see README "Guarantees"
+        discover(spark, catalog, dataset, uri, data_format)
+        return catalog.read_schema_ddl(database, table)
+    with catalog.discovery_lock(database, table):
+        discover(spark, catalog, dataset, uri, data_format)
+        registered = catalog.get_table(database, table)["Parameters"]["dataFormat"]
+        ddl = catalog.read_schema_ddl(database, table)
+        catalog.pin_source(database, table, uri, registered, ddl)
+    return ddl
 
 
 def read_registered(
     spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str
 ) -> DataFrame:
-    """The landed object, read with the schema and format the raw table registered."""
+    """The landed object, read with the schema and format registered for it (the pin its
+    crawl kept, else the raw table's entry)."""
+    pinned = getattr(catalog, "pinned_source", lambda *_: None)
+    found = pinned(dataset.database, dataset.raw_table, uri)
+    if found is not None:
+        return read_raw(spark, uri, found["dataFormat"], found["ddl"], dataset=dataset)
     table = catalog.get_table(dataset.database, dataset.raw_table)
     data_format = table["Parameters"]["dataFormat"]
     ddl = catalog.read_schema_ddl(dataset.database, dataset.raw_table)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.storage.publish import Published, publish_staged
+from etl.storage.publish import Published, claim_staging, publish_staged
 
 
 def write_partitioned(
@@ -22,7 +22,18 @@ def write_partitioned(
     """Write ``df`` under ``table_path`` partitioned by ``partition_columns``, atomically.
 
     Rows from an earlier load of the same ``source`` are replaced, wherever they were.
+    Concurrent runs call this under the lake lock, or ``stage_partitioned`` outside it and
+    ``publish_staged`` inside (``etl.jobs.transform.load_records``).
     """
+    stage_partitioned(df, partition_columns, staging_path)
+    return publish_staged(
+        staging_path, table_path, len(partition_columns), source, replace_elsewhere
+    )
+
+
+def stage_partitioned(df: DataFrame, partition_columns: tuple[str, ...], staging_path: str):
+    """Spark's part: write ``df`` partitioned into ``staging_path`` (marked as this run's)."""
+    claim_staging(staging_path)
     # REBALANCE lets adaptive execution size the output: one file per partition for a small
     # input, ~64 MB files (spark.sql.adaptive.advisoryPartitionSizeInBytes) for a big one.
     # (PySpark 3.5's DataFrame.hint cannot pass columns, hence the SQL form.)
@@ -31,6 +42,3 @@ def write_partitioned(
     balanced.write.mode("overwrite").option("compression", "snappy").partitionBy(
         *partition_columns
     ).parquet(staging_path)
-    return publish_staged(
-        staging_path, table_path, len(partition_columns), source, replace_elsewhere
-    )
