@@ -38,7 +38,7 @@ from etl.storage import lake as lake_io
 from etl.storage import quality_results
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, join
-from etl.storage.locks import lake_lock, test_hook
+from etl.storage.locks import lake_lock, step_hook
 from etl.storage.metrics import report_job_metrics
 from etl.storage.publish import (
     Published,
@@ -118,7 +118,7 @@ def _job_steps(*job) -> JobOutcome:
     # from publishing to the last summary: concurrent runs overlap in everything but that.
     with ExitStack() as critical:
         outcome = _steps(critical, *job)
-        test_hook("job-done")
+        step_hook("job-done")
         return outcome
 
 

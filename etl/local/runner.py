@@ -171,17 +171,27 @@ class LocalWorkflow:
         reported, next_report = 0, 0.0
         # OpenLineage START / COMPLETE / FAIL around the execution, kept in the lake.
         lineage = ExecutionLineage(self.services)
-        lineage.started(self.sfn.describe_execution(executionArn=execution_arn))
-        while (described := self.sfn.describe_execution(executionArn=execution_arn))[
-            "status"
-        ] == "RUNNING":
-            now = time.monotonic()
-            if now > deadline:
-                raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
-            if on_event and now >= next_report:
-                reported = self._report(execution_arn, reported, on_event)
-                next_report = now + REPORT_SECONDS
-            tick.wait(POLL_SECONDS)
+        started = self.sfn.describe_execution(executionArn=execution_arn)
+        started.pop("ResponseMetadata", None)
+        lineage.started(started)
+        # Recorded as RUNNING by this process: if it dies, `etl executions` shows ABORTED.
+        history.save_running(self.lake, started)
+        try:
+            while (described := self.sfn.describe_execution(executionArn=execution_arn))[
+                "status"
+            ] == "RUNNING":
+                now = time.monotonic()
+                if now > deadline:
+                    raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
+                if on_event and now >= next_report:
+                    reported = self._report(execution_arn, reported, on_event)
+                    next_report = now + REPORT_SECONDS
+                tick.wait(POLL_SECONDS)
+        except BaseException as error:  # Ctrl-C, SIGTERM (see etl run), a timeout
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+            record = history.aborted(started, reason, stopped=datetime.now(UTC))
+            history.save(self.lake, record, self._history(execution_arn))
+            raise
         described.pop("ResponseMetadata", None)
         events = self._history(execution_arn)
         for event in events[reported:] if on_event else ():

@@ -14,6 +14,7 @@ Step Functions.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,8 @@ def land_file(
     src_fs, src_path = filesystem(source)
     dst_fs, dst_path = filesystem(target)
     dst_fs.create_dir(dst_path.rsplit("/", 1)[0], recursive=True)
-    tmp_path = f"{dst_path.rsplit('/', 1)[0]}/.{name}.landing"
+    # One scratch name per lander: two runs landing the same file at once must not share it.
+    tmp_path = f"{dst_path.rsplit('/', 1)[0]}/.{name}.landing-{uuid.uuid4().hex[:12]}"
     total, done = size_of(source), 0
     # compression=None: the raw zone keeps the bytes as delivered, even for a .gz name
     src_stream = src_fs.open_input_stream(src_path, compression=None)
@@ -177,7 +179,19 @@ def land_file(
                 on_bytes(done, total)
     if on_bytes and not total:
         on_bytes(0, 0)
-    dst_fs.move(tmp_path, dst_path)
+    if is_s3(target):
+        dst_fs.move(tmp_path, dst_path)
+        return target
+    try:  # a hard link never replaces: whoever lands second compares bytes like above
+        os.link(tmp_path, dst_path)
+    except FileExistsError:
+        if not _same_bytes(source, target):
+            raise RawZoneViolation(
+                f"raw/{key} was landed with different content meanwhile; the raw zone is "
+                "immutable - land the new data under a new file name"
+            ) from None
+    finally:
+        os.unlink(tmp_path)
     return target
 
 

@@ -69,7 +69,7 @@ def file_lock(
         record = {"holder": holder, "pid": os.getpid(), "since": datetime.now(UTC).isoformat()}
         os.ftruncate(handle, 0)
         os.pwrite(handle, (json.dumps(record) + "\n").encode(), 0)
-        _test_hook("locked", path.stem)
+        step_hook("locked", path.stem)
         yield
     finally:
         os.close(handle)  # closing the only descriptor releases the lock
@@ -94,7 +94,7 @@ def _acquire(handle: int, path: Path, holder: str, timeout: float, on_wait) -> N
             )
         if not announced:
             on_wait(f"waiting for {path.name}: held by {owner}")
-            _test_hook("waiting", path.stem)
+            step_hook("waiting", path.stem)
             announced = True
         pause.wait(POLL_SECONDS)
 
@@ -166,25 +166,31 @@ def process_start(pid: int) -> str | None:
 
 
 # --- test hooks -----------------------------------------------------------------------------
-KILL_AT_ENV = "ETL_TEST_KILL_AT"  # a publish step name: SIGKILL this process there
-PAUSE_AT_ENV = "ETL_TEST_PAUSE_AT"  # "<event>:<fifo>": write a line to fifo, read one back
+# Tests stop a run at a named step: ``<event>`` or ``<event>:<detail>``, optionally ``#<n>``
+# for its n-th occurrence. ETL_TEST_KILL_AT=<step> SIGKILLs the process there;
+# ETL_TEST_PAUSE_AT=<step>=<path> writes "<step> <pid>" to the FIFO <path>.out and waits for
+# a line on <path>.in. Neither has any effect unless set.
+KILL_AT_ENV = "ETL_TEST_KILL_AT"
+PAUSE_AT_ENV = "ETL_TEST_PAUSE_AT"
+_seen: dict[str, int] = {}
 
 
-def _test_hook(event: str, detail: str = "") -> None:
-    """Let tests kill or pause a run at a named step (no effect unless the env var is set)."""
+def step_hook(event: str, detail: str = "") -> None:
+    kill = os.environ.get(KILL_AT_ENV, "")
+    target, _, channel = os.environ.get(PAUSE_AT_ENV, "").partition("=")
+    if not kill and not channel:
+        return
     step = f"{event}:{detail}" if detail else event
-    if os.environ.get(KILL_AT_ENV) in (event, step):
+    names = {event, step}
+    for name in list(names):
+        _seen[name] = _seen.get(name, 0) + 1
+        names.add(f"{name}#{_seen[name]}")
+    if kill in names:
         import signal
 
         os.kill(os.getpid(), signal.SIGKILL)
-    pause = os.environ.get(PAUSE_AT_ENV, "")
-    target, _, channel = pause.partition("=")
-    if channel and target in (event, step):
-        # The test reads our line, then writes one back when we may go on.
+    if channel and target in names:
         with open(f"{channel}.out", "w", encoding="utf-8") as out:
             out.write(f"{step} {os.getpid()}\n")
         with open(f"{channel}.in", encoding="utf-8") as back:
             back.readline()
-
-
-test_hook = _test_hook

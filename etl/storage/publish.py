@@ -36,7 +36,7 @@ from pathlib import Path
 from pyarrow import fs as pafs
 
 from etl.storage.lake import filesystem, is_s3, join
-from etl.storage.locks import mark_owner, owner_alive, test_hook
+from etl.storage.locks import mark_owner, owner_alive, step_hook
 
 PARQUET_SUFFIX = ".snappy.parquet"
 
@@ -70,11 +70,11 @@ def publish_staged(
     """
     prefix = f"{source_id(source)}-part-"
     published = []
-    test_hook("publish-begin")
+    step_hook("publish-begin")
     if not is_s3(table_path):
         repair_table(table_path)
         remove_abandoned_staging(staging_path)
-        test_hook("repaired")
+        step_hook("repaired")
     try:
         for relative in _staged_partitions(staging_path, depth):
             staged = join(staging_path, relative)
@@ -82,7 +82,7 @@ def publish_staged(
             count = _publish_partition(staged, target, prefix)
             values = [segment.split("=", 1)[1] for segment in relative.split("/")]
             published.append(Published(values, target, count))
-        test_hook("published")
+        step_hook("published")
         if replace_elsewhere:
             keep = {p.location for p in published}
             for location in _forget_source_elsewhere(table_path, prefix, keep, depth):
@@ -93,7 +93,7 @@ def publish_staged(
         _remove_tree(staging_path)
         if not is_s3(staging_path):
             _owner_marker(Path(staging_path)).unlink(missing_ok=True)
-    test_hook("staging-removed")
+    step_hook("staging-removed")
     return published
 
 
@@ -124,7 +124,7 @@ def _publish_partition(staged: str, target: str, prefix: str) -> int:
                 os.link(existing, next_version / existing.name)
     for index, name in enumerate(new_files):
         os.replace(Path(staged) / name, next_version / f"{prefix}{index:05d}{PARQUET_SUFFIX}")
-    test_hook("built")
+    step_hook("built")
     _swap(next_version, Path(target), token)
     return len(new_files)
 
@@ -137,15 +137,15 @@ def _swap(next_version: Path, target: Path, token: str) -> None:
     ``repair_table`` to put back.
     """
     if target.exists() and _exchange(next_version, target):
-        test_hook("swapped")
+        step_hook("swapped")
         shutil.rmtree(next_version, ignore_errors=True)  # now the replaced version
         return
     old = target.parent / f".{target.name}.old-{token}"
     if target.exists():
         os.rename(target, old)
-        test_hook("renamed-old")
+        step_hook("renamed-old")
     os.rename(next_version, target)
-    test_hook("swapped")
+    step_hook("swapped")
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -267,7 +267,7 @@ def _forget_source_elsewhere(table_path: str, prefix: str, keep: set[str], depth
         for existing in partition.iterdir():
             if existing.is_file() and not existing.name.startswith(prefix):
                 os.link(existing, next_version / existing.name)
-        test_hook("built-elsewhere")
+        step_hook("built-elsewhere")
         _swap(next_version, partition, token)
     return changed
 
@@ -303,7 +303,7 @@ def clear_partition(location: str) -> None:
     if path.exists():
         gone = path.parent / f".{path.name}.gone-{uuid.uuid4().hex[:12]}"
         os.rename(path, gone)
-        test_hook("cleared")
+        step_hook("cleared")
         shutil.rmtree(gone, ignore_errors=True)
 
 
