@@ -187,15 +187,15 @@ class LocalWorkflow:
                     reported = self._report(execution_arn, reported, on_event)
                     next_report = now + REPORT_SECONDS
                 tick.wait(POLL_SECONDS)
+            described.pop("ResponseMetadata", None)
+            events = self._history(execution_arn)
+            for event in events[reported:] if on_event else ():
+                on_event(event)
         except BaseException as error:  # Ctrl-C, SIGTERM (see etl run), a timeout
             reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
             record = history.aborted(started, reason, stopped=datetime.now(UTC))
             history.save(self.lake, record, self._history(execution_arn))
             raise
-        described.pop("ResponseMetadata", None)
-        events = self._history(execution_arn)
-        for event in events[reported:] if on_event else ():
-            on_event(event)
         history.save(self.lake, described, events)
         record = {"execution": described, "events": events}
         lineage.stopped(record)
