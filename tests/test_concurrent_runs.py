@@ -220,3 +220,36 @@ def test_different_bytes_landed_meanwhile_under_the_name_are_refused(tmp_path):
     with pytest.raises(RawZoneViolation, match="landed with different content meanwhile"):
         land_file(str(source), lake, on_bytes=meanwhile, chunk_bytes=1024)
     assert Path(landed[0]).read_bytes() == b'{"id": 2}\n'
+
+
+def test_sigterm_while_publishing_exits_130_with_one_line_and_records_aborted(feeds, tmp_path):
+    lake = tmp_path / "lake"
+    channel = tmp_path / "run"
+    os.mkfifo(f"{channel}.out")
+    os.mkfifo(f"{channel}.in")
+    run = etl(
+        lake,
+        "run",
+        str(feeds["a"]),
+        "--run-date",
+        RUN_DATE,
+        env={"ETL_TEST_PAUSE_AT": f"publish-begin#1={channel}"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    errors: queue.Queue = queue.Queue()
+    lines_of(run.stderr, errors)
+    paused: queue.Queue = queue.Queue()
+    lines_of(f"{channel}.out", paused)
+    try:
+        assert (paused.get(timeout=TIMEOUT) or "").startswith("publish-begin")
+        run.terminate()  # SIGTERM, as a scheduler stopping the job would
+        assert run.wait(timeout=TIMEOUT) == 130
+    finally:
+        if run.poll() is None:
+            run.kill()
+    stderr = drain(errors)
+    assert "Traceback" not in stderr
+    assert stderr.splitlines()[-1].startswith("ABORTED: interrupted")
+    [execution] = etl_json(lake, "executions", "list")["executions"]
+    assert execution["status"] == "ABORTED" and execution["stopDate"]
