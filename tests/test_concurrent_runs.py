@@ -253,3 +253,30 @@ def test_sigterm_while_publishing_exits_130_with_one_line_and_records_aborted(fe
     assert stderr.splitlines()[-1].startswith("ABORTED: interrupted")
     [execution] = etl_json(lake, "executions", "list")["executions"]
     assert execution["status"] == "ABORTED" and execution["stopDate"]
+
+
+def test_the_same_file_run_twice_at_once_succeeds_twice_with_its_rows_once(feeds, tmp_path):
+    """However the two runs interleave (landing, crawling, publishing), neither fails and
+    the second publish replaces the first's rows with the same rows."""
+    lake = tmp_path / "lake"
+    argv = ("run", str(feeds["a"]), "--run-date", RUN_DATE, "--json")
+    runs = [etl(lake, *argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    streams = [(queue.Queue(), queue.Queue()) for _ in runs]
+    for run, (out, err) in zip(runs, streams, strict=True):  # drained, so neither blocks
+        lines_of(run.stdout, out)
+        lines_of(run.stderr, err)
+    try:
+        for run in runs:
+            run.wait(timeout=TIMEOUT)
+        results = [(drain(out), drain(err)) for out, err in streams]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+    for run, (_, stderr) in zip(runs, results, strict=True):
+        assert run.returncode == 0 and "Traceback" not in stderr, stderr
+    written = {json.loads(stdout)["rows"]["written"] for stdout, _ in results}
+    assert len(written) == 1
+    curated = etl_json(lake, "query", "SELECT count(*) AS n FROM etl_pipeline.orders")
+    assert curated[0]["n"] == written.pop()
+    assert [p.name for p in (lake / "raw" / "incoming").iterdir()] == [feeds["a"].name]
