@@ -59,6 +59,9 @@ class LocalWorkflow:
         self.definition = render(load_definition(definition_path), self.names.substitutions())
         self._stack = ExitStack()
         self.state_machine_arn = ""
+        # The execution an interrupt stopped waiting for (recorded ABORTED); its thread goes
+        # on in the background, so a CLI ends the process rather than waiting for it.
+        self.interrupted: str | None = None
 
     @staticmethod
     def _spark_factory(spark):
@@ -192,6 +195,7 @@ class LocalWorkflow:
             for event in events[reported:] if on_event else ():
                 on_event(event)
         except BaseException as error:  # Ctrl-C, SIGTERM (see etl run), a timeout
+            self.interrupted = started["name"]  # the caller should end the process now
             reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
             record = history.aborted(started, reason, stopped=datetime.now(UTC))
             history.save(self.lake, record, self._history(execution_arn))
