@@ -43,7 +43,7 @@ from etl.storage.metrics import report_job_metrics
 from etl.storage.publish import (
     Published,
     clear_partition,
-    discard_staging,
+    discard_staged,
     list_files,
     publish_staged,
     source_id,
@@ -232,8 +232,8 @@ def load_records(
         stage_partitioned(curated, PROCESS_PARTITIONS, curated_staging)
         stage_partitioned(rejected, QUARANTINE_PARTITIONS, rejected_staging)
     except BaseException:
-        discard_staging(curated_staging)
-        discard_staging(rejected_staging)
+        discard_staged(curated_staging)
+        discard_staged(rejected_staging)
         raise
     finally:
         checked.unpersist()

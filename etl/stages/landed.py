@@ -15,7 +15,7 @@ from etl.stages.extract import read_raw
 from etl.stages.quality import QualityReport, check_quality
 from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
 from etl.storage import lake as lake_io
-from etl.storage.catalog import LocalCatalog
+from etl.storage.catalog import LocalCatalog, columns_to_ddl
 
 
 def validate_landed(uri: str) -> ValidationResult:
@@ -54,15 +54,17 @@ def discover_landed(
 def read_registered(
     spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str
 ) -> DataFrame:
-    """The landed object, read with the schema and format registered for it (the pin its
-    crawl kept, else the raw table's entry)."""
-    pinned = getattr(catalog, "pinned_source", lambda *_: None)
-    found = pinned(dataset.database, dataset.raw_table, uri)
-    if found is not None:
-        return read_raw(spark, uri, found["dataFormat"], found["ddl"], dataset=dataset)
+    """The landed object, read with the schema and format registered for it: the raw
+    table's entry when its last registration was of this object, else the pin this
+    object's crawl kept (another run's crawl has changed the shared entry since)."""
     table = catalog.get_table(dataset.database, dataset.raw_table)
+    if table["StorageDescriptor"]["Location"] != uri:
+        pinned = getattr(catalog, "pinned_source", lambda *_: None)
+        found = pinned(dataset.database, dataset.raw_table, uri)
+        if found is not None:
+            return read_raw(spark, uri, found["dataFormat"], found["ddl"], dataset=dataset)
     data_format = table["Parameters"]["dataFormat"]
-    ddl = catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+    ddl = columns_to_ddl(table["StorageDescriptor"]["Columns"])  # from the same read
     return read_raw(spark, uri, data_format, ddl, dataset=dataset)
 
 

@@ -90,9 +90,7 @@ def publish_staged(
                 remaining = sum(f.endswith(".parquet") for f in list_files(location))
                 published.append(Published(values, location, remaining, moved_out=True))
     finally:
-        _remove_tree(staging_path)
-        if not is_s3(staging_path):
-            _owner_marker(Path(staging_path)).unlink(missing_ok=True)
+        discard_staged(staging_path)
     step_hook("staging-removed")
     return published
 
@@ -328,8 +326,9 @@ def list_files(folder: str) -> list[str]:
     return [i.base_name for i in infos if i.type == pafs.FileType.File]
 
 
-def discard_staging(staging_path: str) -> None:
-    """Remove a run's staging folder and its owner mark (a failed run cleans up after itself)."""
+def discard_staged(staging_path: str) -> None:
+    """Remove a staging folder, everything in it and its owner mark (published, or nothing
+    in it will be: a failed run cleans up after itself)."""
     _remove_tree(staging_path)
     if not is_s3(staging_path):
         _owner_marker(Path(staging_path)).unlink(missing_ok=True)
