@@ -29,7 +29,10 @@ from etl.local.services import LocalNames, LocalServices, etag_of
 from etl.storage.lake import Lake
 
 DEFAULT_TIMEOUT = 1800.0
+# Poll often at first (a small run's execution takes seconds), then less: each poll is an
+# API call into moto that competes with the execution's own Python threads.
 POLL_SECONDS = 0.02
+MAX_POLL_SECONDS = 0.1
 REPORT_SECONDS = 0.25
 EventCallback = Callable[[dict], None]
 
@@ -65,10 +68,13 @@ class LocalWorkflow:
 
     @staticmethod
     def _spark_factory(spark):
+        """``spark`` is a session, a function returning one (e.g. a session being started
+        in the background), or None for the default session."""
+
         def get():
-            if spark is not None:
-                return spark
-            return get_spark()
+            if spark is None:
+                return get_spark()
+            return spark() if callable(spark) else spark
 
         return get
 
@@ -167,39 +173,48 @@ class LocalWorkflow:
     ) -> dict:
         """Block until the execution stops; save and return its history record.
 
-        ``on_event`` is called once per history event, in order, as events appear.
+        ``on_event`` is called once per history event, in order, as events appear. Until
+        then the execution is recorded RUNNING by this process: if the process dies,
+        ``etl executions`` shows it ABORTED; an interrupt (Ctrl-C, SIGTERM in ``etl run``)
+        or a timeout records it ABORTED at once.
         """
-        deadline = time.monotonic() + timeout
-        tick = threading.Event()
-        reported, next_report = 0, 0.0
-        # OpenLineage START / COMPLETE / FAIL around the execution, kept in the lake.
-        lineage = ExecutionLineage(self.services)
         started = self.sfn.describe_execution(executionArn=execution_arn)
         started.pop("ResponseMetadata", None)
-        lineage.started(started)
-        # Recorded as RUNNING by this process: if it dies, `etl executions` shows ABORTED.
         history.save_running(self.lake, started)
         try:
-            while (described := self.sfn.describe_execution(executionArn=execution_arn))[
-                "status"
-            ] == "RUNNING":
-                now = time.monotonic()
-                if now > deadline:
-                    raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
-                if on_event and now >= next_report:
-                    reported = self._report(execution_arn, reported, on_event)
-                    next_report = now + REPORT_SECONDS
-                tick.wait(POLL_SECONDS)
-            described.pop("ResponseMetadata", None)
-            events = self._history(execution_arn)
-            for event in events[reported:] if on_event else ():
-                on_event(event)
-        except BaseException as error:  # Ctrl-C, SIGTERM (see etl run), a timeout
-            self.interrupted = started["name"]  # the caller should end the process now
+            return self._follow(execution_arn, timeout, on_event)
+        except BaseException as error:
+            if history.load(self.lake, started["name"])["execution"]["status"] != "RUNNING":
+                raise  # it stopped and was recorded; what failed came after
+            self.interrupted = started["name"]
             reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
             record = history.aborted(started, reason, stopped=datetime.now(UTC))
             history.save(self.lake, record, self._history(execution_arn))
             raise
+
+    def _follow(self, execution_arn: str, timeout: float, on_event: EventCallback | None):
+        """``wait`` without the ABORTED record."""
+        deadline = time.monotonic() + timeout
+        tick = threading.Event()
+        reported, next_report, poll = 0, 0.0, POLL_SECONDS
+        # OpenLineage START / COMPLETE / FAIL around the execution, kept in the lake.
+        lineage = ExecutionLineage(self.services)
+        lineage.started(self.sfn.describe_execution(executionArn=execution_arn))
+        while (described := self.sfn.describe_execution(executionArn=execution_arn))[
+            "status"
+        ] == "RUNNING":
+            now = time.monotonic()
+            if now > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
+            if on_event and now >= next_report:
+                reported = self._report(execution_arn, reported, on_event)
+                next_report = now + REPORT_SECONDS
+            tick.wait(poll)
+            poll = min(poll * 1.25, MAX_POLL_SECONDS)
+        described.pop("ResponseMetadata", None)
+        events = self._history(execution_arn)
+        for event in events[reported:] if on_event else ():
+            on_event(event)
         history.save(self.lake, described, events)
         record = {"execution": described, "events": events}
         lineage.stopped(record)

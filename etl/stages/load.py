@@ -22,8 +22,6 @@ def write_partitioned(
     """Write ``df`` under ``table_path`` partitioned by ``partition_columns``, atomically.
 
     Rows from an earlier load of the same ``source`` are replaced, wherever they were.
-    Concurrent runs call this under the lake lock, or ``stage_partitioned`` outside it and
-    ``publish_staged`` inside (``etl.jobs.transform.load_records``).
     """
     stage_partitioned(df, partition_columns, staging_path)
     return publish_staged(
@@ -31,9 +29,10 @@ def write_partitioned(
     )
 
 
-def stage_partitioned(df: DataFrame, partition_columns: tuple[str, ...], staging_path: str):
-    """Spark's part: write ``df`` partitioned into ``staging_path`` (marked as this run's)."""
-    claim_staging(staging_path)
+def stage_partitioned(df: DataFrame, partition_columns: tuple[str, ...], staging_path: str) -> None:
+    """Write ``df`` as partitioned snappy Parquet into ``staging_path``, invisible to readers
+    until ``publish_staged`` (or gone with ``discard_staged``)."""
+    claim_staging(staging_path)  # marked as this process's: clean-ups leave it while it lives
     # REBALANCE lets adaptive execution size the output: one file per partition for a small
     # input, ~64 MB files (spark.sql.adaptive.advisoryPartitionSizeInBytes) for a big one.
     # (PySpark 3.5's DataFrame.hint cannot pass columns, hence the SQL form.)

@@ -91,8 +91,15 @@ def publish_staged(
                 published.append(Published(values, location, remaining, moved_out=True))
     finally:
         discard_staged(staging_path)
-    step_hook("staging-removed")
     return published
+
+
+def discard_staged(staging_path: str) -> None:
+    """Remove a staging folder and everything in it (nothing in it was published)."""
+    _remove_tree(staging_path)
+    if not is_s3(staging_path):  # and the mark of its owner beside it
+        _owner_marker(Path(staging_path)).unlink(missing_ok=True)
+    step_hook("staging-removed")
 
 
 def _staged_partitions(staging_path: str, depth: int) -> list[str]:
@@ -324,14 +331,6 @@ def list_files(folder: str) -> list[str]:
         return []
     infos = fs.get_file_info(pafs.FileSelector(root, recursive=False))
     return [i.base_name for i in infos if i.type == pafs.FileType.File]
-
-
-def discard_staged(staging_path: str) -> None:
-    """Remove a staging folder, everything in it and its owner mark (published, or nothing
-    in it will be: a failed run cleans up after itself)."""
-    _remove_tree(staging_path)
-    if not is_s3(staging_path):
-        _owner_marker(Path(staging_path)).unlink(missing_ok=True)
 
 
 def _remove_tree(path: str) -> None:
