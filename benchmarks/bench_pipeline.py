@@ -1,10 +1,24 @@
-"""Benchmark the pipeline's Spark stages on N generated rows, with DuckDB as a yardstick.
+"""Benchmark `etl run` end to end, per workflow state, against DuckDB and a bare PySpark.
 
-    .venv/bin/python benchmarks/bench_pipeline.py --rows 2000000
+    .venv/bin/python benchmarks/bench_pipeline.py --rows 2000000 --repeat 3 --work /tmp/bench
+    .venv/bin/python benchmarks/bench_pipeline.py --cold-small --repeat 3
 
-Reports per stage: wall time, rows/s, Spark jobs, and the peak resident memory of the
-driver (Python + JVM). Spark start-up is measured separately and excluded from the stages.
-The yardstick runs the same transform in DuckDB SQL on the same JSON-lines file.
+``--rows N`` runs ``etl run`` (a fresh process and a fresh lake each time, exactly what a
+person types) on N generated orders as JSON lines, reads each state's time from the
+execution history the run saved, and runs DuckDB's transform+load of the same file in the
+same benchmark run as the yardstick. It prints the medians over ``--repeat`` runs, their
+spread, and the ratios the performance targets are stated in:
+
+* whole ``etl run`` / DuckDB <= 16
+* quality stage (RunDataQualityCheck) / DuckDB <= 4
+* Glue-job stage (RunETLJob) / DuckDB <= 9
+
+``--cold-small`` times ``etl run`` of the 1,000-row sample from a cold process against a bare
+PySpark start + one tiny job + stop in the same interpreter (target ratio <= 1.6), the two
+interleaved so that load from other processes hits both alike.
+
+``--spark-stages`` adds the in-process breakdown of the Spark work (discover, quality
+profile, GX suite, transform+load) with the number of Spark jobs each runs.
 """
 
 from __future__ import annotations
@@ -12,51 +26,80 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import psutil
 
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-from etl.core.datasets import get_dataset
-from etl.jobs.session import get_spark
-from etl.jobs.transform import load_records
-from etl.local.samples.orders import generate_orders, write_json_lines
-from etl.stages.discover import discover
-from etl.stages.extract import read_raw
-from etl.stages.quality import load_suite, profile, quality_score, run_suite
-from etl.stages.reference import ensure_reference_tables, read_references
-from etl.storage.catalog import LocalCatalog
-from etl.storage.lake import Lake, land_file
-
+ROOT = Path(__file__).resolve().parents[1]
 RUN_DATE = date(2026, 11, 26)
-ORDERS = get_dataset("orders")
+TARGETS = {"whole": 16.0, "RunDataQualityCheck": 4.0, "RunETLJob": 9.0}
+COLD_TARGET = 1.6
+# The crawler is a Task, a Wait and a polling Task: report them together as one stage.
+CRAWLER_STATES = ("RunDataDiscovery", "WaitForCrawler", "CheckCrawlerStatus")
+BARE_PYSPARK = (
+    "from pyspark.sql import SparkSession\n"
+    "spark = SparkSession.builder.master('local[*]').appName('bare').getOrCreate()\n"
+    "assert spark.range(1000).selectExpr('sum(id)').first()[0] == 499500\n"
+    "spark.stop()\n"
+)
 
 
-class PeakMemory:
-    """Samples the RSS of this process and its children (the JVM) every 50 ms."""
+def child_env(checkout: Path = ROOT) -> dict[str, str]:
+    """The environment of the processes we time: ``checkout`` first on the path."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH")) if p)
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    return env
 
-    def __init__(self) -> None:
+
+class TreeMonitor:
+    """Samples a process tree (Python + JVM) every 50 ms: peak RSS and CPU seconds.
+
+    CPU seconds are the last value seen per process (so a process's final 50 ms may be
+    missed); they move far less than wall time when other work loads the machine.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
         self.peak = 0
+        self._cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self._cpu.values())
+
     def _sample(self) -> None:
-        me = psutil.Process()
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
         while not self._stop.wait(0.05):
             try:
-                procs = [me, *me.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+                procs = [root, *root.children(recursive=True)]
             except psutil.Error:
                 continue
+            rss = 0
+            for proc in procs:
+                try:
+                    with proc.oneshot():
+                        rss += proc.memory_info().rss
+                        times = proc.cpu_times()
+                except psutil.Error:
+                    continue
+                self._cpu[proc.pid] = times.user + times.system
+            self.peak = max(self.peak, rss)
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self) -> TreeMonitor:
         self._thread.start()
         return self
 
@@ -65,28 +108,32 @@ class PeakMemory:
         self._thread.join()
 
 
-results: list[dict] = []
-
-
-@contextmanager
-def stage(spark, name: str, rows: int):
-    tracker = spark.sparkContext.statusTracker()
-    spark.sparkContext.setJobGroup(name, name)
-    with PeakMemory() as memory:
-        started = time.perf_counter()
-        yield
+def timed_process(argv: list[str], checkout: Path = ROOT, timeout: float = 1800.0) -> dict:
+    """Run ``argv`` in ``checkout``: wall and CPU seconds and peak RSS (MB) of its process
+    tree, and its stdout."""
+    started = time.perf_counter()
+    with subprocess.Popen(
+        argv,
+        cwd=checkout,
+        env=child_env(checkout),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        with TreeMonitor(process.pid) as monitor:
+            out, err = process.communicate(timeout=timeout)
         seconds = time.perf_counter() - started
-    spark.sparkContext.setJobGroup("", "")
-    results.append(
-        {
-            "stage": name,
-            "seconds": round(seconds, 2),
-            "rows_per_s": int(rows / seconds) if seconds else 0,
-            "spark_jobs": len(tracker.getJobIdsForGroup(name)),
-            "peak_rss_mb": memory.peak // 2**20,
-        }
-    )
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])}… exited {process.returncode}: {err[-2000:]}")
+    return {
+        "seconds": seconds,
+        "cpu_s": monitor.cpu_seconds,
+        "peak_rss_mb": monitor.peak // 2**20,
+        "stdout": out,
+    }
 
+
+# --- the yardstick -------------------------------------------------------------------------
 
 DUCKDB_TRANSFORM = """
 COPY (
@@ -113,88 +160,250 @@ COPY (
 """
 
 
-def duckdb_transform(source: Path, out: Path) -> float:
+def duckdb_transform(source: Path, out: Path) -> dict:
+    """DuckDB's orders transform+load of ``source`` (JSON lines): wall and CPU seconds."""
     import duckdb
 
-    started = time.perf_counter()
-    duckdb.sql(DUCKDB_TRANSFORM.format(src=source, out=out))
-    return time.perf_counter() - started
+    started, cpu = time.perf_counter(), time.process_time()
+    with duckdb.connect() as connection:
+        connection.sql(DUCKDB_TRANSFORM.format(src=source, out=out))
+    return {"seconds": time.perf_counter() - started, "cpu_s": time.process_time() - cpu}
+
+
+# --- one `etl run` -------------------------------------------------------------------------
+
+
+def etl_run(source: Path, lake: Path, checkout: Path = ROOT) -> dict:
+    """One `etl run` of ``checkout`` in a fresh process: wall/CPU seconds, peak RSS, and
+    seconds per state from the execution history it saved."""
+    argv = [sys.executable, "-m", "etl.cli", "run", str(source), "--lake", str(lake)]
+    argv += ["--run-date", RUN_DATE.isoformat(), "--json"]
+    run = timed_process(argv, checkout)
+    result = json.loads(run.pop("stdout"))
+    if result["status"] != "SUCCEEDED":
+        raise RuntimeError(f"etl run ended {result['status']}: {result.get('error')}")
+    record = json.loads((lake / "_system/executions" / f"{result['run_id']}.json").read_text())
+    return {**run, "states": state_seconds(record), "lake": str(lake)}
+
+
+def state_seconds(record: dict) -> dict[str, float]:
+    """Seconds per stage from an execution history: Task states (repeated visits summed),
+    the crawler's Task/Wait/poll loop as one stage, and the whole execution."""
+    from etl.local.history import path_taken
+
+    stages: dict[str, float] = {}
+    for step in path_taken(record["events"]):
+        name = "crawler" if step["state"] in CRAWLER_STATES else step["state"]
+        if step["type"] in ("Task", "Parallel") or name == "crawler":
+            stages[name] = stages.get(name, 0.0) + (step["seconds"] or 0.0)
+    execution = record["execution"]
+    start, stop = (datetime.fromisoformat(execution[k]) for k in ("startDate", "stopDate"))
+    stages["execution"] = (stop - start).total_seconds()
+    return stages
+
+
+def spread(values: list[float]) -> list[float]:
+    """Median, min and max."""
+    return [round(statistics.median(values), 2), round(min(values), 2), round(max(values), 2)]
+
+
+def per_state(runs: list[dict]) -> dict[str, list[float]]:
+    names = dict.fromkeys(n for r in runs for n in r["states"])
+    return {n: spread([r["states"].get(n, 0.0) for r in runs]) for n in names}
+
+
+LINE = "{:<30}{:>9}{:>8}{:>8}{:>10}{:>9}"
+
+
+def print_row(label: str, values: list[float], ratio: str = "", target: str = "") -> None:
+    print(LINE.format(label, *(f"{v:.2f}" for v in values), ratio, target))
+
+
+def subjects(before: Path | None) -> dict[str, Path]:
+    """The checkouts to time: this one, and the ``--before`` one if given."""
+    return {"after": ROOT, "before": before} if before else {"this checkout": ROOT}
+
+
+def summarise_runs(runs: list[dict]) -> dict:
+    return {
+        "etl_run_s": spread([r["seconds"] for r in runs]),
+        "etl_run_cpu_s": spread([r["cpu_s"] for r in runs]),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "stages_s": per_state(runs),
+        "lakes": [r["lake"] for r in runs],
+    }
+
+
+def bench_rows(rows: int, repeat: int, work: Path, before: Path | None, out: dict) -> None:
+    source = work / f"orders_{rows}.json"
+    if not source.exists():
+        print(f"generating {rows:,} rows -> {source}", file=sys.stderr)
+        from etl.local.samples.orders import generate_orders, write_json_lines
+
+        write_json_lines(generate_orders(rows, RUN_DATE), source)
+    size_mb = source.stat().st_size / 2**20
+    checkouts = subjects(before)
+    runs: dict[str, list[dict]] = {name: [] for name in checkouts}
+    duck = []
+    for attempt in range(1, repeat + 1):
+        duck.append(duckdb_transform(source, work / f"duck-{time.time_ns()}"))
+        for name, checkout in checkouts.items():
+            runs[name].append(etl_run(source, work / f"lake-{time.time_ns()}", checkout))
+        print(
+            f"run {attempt}/{repeat}: DuckDB {duck[-1]['seconds']:.2f}s, etl run "
+            + ", ".join(f"{n} {r[-1]['seconds']:.1f}s" for n, r in runs.items()),
+            file=sys.stderr,
+        )
+    duck_wall, duck_cpu = spread([d["seconds"] for d in duck]), spread([d["cpu_s"] for d in duck])
+    out.update(rows=rows, file_mb=round(size_mb, 1), repeat=repeat)
+    out.update(duckdb_s=duck_wall, duckdb_cpu_s=duck_cpu, runs={})
+    print(f"\n{rows:,} rows, {size_mb:.0f} MB JSON lines, {os.cpu_count()} cores, {repeat} runs")
+    print_row("DuckDB transform+load (s)", duck_wall, "1.0x")
+    print_row("DuckDB CPU s", duck_cpu, "1.0x")
+    for name, subject_runs in runs.items():
+        summary = summarise_runs(subject_runs)
+        stages = summary["stages_s"]
+        ratios = {"whole": summary["etl_run_s"][0] / duck_wall[0]}
+        ratios |= {n: stages[n][0] / duck_wall[0] for n in TARGETS if n in stages}
+        summary["ratios"] = {n: round(v, 1) for n, v in ratios.items()}
+        summary["cpu_ratio"] = round(summary["etl_run_cpu_s"][0] / duck_cpu[0], 1)
+        out["runs"][name] = summary
+
+        def ratio(stage: str, ratios=ratios) -> tuple[str, str]:
+            if stage not in ratios:
+                return "", ""
+            return f"{ratios[stage]:.1f}x", f"<={TARGETS[stage]:g}x"
+
+        print(f"\n{name}: {checkouts[name]}")
+        print(LINE.format("seconds", "median", "min", "max", "/ DuckDB", "target"))
+        print_row("etl run (whole process)", summary["etl_run_s"], *ratio("whole"))
+        for stage, values in stages.items():
+            print_row(f"  {stage}", values, *ratio(stage))
+        print_row("CPU s, etl run", summary["etl_run_cpu_s"], f"{summary['cpu_ratio']:.1f}x")
+        print(f"peak RSS of etl run (Python + JVM): {summary['peak_rss_mb']:,} MB")
+
+
+def bench_cold_small(repeat: int, work: Path, before: Path | None, out: dict) -> None:
+    from etl.local.samples.orders import write_samples
+
+    sample = work / "sample-1000"
+    if not (sample / "orders.json").exists():
+        write_samples(sample, rows=1000, as_of=RUN_DATE)
+    checkouts = subjects(before)
+    runs: dict[str, list[dict]] = {name: [] for name in checkouts}
+    bare = []
+    for attempt in range(1, repeat + 1):
+        bare.append(timed_process([sys.executable, "-c", BARE_PYSPARK]))
+        for name, checkout in checkouts.items():
+            lake = work / f"lake-{time.time_ns()}"
+            runs[name].append(etl_run(sample / "orders.json", lake, checkout))
+        print(
+            f"run {attempt}/{repeat}: bare PySpark {bare[-1]['seconds']:.1f}s, etl run "
+            + ", ".join(f"{n} {r[-1]['seconds']:.1f}s" for n, r in runs.items()),
+            file=sys.stderr,
+        )
+    bare_wall, bare_cpu = spread([b["seconds"] for b in bare]), spread([b["cpu_s"] for b in bare])
+    out["cold_small"] = {"bare_pyspark_s": bare_wall, "bare_pyspark_cpu_s": bare_cpu, "runs": {}}
+    print(f"\n1,000-row sample from a cold process, {repeat} runs")
+    print(LINE.format("seconds", "median", "min", "max", "", ""))
+    print_row("bare PySpark start+job+stop", bare_wall)
+    print_row("CPU s, bare PySpark", bare_cpu)
+    for name, subject_runs in runs.items():
+        summary = summarise_runs(subject_runs)
+        # Per-attempt ratios too: each pair ran back to back, under about the same load.
+        pairs = zip(subject_runs, bare, strict=True)
+        summary["paired_ratios"] = spread([r["seconds"] / b["seconds"] for r, b in pairs])
+        summary["ratio"] = round(summary["etl_run_s"][0] / bare_wall[0], 2)
+        summary["cpu_ratio"] = round(summary["etl_run_cpu_s"][0] / bare_cpu[0], 2)
+        out["cold_small"]["runs"][name] = summary
+        print(f"\n{name}: {checkouts[name]}")
+        print_row("etl run", summary["etl_run_s"])
+        for stage, values in summary["stages_s"].items():
+            print_row(f"  {stage}", values)
+        print_row("CPU s, etl run", summary["etl_run_cpu_s"])
+        paired = summary["paired_ratios"]
+        print(
+            f"etl run / bare PySpark: {summary['ratio']:.2f}x wall (per pair: median "
+            f"{paired[0]:.2f}x, {paired[1]:.2f}-{paired[2]:.2f}), {summary['cpu_ratio']:.2f}x CPU;"
+            f" target <= {COLD_TARGET}x"
+        )
+
+
+# --- the Spark stages in one process -------------------------------------------------------
+
+
+def bench_spark_stages(rows: int, work: Path, out: dict) -> None:
+    """The Spark work of a run in one warm process, with its number of Spark jobs: the
+    crawler's discovery, then the Glue job (gate, transform, load, catalog, summary) twice,
+    the second time with the JIT warm (start-up excluded)."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from etl.core.datasets import get_dataset
+    from etl.jobs.session import get_spark
+    from etl.jobs.transform import run_transform_job
+    from etl.stages.discover import discover
+    from etl.storage.catalog import LocalCatalog
+    from etl.storage.lake import Lake, land_file
+
+    orders = get_dataset("orders")
+    source = work / f"orders_{rows}.json"
+    spark = get_spark("etl-bench", input_bytes=source.stat().st_size)
+    tracker = spark.sparkContext.statusTracker()
+    results = []
+
+    @contextmanager
+    def stage(name: str):
+        spark.sparkContext.setJobGroup(name, name)
+        started = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - started
+        spark.sparkContext.setJobGroup("", "")
+        results.append((name, seconds, len(tracker.getJobIdsForGroup(name))))
+
+    for run in ("first", "second"):
+        lake = Lake.local(work / f"lake-{time.time_ns()}").ensure()
+        catalog = LocalCatalog(lake)
+        landed = land_file(str(source), lake)
+        with stage(f"discover ({run})"):
+            discover(spark, catalog, orders, landed, "json")
+        with stage(f"Glue job ({run})"):
+            run_transform_job(spark, lake, catalog, orders, landed, RUN_DATE, f"bench-{run}")
+    out["spark_stages"] = [{"stage": n, "seconds": round(s, 2), "jobs": j} for n, s, j in results]
+    print(f"\nSpark stages in one process ({rows:,} rows; start-up excluded)")
+    for name, seconds, jobs in results:
+        print(f"  {name:<22}{seconds:>8.2f}s{jobs:>4} Spark jobs")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--rows", type=int, default=None, help="orders rows for `etl run`")
+    parser.add_argument("--cold-small", action="store_true", help="1,000 rows from a cold process")
+    parser.add_argument("--spark-stages", action="store_true", help="in-process Spark breakdown")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--work", default=None, help="scratch folder (default: a temp dir)")
-    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     parser.add_argument(
-        "--repeat",
-        type=int,
-        default=1,
-        help="run transform+load this many times (the first run includes JIT warm-up)",
+        "--before",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. a `git worktree` of the old commit) timed in the same runs",
     )
     args = parser.parse_args()
+    if args.rows is None and not args.cold_small:
+        parser.error("give --rows N and/or --cold-small")
     work = Path(args.work or tempfile.mkdtemp(prefix="etl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    source = work / f"orders_{args.rows}.json"
-    if not source.exists():
-        print(f"generating {args.rows:,} rows -> {source}", file=sys.stderr)
-        write_json_lines(generate_orders(args.rows, RUN_DATE), source)
-    size_mb = source.stat().st_size / 2**20
-
-    started = time.perf_counter()
-    spark = get_spark("etl-bench")
-    startup = time.perf_counter() - started
-    lake = Lake.local(work / f"lake-{time.time_ns()}").ensure()
-    catalog = LocalCatalog(lake)
-    landed = land_file(str(source), lake)
-    ensure_reference_tables(lake, catalog, ORDERS)
-    n = args.rows
-
-    with stage(spark, "discover (schema inference)", n):
-        schema = discover(spark, catalog, ORDERS, landed, "json")
-    raw = read_raw(spark, landed, "json", schema, dataset=ORDERS)
-    with stage(spark, "quality: one-pass profile", n):
-        score = quality_score(profile(raw))
-    with stage(spark, "quality: GX suite", n):
-        suite_ok, _ = run_suite(raw, load_suite(ORDERS))
-    for attempt in range(1, args.repeat + 1):
-        label = "transform+load" if attempt == 1 else f"transform+load (run {attempt})"
-        with stage(spark, label, n):
-            # What the Glue job does: curated and quarantine from one checked frame.
-            references = read_references(spark, lake, ORDERS)
-            loaded = load_records(
-                raw, lake, ORDERS, landed, RUN_DATE, f"bench-{attempt}", references, []
-            )
-            published = loaded.curated
-    duck_seconds = duckdb_transform(source, work / f"duck-{time.time_ns()}")
-    spark_seconds = min(r["seconds"] for r in results if r["stage"].startswith("transform+load"))
-    summary = {
-        "rows": n,
-        "file_mb": round(size_mb, 1),
-        "cores": os.cpu_count(),
-        "spark_startup_s": round(startup, 2),
-        "quality_score": score,
-        "suite_success": suite_ok,
-        "curated_files": sum(p.files for p in published),
-        "stages": results,
-        "duckdb_transform_s": round(duck_seconds, 2),
-        "spark_to_duckdb_ratio": round(spark_seconds / duck_seconds, 1),
-    }
+    out: dict = {"cores": os.cpu_count(), "load_average": os.getloadavg()}
+    print(f"load average before: {out['load_average']}", file=sys.stderr)
+    if args.rows:
+        bench_rows(args.rows, args.repeat, work, args.before, out)
+    if args.cold_small:
+        bench_cold_small(args.repeat, work, args.before, out)
+    if args.spark_stages and args.rows:
+        bench_spark_stages(args.rows, work, out)
+    out["load_average_after"] = os.getloadavg()
+    print(f"load average before/after: {out['load_average']} / {out['load_average_after']}")
     if args.json:
-        print(json.dumps(summary, indent=2))
-        return
-    print(
-        f"{n:,} rows, {size_mb:.0f} MB JSON lines, {os.cpu_count()} cores; Spark start-up {startup:.1f}s"
-    )
-    print(f"{'stage':<30}{'seconds':>9}{'rows/s':>12}{'jobs':>6}{'peak RSS MB':>13}")
-    for r in results:
-        print(
-            f"{r['stage']:<30}{r['seconds']:>9.2f}{r['rows_per_s']:>12,}{r['spark_jobs']:>6}{r['peak_rss_mb']:>13,}"
-        )
-    print(
-        f"DuckDB same transform: {duck_seconds:.2f}s -> best Spark transform+load / DuckDB"
-        f" = {summary['spark_to_duckdb_ratio']}x"
-    )
+        print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_progress_off_a_terminal_is_plain_lines_of_bytes_and_spark_tasks(json_ru
     assert "\x1b" not in err and "\r" not in err
     assert re.search(r"^land orders\.json: [\d.]+ kB in [\d.]+ s$", err, re.M)
     assert re.search(r"^data-quality-check reads incoming/orders\.json: [\d.]+ kB in ", err, re.M)
-    for work in ("discovery", "quality gate", "transform\\+load", "summary daily_sales"):
+    for work in ("discovery", "quality gate \\+ transform\\+load", "summary daily_sales"):
         assert re.search(rf"^{work}: \d+ Spark stages?, \d+ tasks? in [\d.]+ s$", err, re.M), work
     finished_stages = re.findall(r"^[\w +]+: stage \d+ \(\w+\) (\d+)/(\d+) tasks in ", err, re.M)
     assert finished_stages and all(done == total for done, total in finished_stages)
@@ -182,7 +182,7 @@ def test_query_reads_the_analytics_zone(json_lake, capsys):
 
 def bad_files(folder: Path) -> dict[str, Path]:
     files = {
-        "bad name": folder / "bad name.json",
+        "bad name": folder / "bad\x01name.json",
         "unsupported extension": folder / "orders.xlsx",
         "empty": folder / "empty.json",
         "unparseable": folder / "broken.json",

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from etl.core.errors import RawZoneViolation
 from etl.local.samples.orders import generate_orders, write_csv, write_json_lines
-from etl.storage.lake import Lake, land_file
+from etl.storage.lake import Lake, land_file, raw_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DATE = "2026-11-26"
@@ -205,7 +204,7 @@ def test_the_same_file_landed_twice_at_once_lands_once(tmp_path):
     assert [p.name for p in folder.iterdir()] == ["orders.json"]  # no scratch left
 
 
-def test_different_bytes_landed_meanwhile_under_the_name_are_refused(tmp_path):
+def test_different_bytes_landed_meanwhile_under_the_name_are_two_versions(tmp_path):
     lake = Lake.local(tmp_path / "lake").ensure()
     source, other = tmp_path / "orders.json", tmp_path / "other" / "orders.json"
     source.write_bytes(b'{"id": 1}\n' * 1000)
@@ -217,9 +216,11 @@ def test_different_bytes_landed_meanwhile_under_the_name_are_refused(tmp_path):
         if not landed:
             landed.append(land_file(str(other), lake))
 
-    with pytest.raises(RawZoneViolation, match="landed with different content meanwhile"):
-        land_file(str(source), lake, on_bytes=meanwhile, chunk_bytes=1024)
-    assert Path(landed[0]).read_bytes() == b'{"id": 2}\n'
+    mine = land_file(str(source), lake, on_bytes=meanwhile, chunk_bytes=1024)
+    assert Path(landed[0]).read_bytes() == other.read_bytes()  # neither overwrote the other
+    assert Path(mine).read_bytes() == source.read_bytes()
+    kept = raw_versions(lake, "incoming/orders.json")
+    assert sorted(kept) == sorted([landed[0], mine])
 
 
 def test_sigterm_while_publishing_exits_130_with_one_line_and_records_aborted(feeds, tmp_path):

@@ -1,13 +1,10 @@
-"""The lake builds every path, and the raw zone is immutable."""
+"""The lake builds every path, and the raw zone keeps every version, immutably."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from etl.core.errors import RawZoneViolation
-from etl.storage.lake import Lake, land_file
+from etl.storage.lake import Lake, keep_current_version, land_file, raw_versions
 
 
 def test_local_zones_mirror_the_deployed_buckets(tmp_path):
@@ -33,26 +30,65 @@ def test_landing_copies_the_file_into_raw_incoming(tmp_path):
     source = tmp_path / "orders.json"
     source.write_text('{"id": 1}\n')
     landed = land_file(str(source), lake)
-    assert landed == lake.landing_path("orders.json")
+    assert lake.raw_key(landed) == "incoming/orders.json"
+    assert Path(landed).read_text() == '{"id": 1}\n'
     assert (tmp_path / "lake" / "raw" / "incoming" / "orders.json").read_text() == '{"id": 1}\n'
 
 
-def test_landing_the_same_bytes_twice_is_a_no_op(tmp_path):
+def test_landing_the_same_bytes_twice_is_the_same_version(tmp_path):
     lake = Lake.local(tmp_path / "lake").ensure()
     source = tmp_path / "orders.json"
     source.write_text('{"id": 1}\n')
     assert land_file(str(source), lake) == land_file(str(source), lake)
+    assert len(raw_versions(lake, "incoming/orders.json")) == 1
 
 
-def test_landing_different_bytes_under_an_existing_name_is_refused(tmp_path):
+def test_landing_new_bytes_under_a_known_name_keeps_both_versions(tmp_path):
     lake = Lake.local(tmp_path / "lake").ensure()
     source = tmp_path / "orders.json"
     source.write_text('{"id": 1}\n')
-    land_file(str(source), lake)
+    first = land_file(str(source), lake)
     source.write_text('{"id": 2}\n')
-    with pytest.raises(RawZoneViolation, match="immutable"):
+    second = land_file(str(source), lake)
+    assert lake.raw_version(first) != lake.raw_version(second)
+    assert raw_versions(lake, "incoming/orders.json") == [first, second]
+    assert Path(first).read_text() == '{"id": 1}\n'  # never rewritten
+    assert Path(lake.landing_path("orders.json")).read_text() == '{"id": 2}\n'  # the current one
+
+
+def test_landing_an_earlier_version_again_makes_it_current_without_a_new_version(tmp_path):
+    lake = Lake.local(tmp_path / "lake").ensure()
+    source = tmp_path / "orders.json"
+    source.write_text("day 1\n")
+    first = land_file(str(source), lake)
+    source.write_text("day 2\n")
+    land_file(str(source), lake)
+    source.write_text("day 1\n")
+    assert land_file(str(source), lake) == first
+    assert len(raw_versions(lake, "incoming/orders.json")) == 2
+    assert Path(lake.landing_path("orders.json")).read_text() == "day 1\n"
+
+
+def test_a_file_put_straight_into_incoming_is_kept_before_a_new_version_replaces_it(tmp_path):
+    lake = Lake.local(tmp_path / "lake").ensure()
+    dropped = Path(lake.landing_path("orders.json"))
+    dropped.write_text("dropped by hand\n")
+    kept = keep_current_version(lake, str(dropped))
+    source = tmp_path / "orders.json"
+    source.write_text("landed\n")
+    land_file(str(source), lake)
+    assert Path(kept).read_text() == "dropped by hand\n"
+    assert len(raw_versions(lake, "incoming/orders.json")) == 2
+
+
+def test_spark_reading_the_landing_folder_sees_only_current_objects(spark, tmp_path):
+    lake = Lake.local(tmp_path / "lake").ensure()
+    source = tmp_path / "orders.json"
+    for day in (1, 2):
+        source.write_text(f'{{"id": {day}}}\n')
         land_file(str(source), lake)
-    assert (tmp_path / "lake" / "raw" / "incoming" / "orders.json").read_text() == '{"id": 1}\n'
+    rows = spark.read.json(lake.landing_path("")).collect()
+    assert [r.id for r in rows] == [2]
 
 
 def test_landing_reports_the_bytes_copied_as_it_goes(tmp_path):
@@ -75,10 +111,27 @@ def test_a_compressed_name_lands_byte_for_byte(tmp_path):
 
 
 def test_a_source_is_identified_by_its_raw_key_wherever_the_lake_lives(tmp_path):
-    from etl.storage.lake import Lake
-
     lake = Lake.local(tmp_path / "lake")
     assert lake.raw_key(f"{lake.raw}/incoming/flights/f.csv") == "incoming/flights/f.csv"
     assert Lake.s3("s3://raw-b", "s3://c", "s3://a").raw_key("s3://raw-b/incoming/o.json") == (
         "incoming/o.json"
     )
+
+
+def test_a_source_is_its_key_and_object_version(tmp_path):
+    lake = Lake.local(tmp_path / "lake")
+    kept = lake.version_path("incoming/flights/f.csv", "0123abcd")
+    assert kept == f"{lake.raw}/_versions/incoming/flights/f.csv/0123abcd/f.csv"
+    assert lake.raw_key(kept) == "incoming/flights/f.csv"
+    assert lake.source(kept) == "incoming/flights/f.csv?versionId=0123abcd"
+    s3 = Lake.s3("s3://raw-b", "s3://c", "s3://a")
+    assert s3.source("s3://raw-b/incoming/o.json", "3HL4kq") == "incoming/o.json?versionId=3HL4kq"
+
+
+def test_two_versions_of_one_key_are_two_sources_and_one_version_is_one():
+    from etl.storage.publish import source_id
+
+    day1, day2 = "incoming/orders.json?versionId=aaa", "incoming/orders.json?versionId=bbb"
+    assert source_id(day1) != source_id(day2)
+    assert source_id(day1) == source_id("incoming/orders.json?versionId=aaa")
+    assert source_id(day1).startswith("orders.json-")

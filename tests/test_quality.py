@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import uuid
 
 import pytest
 
@@ -16,6 +18,7 @@ from etl.stages.quality import (
     profile,
     quality_score,
 )
+from etl.stages.suite import profile_counts, suite_counts, validate_suite
 
 ORDERS = get_dataset("orders")
 
@@ -100,3 +103,131 @@ def test_the_suite_is_read_from_the_dataset_folder():
     suite = load_suite(ORDERS)
     assert suite["name"] == "orders_raw"
     assert any(e["type"] == "expect_column_values_to_not_be_null" for e in suite["expectations"])
+
+
+def spark_jobs(spark, action) -> int:
+    """The number of Spark jobs ``action()`` runs."""
+    group = f"jobs-{uuid.uuid4().hex}"  # id(action) may be reused once an action is freed
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        action()
+    finally:
+        spark.sparkContext.setJobGroup("", "")
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
+EDGE_ROWS = [
+    (1, "ACTIVE", "2026-11-01 10:00:00", "01", 10.5),
+    (1, "ACTIVE", "2026-11-01 10:00:00", "01", 10.5),  # a duplicate counts twice, as in GX
+    (2, "PENDING", "01/11/2026", "99", 250.0),
+    (None, "ACTIVE", None, None, None),
+    (4, "ACTIVE", "2026-11-02 11:00:00", "x", -3.0),
+    (5, "CANCELLED", "2026-11-03 12:00:00", "04", 99.0),
+    (None, "PENDING", "bad", "02", 7.25),
+]
+EDGE_SCHEMA = "id bigint, status string, created_date string, region_code string, amount double"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
+EDGE_SUITE = {
+    "name": "edge_cases",
+    "expectations": [
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"max_value": 5}},
+        {"type": "expect_column_to_exist", "kwargs": {"column": "id"}},
+        {"type": "expect_column_to_exist", "kwargs": {"column": "no_such_column"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id", "mostly": 0.7}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "created_date"}},
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "region_code", "value_set": ["01", "02", "04"], "mostly": 0.6},
+        },
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "status", "value_set": ["ACTIVE", "PENDING"]},
+        },
+        {
+            "type": "expect_column_values_to_match_regex",
+            "kwargs": {"column": "created_date", "regex": DATE_PATTERN, "mostly": 0.5},
+        },
+        {
+            "type": "expect_column_values_to_match_regex",
+            "kwargs": {"column": "amount", "regex": r"^\d+\.\d+$"},
+        },
+        # Not counted by the profile: GX computes these itself.
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "amount", "min_value": 0, "max_value": 100},
+        },
+        {
+            "type": "expect_column_values_to_not_be_null",
+            "kwargs": {
+                "column": "region_code",
+                "row_condition": 'status = "ACTIVE"',
+                "condition_parser": "spark",
+            },
+        },
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "no_such_column", "value_set": ["a"]},
+        },
+    ],
+}
+
+
+def test_gx_decides_the_same_from_the_profiles_counts_as_from_its_own_spark_jobs(spark):
+    df = spark.createDataFrame(EDGE_ROWS, EDGE_SCHEMA)
+    counts = profile(df, suite_counts(EDGE_SUITE, df.columns))
+    known = profile_counts(counts.total_records, counts.null_counts, counts.suite)
+
+    def outcomes(result):
+        return [(r.expectation_config.type, r.success, r.result) for r in result.results]
+
+    counted, plain = validate_suite(df, EDGE_SUITE, known), validate_suite(df, EDGE_SUITE)
+    assert outcomes(counted) == outcomes(plain)
+    assert counted.success is plain.success is False
+    assert {r.success for r in counted.results} == {True, False}  # the suite tests both ways
+
+
+def test_expectations_the_profile_counts_run_no_spark_job_in_gx(spark):
+    df = spark.createDataFrame(EDGE_ROWS, EDGE_SCHEMA)
+    counted = {
+        "name": "counted",
+        "expectations": [e for e in EDGE_SUITE["expectations"][:10] if "no_such" not in str(e)],
+    }
+    counts = profile(df, suite_counts(counted, df.columns))
+    known = profile_counts(counts.total_records, counts.null_counts, counts.suite)
+    assert spark_jobs(spark, lambda: validate_suite(df, counted, known)) == 0
+
+
+def test_the_gate_runs_as_many_spark_jobs_for_a_wide_suite_as_for_a_narrow_one(spark, tmp_path):
+    def gate_jobs(columns: int, per_column: int) -> int:
+        names = [f"c{i}" for i in range(columns)]
+        df = spark.createDataFrame(
+            [tuple(f"0{(r + i) % 4 + 1}" for i in range(columns)) for r in range(4)],
+            ", ".join(f"{n} string" for n in names),
+        )
+        kinds = [
+            ("expect_column_values_to_not_be_null", {}),
+            ("expect_column_values_to_be_in_set", {"value_set": ["01", "02", "03", "04"]}),
+            ("expect_column_values_to_match_regex", {"regex": r"^0\d$"}),
+        ][:per_column]
+        suite = {
+            "name": f"s{columns}",
+            "expectations": [
+                {"type": kind, "kwargs": {"column": n, **extra}}
+                for n in names
+                for kind, extra in kinds
+            ],
+        }
+        (tmp_path / "suite.json").write_text(json.dumps(suite))
+        dataset = dataclasses.replace(ORDERS, folder=tmp_path, expectation_suite="suite.json")
+        report = None
+
+        def gate():
+            nonlocal report
+            report = check_quality(df, dataset)
+
+        jobs = spark_jobs(spark, gate)
+        assert report.passed and len(report.nullCounts) == columns
+        return jobs
+
+    assert gate_jobs(columns=2, per_column=1) == gate_jobs(columns=20, per_column=3)

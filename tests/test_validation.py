@@ -7,7 +7,13 @@ import json
 import pytest
 
 from etl.core.errors import ValidationFailed
-from etl.stages.validate import FileFacts, check_file, json_lines_problem, validate_file
+from etl.stages.validate import (
+    FileFacts,
+    check_file,
+    json_lines_problem,
+    oversized_line,
+    validate_file,
+)
 
 
 def facts(name: str, body: bytes, size: int | None = None, tail: bytes | None = None) -> FileFacts:
@@ -22,14 +28,17 @@ def facts(name: str, body: bytes, size: int | None = None, tail: bytes | None = 
 JSON_LINES = b'{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n'
 
 
-@pytest.mark.parametrize("name", ["orders.json", "daily_2026-11-26.csv", "A-b_9.parquet"])
-def test_names_matching_the_pattern_pass_the_name_rule(name):
+@pytest.mark.parametrize(
+    "name",
+    ["orders.json", "daily_2026-11-26.csv", "A-b_9.parquet", "my orders.json", "注文.2026.json"],
+)
+def test_names_with_spaces_dots_and_unicode_pass_the_name_rule(name):
     body = {"json": JSON_LINES, "csv": b"id,name\n1,a\n", "parquet": b"PAR1xxxxPAR1"}
     assert validate_file(facts(name, body[name.rsplit(".", 1)[1]])).isValid
 
 
-@pytest.mark.parametrize("name", ["my orders.json", "orders.2026.json", "注文.json", "orders"])
-def test_names_outside_the_pattern_are_rejected(name):
+@pytest.mark.parametrize("name", ["../orders.json", "tab\there.json", "bell\x07.json"])
+def test_traversal_and_control_characters_are_rejected(name):
     with pytest.raises(ValidationFailed, match="invalid file name"):
         check_file(facts(name, JSON_LINES))
 
@@ -92,7 +101,7 @@ def test_binary_garbage_is_rejected_as_not_utf8():
 
 
 def test_the_verdict_has_the_lambda_response_shape():
-    verdict = validate_file(facts("bad name.json", JSON_LINES)).to_dict()
+    verdict = validate_file(facts("bad\x00name.json", JSON_LINES)).to_dict()
     assert verdict["isValid"] is False
     assert "invalid file name" in verdict["reason"]
     assert {"filename", "fileFormat", "fileSize", "validatedAt"} <= verdict.keys()
@@ -145,3 +154,17 @@ def test_the_record_scan_refuses_a_record_over_the_limit_by_size_not_content():
 
 def test_the_record_scan_passes_a_clean_stream():
     assert json_lines_problem([b'{"id": 1}\r\n\n{"id": 2}']) is None
+
+
+@pytest.mark.parametrize(
+    ("chunks", "limit", "found"),
+    [
+        ([b"a" * 10 + b"\n" + b"b" * 5, b"b" * 20, b"\nc\n"], 24, "line 2 is"),  # spans chunks
+        ([b"a" * 10 + b"\n" + b"b" * 5, b"b" * 20, b"\nc\n"], 25, None),  # exactly the limit
+        ([b"a\n", b"x" * 30], 24, "line 2 is"),  # the last line, without a line end
+        ([b"a\nb\n", b"c\n" + b"x" * 30 + b"\n"], 24, "line 4 is"),
+    ],
+)
+def test_the_crawler_finds_the_first_line_over_the_record_limit(chunks, limit, found):
+    problem = oversized_line(iter(chunks), limit)
+    assert (problem or "").startswith(found or "") and (problem is None) == (found is None)

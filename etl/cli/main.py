@@ -14,13 +14,18 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import etl
-from etl.core import progress
-from etl.core.accounting import RowCounts
-from etl.core.conventions import DEFAULT_DATASET
-from etl.core.datasets import get_dataset
-from etl.core.errors import EtlError, one_line
-from etl.storage.lake import Lake
+# jsonschema imports rfc3987_syntax, when it is installed, for optional "iri" format checks,
+# and that module builds a parser on import: about a second of every cold command. Nothing
+# in etl checks formats, so the command line goes without it (jsonschema allows that).
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import etl  # noqa: E402
+from etl.core import progress  # noqa: E402
+from etl.core.accounting import RowCounts  # noqa: E402
+from etl.core.conventions import DEFAULT_DATASET  # noqa: E402
+from etl.core.datasets import get_dataset  # noqa: E402
+from etl.core.errors import EtlError, one_line  # noqa: E402
+from etl.storage.lake import Lake  # noqa: E402
 
 EXIT_CODES = {"INVALID_SPEC": 2, "VALIDATION_FAILED": 3, "QUALITY_CHECK_FAILED": 4, "FAILED": 1}
 
@@ -62,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[lake_parent], help="land a file and run every stage")
-    run.add_argument("file", help="a .json/.csv/.parquet/.txt file to process")
+    run.add_argument(
+        "file", help="a .json/.jsonl/.ndjson/.csv/.txt file (or .gz of one) or .parquet to process"
+    )
     run.add_argument(
         "--run-date",
         type=run_date_arg,
@@ -184,6 +191,8 @@ def render_summary(result) -> str:
     lines = [tables.render(columns, rows, null="")]  # no count: the stage did not count rows
     outputs = [o for s in result.stages if s.stage != "land" for o in s.outputs]
     lines += ["", f"run {result.run_id}: {result.status}", f"raw copy: {result.landed}"]
+    if result.key:
+        lines.append(f"source:   {result.key} version {result.version}")
     if result.quality:
         lines.append(f"quality:  {result.quality.get('qualityScore')} / 100")
     if result.rows:

@@ -16,6 +16,10 @@ REFERENCE_PREFIX = "reference"
 # Rejected records, per dataset, in the curated zone: quarantine/<dataset>/.../rule=<rule>/.
 QUARANTINE_PREFIX = "quarantine"
 
+# What a source is called when it has an object version: the key, then the version as S3
+# writes it in a version's URL (``incoming/orders.json?versionId=3HL4kqtJ...``).
+VERSION_MARK = "?versionId="
+
 # Every curated and analytics table is partitioned by the run's logical date.
 PROCESS_PARTITIONS = ("process_year", "process_month", "process_day")
 # Columns (not partitions) taken from each record's time column.
@@ -37,3 +41,15 @@ def dataset_for_key(key: str) -> str | None:
     if len(parts) < 2 or parts[0] != LANDING_PREFIX:
         return None
     return parts[1] if len(parts) > 2 else DEFAULT_DATASET
+
+
+def versioned_key(key: str, version: str = "") -> str:
+    """A source's identity: its raw key and object version (``incoming/orders.json?versionId=v``),
+    the key alone when it has no version. A re-used key with new bytes is another source."""
+    return f"{key}{VERSION_MARK}{version}" if version else key
+
+
+def split_versioned_key(source: str) -> tuple[str, str]:
+    """``(key, version)`` from ``versioned_key``'s text (version ``""`` when there is none)."""
+    key, _, version = source.partition(VERSION_MARK)
+    return key, version

@@ -35,7 +35,3 @@ class QualityCheckFailed(EtlError):
     """The data's quality score is below the dataset's threshold."""
 
     status = "QUALITY_CHECK_FAILED"
-
-
-class RawZoneViolation(EtlError):
-    """Something tried to overwrite an object already in the immutable raw zone."""

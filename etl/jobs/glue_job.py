@@ -6,7 +6,15 @@ tagged ``export``, which call the functions here. Arguments::
 
     --JOB_NAME  --source-path (landed raw object)  --raw-zone  --curated-zone
     --analytics-zone  --database-name  [--run-date YYYY-MM-DD (default today, UTC)]
-    [--dataset NAME (default orders)]
+    [--dataset NAME (default orders)]  [--source-version (the object's version: the S3
+    VersionId, or its ETag in a bucket without versioning; a local raw zone's version id)]
+
+A run processes one version of its object, and its rows are that version's (``job_source``).
+Spark reads ``s3://bucket/key`` - the current object - and cannot ask for a ``VersionId``, so
+deployed, the job checks that the current object is still the version its execution was
+started for and stops, before writing anything, when a newer one landed in between (that
+version has its own execution). Locally the raw zone keeps every version in its own place,
+and the job reads the one it was given.
 
 Zones are ``s3://`` URIs when deployed (Glue Data Catalog) or local folders (the lake's
 file catalog, kept beside the zones in ``_system`` exactly where ``etl run`` keeps it).
@@ -23,7 +31,7 @@ from pyspark.sql import SparkSession
 
 from etl.core.conventions import DEFAULT_DATASET
 from etl.core.datasets import get_dataset
-from etl.core.errors import ValidationFailed
+from etl.core.errors import EtlError, ValidationFailed
 from etl.core.spec import DatasetSpec
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.stages.landed import discover_landed, validate_landed
@@ -38,7 +46,7 @@ REQUIRED_OPTIONS = (
     "analytics-zone",
     "database-name",
 )
-OPTIONAL_OPTIONS = ("run-date", "dataset")
+OPTIONAL_OPTIONS = ("run-date", "dataset", "source-version")
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class JobRun:
     run_date: date
     dataset: str
     run_id: str
+    source_version: str = ""
 
 
 def job_options(argv: list[str]) -> list[str]:
@@ -81,6 +90,7 @@ def job_arguments(args: dict) -> JobRun:
         run_date=run_date,
         dataset=args.get("dataset") or DEFAULT_DATASET,
         run_id=args.get("JOB_RUN_ID") or new_run_id(run_date),
+        source_version=args.get("source_version") or "",
     )
 
 
@@ -119,6 +129,43 @@ def job_dataset(run: JobRun) -> DatasetSpec:
     return dataclasses.replace(get_dataset(run.dataset), database=run.database_name)
 
 
+def job_source(run: JobRun, lake: Lake) -> str:
+    """What the job reads: the object version ``--source-version`` names.
+
+    Locally, the raw zone's copy of that version. Deployed, the object's URI, once its
+    current ``VersionId`` (or ETag, without versioning) is checked to be that version:
+    Spark cannot read by ``VersionId``, so a run whose version was replaced stops here.
+    Without ``--source-version``, the object as given.
+    """
+    version = run.source_version
+    if not version:
+        return run.source_path
+    key = lake.raw_key(run.source_path)
+    if not is_s3(run.source_path):
+        kept = lake.version_path(key, version)
+        if lake.raw_version(run.source_path) in ("", version) and Path(kept).is_file():
+            return kept
+        raise EtlError(f"version {version} of raw/{key} is not in the raw zone")
+    current = _current_s3_version(run.source_path)
+    if version not in current:
+        raise EtlError(
+            f"{run.source_path} is now version {current[0] or current[1]}, not {version} "
+            "this run is for: a newer version landed since and has its own execution. "
+            "Nothing was written; to process this version, copy it back over the key "
+            "(aws s3api copy-object)"
+        )
+    return run.source_path
+
+
+def _current_s3_version(uri: str) -> tuple[str, str]:
+    """``(VersionId, ETag)`` of the current object at ``uri``."""
+    import boto3
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    return head.get("VersionId") or "", head.get("ETag", "").strip('"')
+
+
 def job_catalog(lake: Lake) -> LocalCatalog | GlueCatalog:
     """The Glue Data Catalog for a deployed lake, the lake's file catalog for a local one."""
     return GlueCatalog() if is_s3(lake.raw) else LocalCatalog(lake)
@@ -154,6 +201,7 @@ def describe_outcome(run: JobRun, outcome: JobOutcome) -> str:
     rows = f"; rows {outcome.rows.describe()}" if outcome.rows else ""
     return (
         f"{run.job_name} {run.run_id}: {outcome.records_written} records from "
-        f"{run.source_path} into curated partition(s) {partitions}, "
+        f"{run.source_path}{f' (version {run.source_version})' if run.source_version else ''} "
+        f"into curated partition(s) {partitions}, "
         f"{len(outcome.analytics)} analytics partition(s){rows}"
     )

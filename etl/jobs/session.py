@@ -4,6 +4,9 @@ Inside AWS Glue (a Glue job or a Glue interactive session) ``awsglue`` is import
 session comes from the ``GlueContext``. Everywhere else we build a local session tuned for a
 2-core laptop: UTC session time zone (partition dates must not depend on the laptop's zone),
 no UI, small shuffles, and all Spark state under a temp dir instead of the user's home.
+
+The driver JVM is tuned for a short local run (``etl.jobs.jvm``): most of a small run's
+time is the JVM warming up.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from functools import cache
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+
+from etl.jobs import jvm
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_CONF = {
@@ -43,8 +48,12 @@ def in_glue() -> bool:
 
 
 @cache
-def get_spark(app_name: str = "etl-workbench") -> SparkSession:
-    """Return the session for this environment (Glue's, or a local one built once)."""
+def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -> SparkSession:
+    """Return the session for this environment (Glue's, or a local one built once).
+
+    ``input_bytes``, the size of the input the process is about to run on, tunes a local
+    JVM started for it (``etl.jobs.jvm.java_options``); an existing session is returned as is.
+    """
     if in_glue():
         from awsglue.context import GlueContext
         from pyspark.context import SparkContext
@@ -59,14 +68,17 @@ def get_spark(app_name: str = "etl-workbench") -> SparkSession:
     builder = builder.appName(app_name)
     for key, value in LOCAL_CONF.items():
         builder = builder.config(key, value)
-    builder = (
-        builder.config("spark.local.dir", scratch)
-        .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
-        .config(
-            "spark.driver.extraJavaOptions",
-            f"-Dderby.system.home={scratch} -Dlog4j2.configurationFile=file:{LOG_CONFIG}",
-        )
+    builder = builder.config("spark.local.dir", scratch).config(
+        "spark.sql.warehouse.dir", os.path.join(scratch, "warehouse")
     )
-    spark = builder.getOrCreate()
+    options = " ".join(
+        [
+            f"-Dderby.system.home={scratch}",
+            f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}",
+            *jvm.java_options(input_bytes),
+        ]
+    )
+    spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
+    jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
     spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
     return spark

@@ -6,6 +6,7 @@ its arguments; the exported script calls both) and of the local ``glue:startJobR
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import uuid
 from contextlib import ExitStack
@@ -22,10 +23,23 @@ from etl.core.accounting import RowCounts
 from etl.core.conventions import PROCESS_PARTITIONS
 from etl.core.spec import DatasetSpec
 from etl.jobs.progress import spark_progress
-from etl.stages.landed import read_registered
+from etl.stages.landed import (
+    MISFIT_COLUMN,
+    discover_landed,
+    read_registered,
+    registration,
+    schema_from_sample,
+)
 from etl.stages.load import stage_partitioned, write_partitioned
-from etl.stages.quality import check_quality, enforce
-from etl.stages.reference import ensure_reference_tables, read_references
+from etl.stages.quality import (
+    QualityProfile,
+    check_quality,
+    enforce,
+    load_suite,
+    profile_on_the_way,
+)
+from etl.stages.reference import ensure_reference_tables, read_reference
+from etl.stages.suite import suite_counts
 from etl.stages.summarise import summarise
 from etl.stages.transform import (
     QUARANTINE_PARTITIONS,
@@ -78,16 +92,19 @@ def run_transform_job(
     run_date: date,
     run_id: str,
     show_progress: bool = False,
+    source_version: str = "",
 ) -> JobOutcome:
     """The Glue job: quality gate, transform, load curated, update the catalog, analytics.
 
     The quality Lambda only scores the file (it has no Spark); the job re-checks the score on
     every record and runs the great-expectations suite before anything is written. The job
-    reports JobFailures and RecordsProcessed (curated rows written).
+    reports JobFailures and RecordsProcessed (curated rows written). The source is the
+    object's key and ``source_version`` (``Lake.source``): re-running one version replaces
+    its own rows only.
     """
     job = (spark, lake, catalog, dataset, uri, run_date, run_id, show_progress)
     try:
-        outcome = _job_steps(*job)
+        outcome = _job_steps(*job, source_version=source_version)
     except Exception:
         _report_metrics(lake, dataset, failed=True)
         raise
@@ -113,47 +130,48 @@ def _keep_quality(lake: Lake, run_id: str, dataset: DatasetSpec, uri: str, repor
         print(f"warning: could not keep the quality result: {error}", file=sys.stderr)
 
 
-def _job_steps(*job) -> JobOutcome:
+def _job_steps(*job, source_version: str = "") -> JobOutcome:
     # The lake lock (etl.storage.locks) is taken once the run's output is staged and held
     # from publishing to the last summary: concurrent runs overlap in everything but that.
     with ExitStack() as critical:
-        outcome = _steps(critical, *job)
+        outcome = _steps(critical, *job, source_version=source_version)
         step_hook("job-done")
         return outcome
 
 
-def _steps(critical, spark, lake, catalog, dataset, uri, run_date, run_id, show_progress):
+def _steps(
+    critical, spark, lake, catalog, dataset, uri, run_date, run_id, show_progress, source_version
+) -> JobOutcome:
     spark.conf.set(*TIME_PARSER_POLICY)
-    # The gate's profile and suite and the transform all read the raw file: parse it once.
-    raw = read_registered(spark, catalog, dataset, uri).persist(StorageLevel.MEMORY_AND_DISK)
+    source = lake.source(uri, source_version)  # key + object version
+    # One pass over the raw file: its records are profiled for the quality gate as they are
+    # checked, the curated and quarantined rows are staged, and the gate then decides whether
+    # they are published. Until then nothing is written outside the run's staging folders.
+    references, staged_references = _gate_references(spark, lake, dataset, run_id)
+    staging = Staging.of(lake, run_id)
     try:
-        with spark_progress(spark, "quality gate", enabled=show_progress):
-            report = check_quality(raw, dataset)
+        with spark_progress(spark, "quality gate + transform+load", enabled=show_progress):
+            staged = _stage_raw_file(
+                spark, lake, catalog, dataset, uri, run_date, run_id, references, source
+            )
+        # GX takes the counts it needs from the profile; only expectations the profile does
+        # not count make it read the file again.
+        raw = read_registered(spark, catalog, dataset, uri)
+        report = check_quality(raw, dataset, staged.profile)
         _keep_quality(lake, run_id, dataset, uri, report)
         enforce(report)
-        with lake_lock(lake.system, run_id):
-            ensure_reference_tables(lake, catalog, dataset)
-        references = read_references(spark, lake, dataset)
-        with spark_progress(spark, "transform+load", enabled=show_progress):
-            loaded = load_records(
-                raw,
-                lake,
-                dataset,
-                uri,
-                run_date,
-                run_id,
-                references,
-                dataset_steps(dataset),
-                critical=critical,
-            )
+        critical.enter_context(lake_lock(lake.system, run_id))
+        ensure_reference_tables(lake, catalog, dataset)
+        loaded = publish_records(staged, lake, dataset, source)
     finally:
-        raw.unpersist()
+        staging.discard()
+        discard_staged(staged_references)
     rows = RowCounts(
         read=report.totalRecords,
-        written=_rows_in(loaded.curated, lake.raw_key(uri)),
+        written=_rows_in(loaded.curated, source),
         # The profile counts every copy of a record but the first: what "exact" drops.
         duplicates=report.duplicateRecords if dataset.deduplicate != "none" else 0,
-        rejected=_rows_per_rule(loaded.quarantine, lake.raw_key(uri)),
+        rejected=_rows_per_rule(loaded.quarantine, source),
     ).check()
     curated_path = lake.curated_table_path(dataset.curated_table)
     _register(
@@ -195,9 +213,64 @@ def _steps(critical, spark, lake, catalog, dataset, uri, run_date, run_id, show_
     return JobOutcome(rows.written, loaded.curated, analytics, loaded.quarantine, rows)
 
 
+def _stage_raw_file(
+    spark, lake, catalog, dataset, uri, run_date, run_id, references, source
+) -> Staged:
+    """Stage the raw file's records, profiled with the suite's counts on the way.
+
+    When the crawler typed the columns from the head of the file, the read also marks the
+    records those types do not fit; if there are any, the whole file is crawled again and
+    staged anew.
+    """
+    steps = dataset_steps(dataset)
+    sampled = schema_from_sample(catalog, dataset, uri)
+    for typed_from_head in (sampled, False)[: 2 if sampled else 1]:
+        raw = read_registered(spark, catalog, dataset, uri, mark_misfits=typed_from_head)
+        misfit = MISFIT_COLUMN if typed_from_head else None
+        columns = [c for c in raw.columns if c != MISFIT_COLUMN]
+        counts = suite_counts(load_suite(dataset), columns)
+        staged = stage_records(
+            raw, lake, dataset, source, run_date, run_id, references, steps, counts, misfit
+        )
+        if not staged.profile.misfit_records:
+            break
+        staged.staging.discard()
+        _recrawl(spark, catalog, dataset, uri, staged.profile.misfit_records)
+    return staged
+
+
+@dataclass(frozen=True)
+class Staging:
+    """The run's staging folders for its curated and quarantined rows."""
+
+    curated: str
+    quarantine: str
+
+    @classmethod
+    def of(cls, lake: Lake, run_id: str) -> Staging:
+        return cls(
+            lake.staging_path(lake.curated, run_id),
+            lake.staging_path(lake.curated, f"{run_id}-quarantine"),
+        )
+
+    def discard(self) -> None:
+        discard_staged(self.curated)
+        discard_staged(self.quarantine)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What ``stage_records`` staged: its folders, schemas and the records' profile."""
+
+    staging: Staging
+    curated_schema: StructType
+    quarantine_schema: StructType
+    profile: QualityProfile
+
+
 @dataclass(frozen=True)
 class Loaded:
-    """What ``load_records`` published, and the schemas to register."""
+    """What ``publish_records`` published, and the schemas to register."""
 
     curated: list[Published]
     quarantine: list[Published]
@@ -205,53 +278,127 @@ class Loaded:
     quarantine_schema: StructType
 
 
-def load_records(
+def stage_records(
     raw: DataFrame,
     lake: Lake,
     dataset: DatasetSpec,
-    uri: str,
+    source: str,
     run_date: date,
     run_id: str,
     references: dict[str, DataFrame],
     steps: list,
-    critical: ExitStack | None = None,
-) -> Loaded:
-    """Publish the raw records of ``uri``: curated, or quarantined with their rule.
+    counts=(),
+    misfit_column: str | None = None,
+) -> Staged:
+    """Stage the raw records of ``source`` (its key + object version, ``Lake.source``):
+    curated, or quarantined with their rule; nothing is visible to readers until
+    ``publish_records``.
 
-    Both tables are written from one de-duplicated, rule-checked frame, kept in memory
-    (spilling to disk) between the two writes so the de-duplication shuffle runs once.
-    Both are staged first, then published under the lake lock: held until ``critical``
-    closes when given (the caller has more to do under it), else only for the publishing.
+    The records are profiled as they are read (``profile_on_the_way``, with the suite's
+    ``counts``), de-duplicated by that same grouping and checked once; the checked frame is
+    kept in memory (spilling to disk) between the two writes, so the raw file is parsed once.
     """
-    curated_staging = lake.staging_path(lake.curated, run_id)
-    rejected_staging = lake.staging_path(lake.curated, f"{run_id}-quarantine")
-    checked = check_records(raw, dataset, run_date).persist(StorageLevel.MEMORY_AND_DISK)
+    exact = dataset.deduplicate == "exact"
+    records, measured = profile_on_the_way(raw, counts, misfit_column, distinct=exact)
+    checked = check_records(records, dataset, run_date, distinct=exact)
+    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    staging = Staging.of(lake, run_id)
     try:
         curated = curate(checked, dataset, run_date, references, steps)
-        rejected = quarantine_records(checked, dataset, run_date, lake.raw_key(uri), run_id)
-        stage_partitioned(curated, PROCESS_PARTITIONS, curated_staging)
-        stage_partitioned(rejected, QUARANTINE_PARTITIONS, rejected_staging)
+        rejected = quarantine_records(checked, dataset, run_date, source, run_id)
+        stage_partitioned(curated, PROCESS_PARTITIONS, staging.curated)
+        stage_partitioned(rejected, QUARANTINE_PARTITIONS, staging.quarantine)
     except BaseException:
-        discard_staged(curated_staging)
-        discard_staged(rejected_staging)
+        staging.discard()
         raise
     finally:
         checked.unpersist()
-    with ExitStack() as own:
-        (critical if critical is not None else own).enter_context(lake_lock(lake.system, run_id))
-        published = publish_staged(
-            curated_staging,
-            lake.curated_table_path(dataset.curated_table),
-            len(PROCESS_PARTITIONS),
-            source=lake.raw_key(uri),
-        )
-        quarantined = publish_staged(
-            rejected_staging,
-            lake.quarantine_table_path(dataset.name),
-            len(QUARANTINE_PARTITIONS),
-            source=lake.raw_key(uri),
-        )
-    return Loaded(published, quarantined, curated.schema, rejected.schema)
+    return Staged(staging, curated.schema, rejected.schema, measured())
+
+
+def publish_records(staged: Staged, lake: Lake, dataset: DatasetSpec, source: str) -> Loaded:
+    """Publish what ``stage_records`` staged; rows of an earlier load of the same ``source``
+    (key + version) are replaced, wherever they were. Hold the lake lock (``lake_lock``)."""
+    curated = publish_staged(
+        staged.staging.curated,
+        lake.curated_table_path(dataset.curated_table),
+        len(PROCESS_PARTITIONS),
+        source,
+    )
+    quarantined = publish_staged(
+        staged.staging.quarantine,
+        lake.quarantine_table_path(dataset.name),
+        len(QUARANTINE_PARTITIONS),
+        source,
+    )
+    return Loaded(curated, quarantined, staged.curated_schema, staged.quarantine_schema)
+
+
+def load_records(
+    raw, lake, dataset, uri, run_date, run_id, references, steps, source_version=""
+) -> Loaded:
+    """``stage_records`` then ``publish_records``: the load without a quality gate."""
+    source = lake.source(uri, source_version)
+    staged = stage_records(raw, lake, dataset, source, run_date, run_id, references, steps)
+    try:
+        with lake_lock(lake.system, run_id):
+            return publish_records(staged, lake, dataset, source)
+    finally:
+        staged.staging.discard()
+
+
+class _NoCatalog:
+    """Registers nothing: a staged copy of a reference table is not a table of the lake."""
+
+    def upsert_table(self, *args, **kwargs) -> dict:
+        return {}
+
+
+def _gate_references(spark, lake, dataset, run_id) -> tuple[dict, str]:
+    """The reference tables to join before the gate has passed, and a folder to discard.
+
+    A table the lake has is read from it. One it lacks (the lake's first run) is read from a
+    staged copy of the dataset's file instead, so a run the gate stops leaves curated as it
+    was; ``ensure_reference_tables`` adds it to the lake once the gate has passed.
+    """
+    folder = lake.staging_path(lake.curated, f"{run_id}-reference")
+    staged = dataclasses.replace(lake, curated=folder)
+
+    def in_lake(reference) -> bool:  # what ensure_reference_tables checks before copying
+        location = lake.reference_table_path(reference.table)
+        return lake_io.exists(lake_io.join(location, f"{reference.table}.parquet"))
+
+    missing = [r for r in dataset.references if not in_lake(r)]
+    if missing:
+        ensure_reference_tables(staged, _NoCatalog(), dataset)
+    tables = {
+        r.table: read_reference(spark, staged if r in missing else lake, r)
+        for r in dataset.references
+    }
+    return tables, folder
+
+
+def _recrawl(spark, catalog, dataset, uri, misfits: int) -> None:
+    """Crawl the whole file (types widen to what every record fits, text where values
+    disagree) after ``misfits`` records did not fit the types read from its head; say so."""
+    before = {
+        f.name: f.dataType.simpleString()
+        for f in read_registered(spark, catalog, dataset, uri).schema
+    }
+    data_format = registration(catalog, dataset, uri)["dataFormat"]
+    discover_landed(spark, catalog, dataset, uri, data_format, sample_bytes=None)
+    after = read_registered(spark, catalog, dataset, uri).schema
+    changed = [
+        f"{f.name} {before.get(f.name, '(new)')} -> {f.dataType.simpleString()}"
+        for f in after.fields
+        if before.get(f.name) != f.dataType.simpleString()
+    ]
+    print(
+        f"warning: {misfits:,} records of {uri.rsplit('/', 1)[-1]} did not fit the types the "
+        "crawler read from the head of the file; re-crawled all of it: "
+        f"{', '.join(changed) or 'no column changed type'}",
+        file=sys.stderr,
+    )
 
 
 def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_progress):

@@ -33,8 +33,10 @@ record longer than ``max_record_bytes`` (skipped without being held) or holding 
 values it could take more than ``max_record_memory`` parsed. Each counts as a row
 whose every cell is null (what Spark's permissive reader makes of it), so it lowers the
 score; the response counts them by kind and gives the first few line numbers, never their
-content. Parquet needs no scan: row and null counts come from the footer statistics
-(``etl.lambdas.parquet_footer``); duplicates are not measured there.
+content. A ``.gz`` object is decompressed as it streams (``etl.core.feeds.gunzip``: a
+piece at a time, stopping past the size validation allows). Parquet needs no scan: row and
+null counts come from the footer statistics (``etl.lambdas.parquet_footer``); duplicates
+are not measured there.
 """
 
 from __future__ import annotations
@@ -49,13 +51,13 @@ from dataclasses import dataclass, field
 from itertools import accumulate, filterfalse, repeat
 from operator import add
 
-from etl.core import scoring
+from etl.core import feeds, scoring
 from etl.core.datasets import get_dataset
 from etl.core.metrics import METRIC_NAMESPACE, metric_data
 from etl.lambdas.parquet_footer import read_footer_counts
 from etl.lambdas.s3_objects import iter_blocks, object_size, read_range, s3_client
 from etl.lambdas.validation import event_dataset
-from etl.stages.validate import HEAD_BYTES, FileFacts, sniff_format
+from etl.stages.validate import HEAD_BYTES, MAX_FILE_BYTES, FileFacts, sniff_format
 
 try:
     import orjson
@@ -784,12 +786,14 @@ def handler(event: dict, context: object = None) -> dict:
     """Score ``event["inputData"]`` (bucket, key) in the format validation detected."""
     bucket, key = event["inputData"]["bucket"], event["inputData"]["key"]
     dataset = get_dataset(event_dataset(event))
-    s3 = s3_client()
+    s3 = s3_client(event["inputData"].get("versionId", ""))
     data_format = (event.get("validationResult") or {}).get("dataFormat") or _sniff(s3, bucket, key)
     if data_format == "parquet":
         profile = profile_parquet(*read_footer_counts(s3, bucket, key))
     else:
         blocks = iter_blocks(s3, bucket, key, LIMITS.block_bytes)
+        if feeds.is_gzip(key):  # decompressed a block at a time, never more than validated
+            blocks = feeds.gunzip(blocks, MAX_FILE_BYTES, key.rsplit("/", 1)[-1])
         if data_format == "csv":
             profile = profile_csv(
                 blocks, delimiter=dataset.csv_delimiter, null_markers=dataset.null_markers
@@ -816,4 +820,9 @@ def put_score_metric(dataset: str, score: float) -> None:
 def _sniff(s3, bucket: str, key: str) -> str:
     size = object_size(s3, bucket, key)
     head = read_range(s3, bucket, key, 0, min(size, HEAD_BYTES) - 1)
+    if feeds.is_gzip(key):
+        name = key.rsplit("/", 1)[-1]
+        pieces = feeds.gunzip([head], MAX_FILE_BYTES, name, HEAD_BYTES, partial=True)
+        first = next(iter(pieces), b"")  # the content's first HEAD_BYTES, no more
+        return sniff_format(FileFacts(key=key, size=MAX_FILE_BYTES, head=first))
     return sniff_format(FileFacts(key=key, size=size, head=head))

@@ -11,11 +11,30 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 
-def s3_client():
-    """A fresh S3 client (cheap next to an S3 read; picks up the current endpoint)."""
+def s3_client(version_id: str = ""):
+    """A fresh S3 client (cheap next to an S3 read; picks up the current endpoint); with
+    ``version_id``, every HEAD and GET asks for that version of the object, so a Lambda
+    checks the version its execution is for even when a newer one has landed since."""
     import boto3
 
-    return boto3.client("s3")
+    client = boto3.client("s3")
+    return _OneVersion(client, version_id) if version_id else client
+
+
+class _OneVersion:
+    """An S3 client whose object reads name one ``VersionId``."""
+
+    def __init__(self, client, version_id: str) -> None:
+        self._client, self._version_id = client, version_id
+
+    def head_object(self, **params):
+        return self._client.head_object(**params, VersionId=self._version_id)
+
+    def get_object(self, **params):
+        return self._client.get_object(**params, VersionId=self._version_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
 
 
 def object_size(s3, bucket: str, key: str) -> int:

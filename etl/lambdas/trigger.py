@@ -4,9 +4,13 @@ Accepts S3 event notifications (``Records[].s3``) and EventBridge "Object Create
 The dataset comes from the key (``incoming/<dataset>/<file>``; a file directly under
 ``incoming/`` belongs to the default dataset) and travels in the execution input with its
 quality threshold, so the state machine holds nothing dataset-specific.
-The execution name is derived from the object key and ETag, so a repeated event for the
-same object asks for the same name and Step Functions refuses a second execution
-(``ExecutionAlreadyExists``, treated here as success).
+The object's version travels too: ``inputData.versionId`` is the S3 ``VersionId`` the event
+reports (the raw bucket is versioned; the Lambdas read that version), and
+``inputData.version`` the version the run processes and names its rows after - the
+``VersionId``, or the ETag when the bucket is not versioned - so a daily feed that re-uses a
+key is a new source each day. The execution name is derived from the key, version and ETag,
+so a repeated event for the same object version asks for the same name and Step Functions
+refuses a second execution (``ExecutionAlreadyExists``, treated here as success).
 """
 
 from __future__ import annotations
@@ -27,12 +31,12 @@ DIGEST_CHARS = 20
 UNKNOWN_DATASET_THRESHOLD = 100.0
 
 
-def execution_name(key: str, etag: str) -> str:
-    """``<file stem>-<digest of key+ETag>``: at most 80 characters of ``[A-Za-z0-9_-]``.
+def execution_name(key: str, etag: str, version_id: str = "") -> str:
+    """``<file stem>-<digest of key+ETag+version>``: at most 80 characters of ``[A-Za-z0-9_-]``.
 
     Stricter than Step Functions requires, so names are also valid CloudWatch log names.
     """
-    identity = "\n".join((key, etag.strip('"')))
+    identity = "\n".join((key, etag.strip('"'), *([version_id] if version_id else [])))
     digest = hashlib.sha256(identity.encode()).hexdigest()[:DIGEST_CHARS]
     stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")
@@ -40,10 +44,17 @@ def execution_name(key: str, etag: str) -> str:
     return f"{slug}-{digest}"
 
 
-def execution_input(bucket: str, key: str, etag: str, size: int, run_date: date) -> dict:
-    """The workflow's input for one landed object: the object, run date and dataset."""
+def execution_input(
+    bucket: str, key: str, etag: str, size: int, run_date: date, version_id: str = ""
+) -> dict:
+    """The workflow's input for one landed object: the object and its version, run date and
+    dataset. Without a ``version_id`` (a bucket without versioning) the ETag is the version."""
+    obj = {"bucket": bucket, "key": key, "etag": etag.strip('"'), "size": size}
+    if version_id:
+        obj["versionId"] = version_id
+    obj["version"] = version_id or obj["etag"]
     return {
-        "inputData": {"bucket": bucket, "key": key, "etag": etag.strip('"'), "size": size},
+        "inputData": obj,
         "runDate": run_date.isoformat(),
         "dataset": dataset_input(dataset_for_key(key) or ""),
     }
@@ -59,7 +70,8 @@ def dataset_input(name: str) -> dict:
 
 
 def landed_objects(event: dict) -> list[dict]:
-    """``[{bucket, key, etag, size, run_date}]`` for every object the event reports."""
+    """``[{bucket, key, etag, size, version_id, run_date}]`` for every object the event
+    reports (``version_id`` ``""`` when the bucket is not versioned)."""
     if event.get("detail-type") == "Object Created":  # EventBridge
         detail = event["detail"]
         return [
@@ -68,6 +80,7 @@ def landed_objects(event: dict) -> list[dict]:
                 unquote_plus(detail["object"]["key"]),  # URL-encoded, as in S3 notifications
                 detail["object"].get("etag", ""),
                 detail["object"].get("size", 0),
+                detail["object"].get("version-id", ""),
                 event.get("time"),
             )
         ]
@@ -77,6 +90,7 @@ def landed_objects(event: dict) -> list[dict]:
             unquote_plus(record["s3"]["object"]["key"]),
             record["s3"]["object"].get("eTag", ""),
             record["s3"]["object"].get("size", 0),
+            record["s3"]["object"].get("versionId", ""),
             record.get("eventTime"),
         )
         for record in event.get("Records", [])
@@ -84,9 +98,18 @@ def landed_objects(event: dict) -> list[dict]:
     ]
 
 
-def _landed(bucket: str, key: str, etag: str, size: int, when: str | None) -> dict:
+def _landed(bucket: str, key: str, etag: str, size: int, version_id: str, when: str | None) -> dict:
     moment = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else datetime.now(UTC)
-    return {"bucket": bucket, "key": key, "etag": etag, "size": int(size), "run_date": moment}
+    # A bucket with versioning suspended reports the version "null": no version to read by.
+    version_id = "" if version_id in (None, "null") else str(version_id)
+    return {
+        "bucket": bucket,
+        "key": key,
+        "etag": etag,
+        "size": int(size),
+        "version_id": version_id,
+        "run_date": moment,
+    }
 
 
 def handler(event: dict, context: object = None) -> dict:
@@ -99,9 +122,11 @@ def handler(event: dict, context: object = None) -> dict:
     for obj in landed_objects(event):
         if dataset_for_key(obj["key"]) is None:
             continue
-        name = execution_name(obj["key"], obj["etag"])
+        name = execution_name(obj["key"], obj["etag"], obj["version_id"])
         run_date = obj["run_date"].astimezone(UTC).date()
-        payload = execution_input(obj["bucket"], obj["key"], obj["etag"], obj["size"], run_date)
+        payload = execution_input(
+            obj["bucket"], obj["key"], obj["etag"], obj["size"], run_date, obj["version_id"]
+        )
         try:
             arn = sfn.start_execution(
                 stateMachineArn=state_machine, name=name, input=_json(payload)

@@ -4,7 +4,7 @@ When the lake records a running endpoint (``etl aws up``), the workflow runner c
 ``mirror_execution`` after each execution. What the run did locally is put where the
 deployed pipeline would have put it, so the tutorial's AWS CLI checks answer with it:
 
-* the landed object -> the raw bucket (``incoming/<name>``); the curated and analytics
+* the landed object version -> the raw bucket (``incoming/<name>``); the curated and analytics
   zones -> their buckets (the Parquet files the catalog's partitions point at);
 * the execution, with its status, input, output and full history, and the Glue job run it
   made -> the deployed state machine and job (``etl.local.aws_server`` records them: no
@@ -137,11 +137,15 @@ class AwsMirror:
         )
 
     def put_landed(self, execution: dict) -> int:
-        """The execution's object, from ``raw/`` to the raw bucket under the same key."""
+        """The execution's object version, from ``raw/`` to the raw bucket under its key (the
+        version the run processed, kept in ``raw/_versions/``, even if a newer one landed)."""
         obj = json.loads(execution.get("input") or "{}").get("inputData") or {}
         if not obj.get("key"):
             return 0
         path = Path(join(self.lake.raw, obj["key"]))
+        if obj.get("versionId"):
+            kept = Path(self.lake.version_path(obj["key"], obj["versionId"]))
+            path = kept if kept.is_file() else path
         return self._upload(path, self.buckets["raw"], obj["key"]) if path.is_file() else 0
 
     def sync_zone(self, zone: str) -> int:

@@ -1,16 +1,18 @@
 """Lineage as OpenLineage events: START, then COMPLETE or FAIL, for each workflow execution.
 
 The local workflow runner (``etl.local.runner``) emits them around each execution, because
-that is where the run's facts meet: the execution input (the raw object's bucket, key and
-ETag), its end state, and the Glue job's outcome (the curated and analytics partitions it
-published). The deployed Glue job and Lambdas emit nothing, so they need no new package.
+that is where the run's facts meet: the execution input (the raw object's bucket, key,
+version and ETag), its end state, and the Glue job's outcome (the curated and analytics
+partitions it published). The deployed Glue job and Lambdas emit nothing, so they need no
+new package.
 
 * **Job**: ``<namespace>`` (``$OPENLINEAGE_NAMESPACE``, default ``etl-workbench``) /
   ``<state machine>.<dataset>``; **run id**: a UUIDv7 derived from the execution ARN and
   start time, so the START and the end event of one execution share it.
-* **Input**: the raw object, ``s3://<raw bucket>`` / ``<key>``, its version (the ETag),
-  size and row count, and, when the job ran its quality gate, the per-column null and
-  distinct counts (``dataQualityMetrics``) and the expectations' results
+* **Input**: the raw object, ``s3://<raw bucket>`` / ``<key>``, its version (the object
+  version the run processed: S3's ``VersionId``, the ETag without one, the local raw zone's
+  version id), size and row count, and, when the job ran its quality gate, the per-column
+  null counts (``dataQualityMetrics``) and the expectations' results
   (``dataQualityAssertions``).
 * **Outputs** (COMPLETE): one dataset per table written, ``s3://<curated bucket>`` /
   ``processed/<table>`` (and ``quarantine/<dataset>``, the rejected records, when any) and
@@ -39,7 +41,7 @@ from datetime import datetime
 from pathlib import Path
 
 from etl import __version__
-from etl.core.conventions import PROCESS_PARTITIONS
+from etl.core.conventions import PROCESS_PARTITIONS, split_versioned_key, versioned_key
 from etl.local.history import state_value
 from etl.storage import quality_results
 from etl.storage.lake import Lake
@@ -85,10 +87,11 @@ class ExecutionFacts:
 
     execution: dict  # describe-execution
     state_machine: str
-    input: dict  # inputData: bucket, key, etag, size
+    input: dict  # inputData: bucket, key, etag, size, version
     dataset: str
     run_date: str
-    source_path: str = ""  # the raw object's local path
+    source_path: str = ""  # the raw object's local path (the version's own copy)
+    source: str = ""  # key + version, as the job names the source (Lake.source)
     job_run_id: str = ""
     quality: dict | None = None  # the quality Lambda's result (qualityResult)
     job_quality: dict | None = None  # the job gate's kept record (etl.storage.quality_results)
@@ -148,9 +151,11 @@ def gather(record: dict, services, stopped: bool = True) -> ExecutionFacts:
         dataset=dataset or DEFAULT_DATASET,
         run_date=given.get("runDate", ""),
     )
-    # An object outside the local zones is named by its S3 key only.
-    with contextlib.suppress(KeyError, ValueError):
-        facts.source_path = services.local_uri(f"s3://{obj['bucket']}/{obj['key']}")
+    # An object outside the local zones is named by its S3 key and version only.
+    with contextlib.suppress(KeyError, ValueError, LookupError):
+        version = obj.get("versionId") or obj.get("version", "")
+        facts.source_path = services.local_uri(f"s3://{obj['bucket']}/{obj['key']}", version)
+        facts.source = services.lake.source(facts.source_path)
     if not stopped:
         return facts
     facts.job_run_id = job_run_id(events)
@@ -177,8 +182,8 @@ def _tables(outcome, services, facts: ExecutionFacts) -> list[TableFacts]:
         spec.database,
         spec.curated_table,
     )
-    # The job names its files after the source's raw key (etl.storage.lake.Lake.raw_key).
-    prefix = f"{source_id(facts.input['key'])}-part-"
+    # The job names its files after the source: key + version (etl.storage.lake.Lake.source).
+    prefix = f"{source_id(source_of(facts))}-part-"
     curated.partitions = [
         partition_facts(p.location, lake.curated, prefix, p.moved_out) for p in outcome.curated
     ]
@@ -338,15 +343,29 @@ def _input_facets(facts: ExecutionFacts) -> dict:
     from openlineage.client.facet_v2 import dataset_version_dataset
 
     etag = facts.input.get("etag", "")
-    source = {"localPath": facts.source_path, "size": facts.input.get("size")}
+    source = {"localPath": facts.source_path, "size": facts.input.get("size"), "etag": etag}
     if facts.input.get("key"):  # the prefix of the files the job writes for this source
-        source["sourceId"] = source_id(facts.input["key"])
+        source["sourceId"] = source_id(source_of(facts))
     return {
         "version": dataset_version_dataset.DatasetVersionDatasetFacet(
-            datasetVersion=etag, producer=PRODUCER
+            datasetVersion=object_version(facts), producer=PRODUCER
         ),
         "etl_source": _custom("EtlSourceDatasetFacet", source),
     }
+
+
+def source_of(facts: ExecutionFacts) -> str:
+    """The source the job named its files after: key + object version (the key alone for an
+    input from before versions)."""
+    key, version = facts.input.get("key", ""), facts.input.get("version", "")
+    return facts.source or versioned_key(key, version)
+
+
+def object_version(facts: ExecutionFacts) -> str:
+    """The object version the run processed (the ETag for an input from before versions)."""
+    if facts.source:
+        return split_versioned_key(facts.source)[1]
+    return facts.input.get("version") or facts.input.get("etag", "")
 
 
 def _input_quality_facets(facts: ExecutionFacts) -> dict:
@@ -366,13 +385,12 @@ def _input_quality_facets(facts: ExecutionFacts) -> dict:
     }
     gate = (facts.job_quality or {}).get("quality")
     if gate:
-        distinct = gate.get("distinctCounts") or {}
         facets["dataQualityMetrics"] = metrics.DataQualityMetricsInputDatasetFacet(
             rowCount=gate.get("totalRecords"),
             bytes=facts.input.get("size"),
             fileCount=1,
             columnMetrics={
-                column: metrics.ColumnMetrics(nullCount=nulls, distinctCount=distinct.get(column))
+                column: metrics.ColumnMetrics(nullCount=nulls)
                 for column, nulls in (gate.get("nullCounts") or {}).items()
             },
             producer=PRODUCER,
@@ -507,8 +525,8 @@ class SourceTrace:
     """One source file behind a partition, and the executions that wrote its rows there."""
 
     raw: str  # s3://<raw bucket>/<key>
-    path: str  # its local path
-    version: str  # the ETag
+    path: str  # its local path (the version's own copy)
+    version: str  # the object version
     executions: list[dict]  # {name, status, eventTime, runDate}, newest first
     files: list[str] = field(default_factory=list)
 
@@ -671,7 +689,8 @@ def render_trace(found: Trace) -> str:
         lines.append(f"  summarises   {found.summarises}")
     for source in found.sources:
         lines.append(
-            f"  source       {source.raw}" + (f" (ETag {source.version})" if source.version else "")
+            f"  source       {source.raw}"
+            + (f" (version {source.version})" if source.version else "")
         )
         if source.path:
             lines.append(f"               {source.path}")

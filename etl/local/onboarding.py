@@ -50,6 +50,7 @@ from etl.stages.validate import (
     FileFacts,
     check_extension,
     check_filename,
+    decompressed_facts,
     sniff_format,
 )
 
@@ -269,12 +270,20 @@ def _data_format(source: Path) -> str:
         tail = handle.read(TAIL_BYTES)
     facts = FileFacts(key=source.name, size=size, head=head, tail=tail)
     try:
-        check_extension(facts.extension)
-        if size == 0 or not head.strip():
+        check_extension(source.name)
+        if facts.compression and size:
+            facts = decompressed_facts(facts, lambda: _blocks(source))
+        if facts.size == 0 or not facts.head.strip():
             raise ValidationFailed(f"{source.name} is empty: nothing to profile")
         return sniff_format(facts)
     except ValidationFailed as error:
         raise OnboardingError(str(error)) from None
+
+
+def _blocks(source: Path, block_bytes: int = 8 << 20):
+    with source.open("rb") as handle:
+        while block := handle.read(block_bytes):
+            yield block
 
 
 def propose(name: str, profile: SampleProfile) -> Proposal:

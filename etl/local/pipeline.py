@@ -8,9 +8,12 @@ turns a failed execution into the ``EtlError`` that matches its end state.
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,9 +23,11 @@ from pyspark.sql import SparkSession
 from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed, one_line
 from etl.core.progress import bytes_reporter
 from etl.core.spec import DatasetSpec
+from etl.jobs.session import get_spark
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.local.history import path_taken, state_value
 from etl.local.runner import LocalWorkflow
+from etl.stages.landed import validate_landed
 from etl.stages.quality import GATE_FAILED
 from etl.storage import lake as lake_io
 from etl.storage.lake import Lake
@@ -50,7 +55,10 @@ class RunResult:
     run_date: str
     status: str = "RUNNING"
     dataset: str = ""
-    landed: str = ""
+    landed: str = ""  # the raw zone's copy of the version landed
+    # The source: its raw key and object version (a re-used key with new bytes is a new one).
+    key: str = ""
+    version: str = ""
     quality: dict | None = None
     # Where every record read went: {"read", "written", "duplicates", "rejected": {rule: n}}.
     rows: dict | None = None
@@ -84,10 +92,15 @@ def run_pipeline(
     result.dataset = dataset.name
     on_bytes = bytes_reporter(f"land {Path(source).name}") if show_spark_progress else None
     result.landed = lake_io.land_file(source, lake, dataset.name, on_bytes=on_bytes)
+    result.key, result.version = lake.raw_key(result.landed), lake.raw_version(result.landed)
     seconds = round(time.perf_counter() - started, 2)
     result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
-    progress(f"-> land: {result.landed}")
+    progress(f"-> land: {result.key} version {result.version}")
+    if spark is None:
+        spark = _start_early(result.landed)
     with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:
+        if dataset.expectation_suite:
+            _import_in_background("great_expectations")
         record = flow.run_landed(result.landed, run_date, on_event=_announce(progress))
         etl_result = state_value(record["events"], "etlResult") or {}
         outcome = flow.services.job_outcome(etl_result.get("Id", ""))
@@ -101,6 +114,26 @@ def run_pipeline(
     if execution["status"] == "SUCCEEDED":
         return result
     raise _execution_error(record, result)
+
+
+def _start_early(landed: str) -> Callable[[], SparkSession] | None:
+    """Start the JVM in the background (sized for the file: ``etl.jobs.session``), so it
+    starts while the workflow does, not when the crawler first needs it. Returns the
+    workflow's Spark factory; None (start nothing) for a file validation will reject.
+    """
+    if not validate_landed(landed).isValid:
+        return None
+    early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-spark")
+    session = early.submit(get_spark, "etl-workbench", lake_io.size_of(landed))
+    early.shutdown(wait=False)
+    return session.result
+
+
+def _import_in_background(module: str) -> None:
+    """Import ``module`` in a thread, for a later import to find it done. For a heavy
+    module needed seconds later, imported while this thread mostly waits for others
+    (great-expectations takes seconds to import; the job needs it after its Spark pass)."""
+    threading.Thread(target=importlib.import_module, args=(module,), name="etl-import").start()
 
 
 def _announce(progress: Progress) -> Callable[[dict], None]:

@@ -261,6 +261,27 @@ def load_sample(connection: duckdb.DuckDBPyConnection, path: Path, data_format: 
     return facts
 
 
+def distinct_counts(path: Path, data_format: str, columns: Sequence[str]) -> dict[str, int]:
+    """Exact distinct values per column of a raw file, as read (text for CSV and JSON),
+    for the run report: DuckDB reads the immutable raw object once, so the Glue job need
+    not estimate them. Columns the file lacks are left out."""
+    connection = duckdb.connect()
+    try:
+        load_sample(connection, path, data_format)
+        present = {row[0] for row in connection.execute("DESCRIBE sample").fetchall()}
+        wanted = [c for c in columns if c in present]
+        if not wanted:
+            return {}
+        row = connection.execute(
+            "SELECT " + ", ".join(f"count(DISTINCT {quote(c)})" for c in wanted) + " FROM sample"
+        ).fetchone()
+    except duckdb.Error as error:
+        raise SampleUnreadable(str(error).splitlines()[0]) from None
+    finally:
+        connection.close()
+    return dict(zip(wanted, (int(n) for n in row), strict=True))
+
+
 def _json_keys(connection: duckdb.DuckDBPyConnection) -> list[str]:
     """Every key of the JSON objects, in order of first appearance."""
     lists = connection.execute(

@@ -22,7 +22,7 @@ from html import escape
 from pathlib import Path
 
 from etl import __version__
-from etl.local import history, lineage
+from etl.local import history, lineage, profiling
 from etl.local.definition import load_definition
 from etl.local.report_graph import Visit, render_svg
 from etl.storage import quality_results
@@ -50,6 +50,7 @@ class ReportFacts:
     outputs: list[dict] = field(default_factory=list)  # lineage output datasets
     rows: dict | None = None
     validation_result: dict | None = None  # the Lambda's validation verdict
+    distinct_counts: dict[str, int] = field(default_factory=dict)  # per column, raw file
 
     @property
     def status(self) -> str:
@@ -98,6 +99,7 @@ def gather(lake: Lake, execution_id: str | None = None) -> ReportFacts:
     facts.quality = history.state_value(events, "qualityResult")
     facts.validation_result = history.state_value(events, "validationResult")
     facts.job_quality = quality_results.load(lake, facts.job_run_id)
+    facts.distinct_counts = _distinct_counts(facts)
     facts.lineage_events = lineage.read_events(lake, execution["name"])
     ended = [e for e in facts.lineage_events if e["eventType"] != "START"]
     if ended:
@@ -105,6 +107,23 @@ def gather(lake: Lake, execution_id: str | None = None) -> ReportFacts:
         facts.rows = lineage.execution_of(ended[-1]).get("rows")
     facts.rows = facts.rows or history.state_value(events, "rows")
     return facts
+
+
+def _distinct_counts(facts: ReportFacts) -> dict[str, int]:
+    """Distinct values per column of the raw file the job's gate read, counted by DuckDB
+    now (the raw zone is immutable, so the file is the one the run read); the Glue job
+    spends no time estimating them. Empty when the file or its format is unknown."""
+    gate = (facts.job_quality or {}).get("quality") or {}
+    source = (facts.job_quality or {}).get("source") or ""
+    data_format = (facts.validation_result or {}).get("dataFormat")
+    if not gate or not data_format or not Path(source).is_file():
+        return {}
+    try:
+        return profiling.distinct_counts(
+            Path(source), data_format, list(gate.get("nullCounts") or {})
+        )
+    except profiling.SampleUnreadable:
+        return {}
 
 
 def _visits(steps: list[dict], definition: dict, execution: dict) -> dict[str, Visit]:
@@ -317,7 +336,9 @@ def _header(facts: ReportFacts) -> str:
         f"<div class='sub'>execution <code>{escape(execution['name'])}</code> · started "
         f"{escape(started)} · run date {escape(facts.run_date)}"
         + (f" · Glue job run <code>{escape(facts.job_run_id)}</code>" if facts.job_run_id else "")
-        + f"</div><div class='sub'>input <code>{escape(source)}</code> · ETag "
+        + f"</div><div class='sub'>input <code>{escape(source)}</code>"
+        + (f" · version <code>{escape(str(obj['version']))}</code>" if obj.get("version") else "")
+        + " · ETag "
         f"<code>{escape(str(obj.get('etag', '')))}</code> · {_bytes(obj.get('size'))}</div>"
         f"{error}</header>"
     )
@@ -490,7 +511,7 @@ def _quality(facts: ReportFacts, data_docs: str | None) -> str:
     if gate:
         total = gate.get("totalRecords") or 0
         nulls = gate.get("nullCounts") or {}
-        distinct = gate.get("distinctCounts") or {}
+        distinct = facts.distinct_counts
         columns = list(nulls)
         out.append(
             "<div class='charts'><div><h3>Null values per column</h3>"
@@ -499,11 +520,11 @@ def _quality(facts: ReportFacts, data_docs: str | None) -> str:
             + (
                 _bars([(c, distinct.get(c, 0)) for c in columns], total, "#0969da", "distinct")
                 if distinct
-                else "<p class='sub'>Not recorded by this run's job.</p>"
+                else "<p class='sub'>The raw file could not be read for them.</p>"
             )
             + "</div></div><p class='note'>Of the "
-            f"{total:,} raw records the job's gate read; distinct counts are HyperLogLog "
-            "estimates (±2 %).</p>"
+            f"{total:,} raw records the job's gate read; distinct values as read (text for "
+            "CSV and JSON), counted exactly by DuckDB over the raw file for this page.</p>"
         )
     else:
         out.append(

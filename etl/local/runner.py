@@ -26,7 +26,7 @@ from etl.local.definition import DEFINITION_PATH, load_definition, render
 from etl.local.lineage import ExecutionLineage
 from etl.local.moto_adapter import local_step_functions
 from etl.local.services import LocalNames, LocalServices, etag_of
-from etl.storage.lake import Lake
+from etl.storage.lake import Lake, keep_current_version
 
 DEFAULT_TIMEOUT = 1800.0
 # Poll often at first (a small run's execution takes seconds), then less: each poll is an
@@ -106,16 +106,27 @@ class LocalWorkflow:
         )["executionArn"]
 
     def landed_input(self, uri: str, run_date: date) -> dict:
-        """The execution input the S3 event for a file in ``raw/incoming/`` would give."""
-        path = Path(uri)
-        key = self.raw_key(path)
+        """The execution input the S3 event for a landed object would give: ``uri`` is a
+        version ``land_file`` returned, or a key's path in ``raw/incoming/`` (its current
+        version)."""
+        path = Path(self.landed_version(uri))
         return trigger.execution_input(
-            self.names.bucket("raw"), key, etag_of(path), path.stat().st_size, run_date
+            self.names.bucket("raw"),
+            self.raw_key(path),
+            etag_of(path),
+            path.stat().st_size,
+            run_date,
+            version_id=self.lake.raw_version(str(path)),
         )
 
+    def landed_version(self, uri: str) -> str:
+        """The kept version behind ``uri``: itself, or the current version of a key's path."""
+        path = str(Path(uri).resolve())
+        return path if self.lake.raw_version(path) else keep_current_version(self.lake, path)
+
     def raw_key(self, path: Path) -> str:
-        """The S3 key of a file in the local raw zone (``incoming/...``)."""
-        return path.resolve().relative_to(Path(self.lake.raw).resolve()).as_posix()
+        """The S3 key of a file in the local raw zone (``incoming/...``), also for a version."""
+        return self.lake.raw_key(str(path.resolve()))
 
     def run_landed(self, uri: str, run_date: date, on_event: EventCallback | None = None) -> dict:
         """Run the workflow on a landed file, as a manual re-drive (a fresh execution name).
@@ -128,8 +139,10 @@ class LocalWorkflow:
         return self.wait(self.start(execution_input, name), on_event=on_event)
 
     def object_created_event(self, path: Path) -> dict:
-        """The S3 event notification S3 would send for ``path`` in ``raw/incoming/``."""
-        stat = path.stat()
+        """The S3 event notification S3 would send for ``path`` in ``raw/incoming/`` (a
+        versioned bucket's: the object's current version)."""
+        version = Path(self.landed_version(str(path)))
+        stat = version.stat()
         return {
             "Records": [
                 {
@@ -143,7 +156,8 @@ class LocalWorkflow:
                         "object": {
                             "key": quote_plus(self.raw_key(path)),
                             "size": stat.st_size,
-                            "eTag": etag_of(path),
+                            "eTag": etag_of(version),
+                            "versionId": self.lake.raw_version(str(version)),
                         },
                     },
                 }

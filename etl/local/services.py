@@ -4,9 +4,13 @@ Each deployed resource maps to the code it runs in AWS, or to its local stand-in
 
 * Lambda ``Invoke`` -> the handlers in ``etl/lambdas/`` (the code deployed to Lambda);
 * S3 ``HeadObject``/``GetObject`` on the zone buckets -> files in the lake's zone folders,
-  so those handlers read the landed file through their normal boto3 range GETs;
-* Glue ``StartJobRun``/``GetJobRun`` -> ``etl.jobs.transform.run_transform_job`` on local Spark.
-  The job runs to completion inside ``StartJobRun``; ``GetJobRun`` reports its end state;
+  so those handlers read the landed file through their normal boto3 range GETs; the raw
+  bucket is versioned like the deployed one: ``VersionId`` reads a version the raw zone
+  keeps (``raw/_versions/``, see ``etl.storage.lake``), and every answer names its version;
+* Glue ``StartJobRun``/``GetJobRun`` -> ``etl.jobs.transform.run_transform_job`` on local Spark,
+  on the version ``--source-version`` names (its own copy in the raw zone, so a run reads
+  its version even after a newer one landed). The job runs to completion inside
+  ``StartJobRun``; ``GetJobRun`` reports its end state;
 * Glue ``StartCrawler``/``GetCrawler`` -> the raw crawler is ``etl.stages.landed.discover_landed``
   on the object of the running execution; the curated crawler has nothing to do (the job
   registers curated tables). A crawler reports RUNNING for ``crawler_running_polls`` polls,
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import traceback
 import uuid
@@ -47,7 +52,7 @@ from etl.local.moto_adapter import ACCOUNT, REGION, AwsServiceError, json_payloa
 from etl.local.notifications import LocalNotifications
 from etl.stages.landed import discover_landed, validate_landed
 from etl.storage.catalog import LocalCatalog
-from etl.storage.lake import Lake
+from etl.storage.lake import Lake, content_version, keep_current_version
 from etl.storage.metrics import LocalMetricsFile
 
 LambdaHandler = Callable[[dict, object], dict]
@@ -137,13 +142,32 @@ class LocalServices:
         zones[self.names.bucket("analytics")] = self.lake.analytics
         return zones.get(bucket)
 
-    def local_uri(self, s3_uri: str) -> str:
-        """The lake path behind ``s3://<zone bucket>/<key>``."""
+    def local_uri(self, s3_uri: str, version: str = "") -> str:
+        """The lake path behind ``s3://<zone bucket>/<key>``; with ``version``, the raw zone's
+        copy of that version of the object (``LookupError`` when it keeps no such version)."""
         bucket, _, key = s3_uri.removeprefix("s3://").partition("/")
         zone = self.zone_for(bucket)
         if zone is None:
             raise ValueError(f"{s3_uri} is not in a local zone bucket ({self.names.bucket('raw')})")
-        return str(key_path(zone, key))
+        path = key_path(zone, key)
+        versioned = version and zone == self.lake.raw  # only the raw bucket keeps versions
+        return str(self._version_file(path, key, version) if versioned else path)
+
+    def _version_file(self, path: Path, key: str, version: str) -> Path:
+        """The kept copy of ``version`` of ``key``. A version the raw zone has not kept yet
+        (a file put straight into ``raw/incoming/``) is the current object when that is its
+        content version or, for an unversioned event, its ETag; it is kept on first read."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", version):  # a folder name, never a path
+            raise LookupError(f"version {version!r} of {key} is not a local version id")
+        kept = Path(self.lake.version_path(key, version))
+        if kept.is_file():
+            return kept
+        if path.is_file() and version in (content_version_of(path), etag_of(path)):
+            return Path(keep_current_version(self.lake, str(path)))
+        raise LookupError(
+            f"version {version} of {key} is not in the raw zone (the current object is "
+            f"{content_version_of(path) if path.is_file() else 'missing'})"
+        )
 
     def _file(self, params: dict) -> Path | None:
         zone = self.zone_for(params["Bucket"])
@@ -153,6 +177,12 @@ class LocalServices:
             path = key_path(zone, params["Key"])
         except ValueError as error:
             raise AwsServiceError("NoSuchKey", str(error), 404) from None
+        version = params.get("VersionId")
+        if version and zone == self.lake.raw:
+            try:
+                return self._version_file(path, params["Key"], version)
+            except LookupError as error:
+                raise AwsServiceError("NoSuchVersion", str(error), 404) from None
         if not path.is_file():
             raise AwsServiceError("NoSuchKey", f"no object {params['Key']!r}", 404)
         return path
@@ -162,11 +192,14 @@ class LocalServices:
         if path is None:
             return None
         stat = path.stat()
-        return {
+        head = {
             "ContentLength": stat.st_size,
             "ETag": f'"{etag_of(path)}"',
             "LastModified": datetime.fromtimestamp(stat.st_mtime, UTC),
         }
+        if self.zone_for(params["Bucket"]) == self.lake.raw:
+            head["VersionId"] = self.lake.raw_version(str(path)) or content_version_of(path)
+        return head
 
     def get_object(self, params: dict) -> dict | None:
         path = self._file(params)
@@ -239,12 +272,14 @@ class LocalServices:
         try:
             dataset = get_dataset(args.get("--dataset") or DEFAULT_DATASET)
             run_date = date.fromisoformat(args["--run-date"]) if args.get("--run-date") else None
+            # The version's own copy: its path names the version the job's rows are for.
+            source = self.local_uri(args["--source-path"], args.get("--source-version", ""))
             self._job_outcomes[run_id] = job(
                 self.spark_factory(),
                 self.lake,
                 LocalCatalog(self.lake),
                 dataset,
-                self.local_uri(args["--source-path"]),
+                source,
                 run_date or datetime.now(UTC).date(),
                 run_id,
             )
@@ -296,7 +331,7 @@ class LocalServices:
                 "no running execution: the local raw crawler does not know what landed"
             )
         obj = self.current_input["inputData"]
-        uri = self.local_uri(f"s3://{obj['bucket']}/{obj['key']}")
+        uri = self.local_uri(f"s3://{obj['bucket']}/{obj['key']}", obj.get("versionId", ""))
         data_format = validate_landed(uri).dataFormat or "json"
         dataset = get_dataset(self.current_input["dataset"]["name"])
         spark = self.spark_factory()
@@ -415,6 +450,7 @@ class _Limited:
 
 
 _ETAGS: dict[tuple[str, int, int], str] = {}
+_VERSIONS: dict[tuple[str, int, int], str] = {}
 
 
 def etag_of(path: Path) -> str:
@@ -428,3 +464,13 @@ def etag_of(path: Path) -> str:
                 digest.update(block)
         _ETAGS[cache_key] = digest.hexdigest()
     return _ETAGS[cache_key]
+
+
+def content_version_of(path: Path) -> str:
+    """The local raw zone's version id of a file's bytes (``etl.storage.lake``), cached like
+    the ETag: a HEAD answers it without reading the object again."""
+    stat = path.stat()
+    cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if cache_key not in _VERSIONS:
+        _VERSIONS[cache_key] = content_version(str(path))
+    return _VERSIONS[cache_key]

@@ -7,31 +7,56 @@ registered schema, never inferring it again) and ``check_landed_quality`` the qu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pyspark.sql import DataFrame, SparkSession
 
 from etl.core.spec import DatasetSpec
-from etl.stages.discover import discover
-from etl.stages.extract import read_raw
+from etl.stages.discover import SAMPLE_BYTES, SAMPLE_PARAMETER, discover
+from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
 from etl.stages.quality import QualityReport, check_quality
 from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
 from etl.storage import lake as lake_io
 from etl.storage.catalog import LocalCatalog, columns_to_ddl
 
+MISFIT_COLUMN = CORRUPT_RECORD_COLUMN
+
 
 def validate_landed(uri: str) -> ValidationResult:
-    """The validation Lambda's check, reading only the head and tail of the object."""
+    """The validation Lambda's check, reading only the head and tail of the object (all of
+    a gzip object, decompressed as a stream)."""
     size = lake_io.size_of(uri)
     facts = FileFacts(
-        key=uri,
+        key=_key(uri),
         size=size,
         head=lake_io.read_head(uri, HEAD_BYTES),
         tail=lake_io.read_tail(uri, TAIL_BYTES) if size else b"",
     )
-    return validate_file(facts)
+    return validate_file(facts, lambda: stored_blocks(uri))
+
+
+def _key(uri: str) -> str:
+    """What the Lambda's key check sees: the key in its bucket, a local file's name."""
+    if lake_io.is_s3(uri):
+        return uri.removeprefix("s3://").partition("/")[2]
+    return uri.rsplit("/", 1)[-1]
+
+
+def stored_blocks(uri: str, block_bytes: int = 8 << 20) -> Iterator[bytes]:
+    """The object's bytes as stored (a ``.gz`` object still compressed), a block at a time."""
+    fs, path = lake_io.filesystem(uri)
+    with fs.open_input_stream(path, compression=None) as stream:
+        while block := stream.read(block_bytes):
+            yield block
 
 
 def discover_landed(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str, data_format: str
+    spark: SparkSession,
+    catalog: LocalCatalog,
+    dataset: DatasetSpec,
+    uri: str,
+    data_format: str,
+    sample_bytes: int | None = SAMPLE_BYTES,
 ) -> str:
     """The raw crawler: infer and register the raw table; return its DDL schema.
 
@@ -41,31 +66,55 @@ def discover_landed(
     """
     database, table = dataset.database, dataset.raw_table
     if not hasattr(catalog, "pin_source"):  # the Glue catalog: see README "Guarantees"
-        discover(spark, catalog, dataset, uri, data_format)
+        discover(spark, catalog, dataset, uri, data_format, sample_bytes)
         return catalog.read_schema_ddl(database, table)
     with catalog.discovery_lock(database, table):
-        discover(spark, catalog, dataset, uri, data_format)
-        registered = catalog.get_table(database, table)["Parameters"]["dataFormat"]
+        discover(spark, catalog, dataset, uri, data_format, sample_bytes)
+        parameters = catalog.get_table(database, table)["Parameters"]
         ddl = catalog.read_schema_ddl(database, table)
-        catalog.pin_source(database, table, uri, registered, ddl)
+        catalog.pin_source(database, table, uri, parameters["dataFormat"], ddl, parameters)
     return ddl
 
 
-def read_registered(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str
-) -> DataFrame:
-    """The landed object, read with the schema and format registered for it: the raw
-    table's entry when its last registration was of this object, else the pin this
-    object's crawl kept (another run's crawl has changed the shared entry since)."""
+def registration(catalog: LocalCatalog, dataset: DatasetSpec, uri: str) -> dict:
+    """What the crawler registered for ``uri``: ``dataFormat``, ``ddl`` and ``parameters``.
+
+    The raw table's entry when its last registration was of this object, else the pin this
+    object's crawl kept (another run's crawl has changed the shared entry since).
+    """
     table = catalog.get_table(dataset.database, dataset.raw_table)
     if table["StorageDescriptor"]["Location"] != uri:
         pinned = getattr(catalog, "pinned_source", lambda *_: None)
         found = pinned(dataset.database, dataset.raw_table, uri)
         if found is not None:
-            return read_raw(spark, uri, found["dataFormat"], found["ddl"], dataset=dataset)
-    data_format = table["Parameters"]["dataFormat"]
-    ddl = columns_to_ddl(table["StorageDescriptor"]["Columns"])  # from the same read
-    return read_raw(spark, uri, data_format, ddl, dataset=dataset)
+            return {"parameters": {}, **found}
+    columns = table["StorageDescriptor"]["Columns"]
+    parameters = table.get("Parameters", {})
+    ddl = columns_to_ddl(columns)  # from the same read
+    return {"dataFormat": parameters["dataFormat"], "ddl": ddl, "parameters": parameters}
+
+
+def schema_from_sample(catalog: LocalCatalog, dataset: DatasetSpec, uri: str) -> bool:
+    """Whether the crawler typed ``uri``'s columns from the head of the file only."""
+    return SAMPLE_PARAMETER in registration(catalog, dataset, uri)["parameters"]
+
+
+def read_registered(
+    spark: SparkSession,
+    catalog: LocalCatalog,
+    dataset: DatasetSpec,
+    uri: str,
+    mark_misfits: bool = False,
+) -> DataFrame:
+    """The landed object, read with the schema and format registered for it
+    (``registration``).
+
+    ``mark_misfits`` adds ``MISFIT_COLUMN`` (Spark's corrupt-record column): the text of
+    each record the registered types do not fit, null for the others.
+    """
+    found = registration(catalog, dataset, uri)
+    ddl = found["ddl"] + (f", `{MISFIT_COLUMN}` string" if mark_misfits else "")
+    return read_raw(spark, uri, found["dataFormat"], ddl, dataset=dataset)
 
 
 def check_landed_quality(

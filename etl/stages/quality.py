@@ -8,29 +8,31 @@ The run passes the gate when the score is at least the dataset's threshold (defa
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from etl.core import scoring
 from etl.core.errors import QualityCheckFailed
 from etl.core.spec import DatasetSpec
+from etl.stages.suite import SuiteCount, profile_counts, suite_counts, unexpected, validate_suite
 
 GATE_FAILED = "quality gate failed"
 
 
 @dataclass(frozen=True)
 class QualityProfile:
-    """Counts from one aggregation pass over the data."""
+    """Counts from one aggregation pass over the data: ``suite`` holds the counts the
+    expectation suite needs beyond rows and nulls, ``misfit_records`` the records marked as
+    not fitting the schema they were read with."""
 
     total_records: int
     duplicate_records: int
     null_counts: dict[str, int]
-    # HyperLogLog estimates (relative error ~2%), for the run report's charts: they ride on
-    # the same aggregation, so they cost no extra Spark job; not part of equality.
-    distinct_counts: dict[str, int] = field(default_factory=dict, compare=False)
+    suite: dict[SuiteCount, int] = field(default_factory=dict)
+    misfit_records: int = 0
 
     @property
     def null_cell_percent(self) -> float:
@@ -56,7 +58,6 @@ class QualityReport:
     suite: str
     suiteSuccess: bool
     failedExpectations: list[dict] = field(default_factory=list)
-    distinctCounts: dict[str, int] = field(default_factory=dict)
     # The great-expectations validation result (its JSON form), kept for Data Docs; too
     # big for error details and notifications, so ``to_dict`` leaves it out.
     validation: dict | None = field(default=None, repr=False, compare=False)
@@ -80,31 +81,96 @@ class QualityReport:
         return "; ".join(p for p in problems if p)
 
 
-def profile(df: DataFrame) -> QualityProfile:
-    """Row, duplicate, per-column null and (estimated) distinct counts in one Spark job.
+def profile(
+    df: DataFrame, counts: Sequence[SuiteCount] = (), misfit_column: str | None = None
+) -> QualityProfile:
+    """Row, duplicate and per-column null counts, and the suite's ``counts``, in one pass.
 
     Grouping by every column counts each distinct record once with its multiplicity, so
-    duplicates and nulls come out of the same aggregation instead of a job per column; a
-    column's distinct values are the same over the grouped records as over the rows.
+    duplicates, nulls and the suite's counts come out of the same aggregation instead of a
+    job per column or per expectation. Records marked in ``misfit_column`` (Spark's
+    corrupt-record column, if the read added one) are counted; the column is not profiled.
     """
-    columns = df.columns
-    grouped = df.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(F.count(F.lit(1)).alias("_n"))
-    sums = [F.sum("_n").alias("_rows"), F.sum(F.col("_n") - 1).alias("_dups")]
-    sums += [
-        F.sum(F.when(F.col(f"`{c}`").isNull(), F.col("_n")).otherwise(0)).alias(f"_null_{i}")
-        for i, c in enumerate(columns)
-    ]
-    sums += [
-        F.approx_count_distinct(F.col(f"`{c}`"), rsd=0.02).alias(f"_distinct_{i}")
-        for i, c in enumerate(columns)
-    ]
-    row = grouped.agg(*sums).first()
-    return QualityProfile(
-        total_records=int(row["_rows"] or 0),
-        duplicate_records=int(row["_dups"] or 0),
-        null_counts={c: int(row[f"_null_{i}"] or 0) for i, c in enumerate(columns)},
-        distinct_counts={c: int(row[f"_distinct_{i}"] or 0) for i, c in enumerate(columns)},
-    )
+    measure = _Measure(df.columns, counts, misfit_column)
+    grouped = _distinct_records(df, misfit_column)
+    return measure.profile(grouped.agg(*measure.sums()).first().asDict())
+
+
+def profile_on_the_way(
+    df: DataFrame,
+    counts: Sequence[SuiteCount] = (),
+    misfit_column: str | None = None,
+    distinct: bool = False,
+) -> tuple[DataFrame, Callable[[], QualityProfile]]:
+    """``df``'s records, profiled as ``profile`` does while the next action reads them.
+
+    Returns the records and a function giving their profile once an action has read all of
+    them: a job that writes the records thereby profiles them in the same pass (one parse
+    of the raw file, no cache; a Spark ``Observation`` collects the sums as rows go by).
+    The records are ``df``'s rows, every distinct record as often as it occurs, or, with
+    ``distinct``, once each (for a consumer that drops exact duplicates anyway, which then
+    needs no second shuffle: the records arrive partitioned by all their columns).
+    """
+    measure = _Measure(df.columns, counts, misfit_column)
+    observation = Observation()
+    grouped = _distinct_records(df, misfit_column).observe(observation, *measure.sums())
+    if not distinct:
+        copies = F.explode(F.array_repeat(F.lit(True), F.col("_n").cast("int")))
+        grouped = grouped.withColumn("_copy", copies)
+    records = grouped.select(*[F.col(f"`{c}`") for c in measure.columns])
+    return records, lambda: measure.profile(observation.get)
+
+
+def _distinct_records(df: DataFrame, misfit_column: str | None = None) -> DataFrame:
+    """Each distinct record once, with ``_n``: how many times it occurs (and ``_misfits``:
+    how many of those the read marked in ``misfit_column``)."""
+    columns = [F.col(f"`{c}`") for c in df.columns if c != misfit_column]
+    counts = [F.count(F.lit(1)).alias("_n")]
+    if misfit_column:
+        counts.append(F.count(F.col(f"`{misfit_column}`")).alias("_misfits"))
+    return df.groupBy(*columns).agg(*counts)
+
+
+@dataclass(frozen=True)
+class _Measure:
+    """The profile's sums over distinct records, and the profile they make."""
+
+    all_columns: Sequence[str]
+    counts: Sequence[SuiteCount]
+    misfit_column: str | None
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in self.all_columns if c != self.misfit_column]
+
+    def sums(self) -> list[Column]:
+        def rows_where(condition: Column) -> Column:
+            return F.sum(F.when(condition, F.col("_n")).otherwise(0))
+
+        sums = [F.sum("_n").alias("_rows"), F.sum(F.col("_n") - 1).alias("_dups")]
+        sums += [
+            rows_where(F.col(f"`{c}`").isNull()).alias(f"_null_{i}")
+            for i, c in enumerate(self.columns)
+        ]
+        sums += [
+            rows_where(unexpected(count)).alias(f"_count_{i}")
+            for i, count in enumerate(self.counts)
+        ]
+        if self.misfit_column:
+            sums.append(F.sum("_misfits").alias("_misfits"))
+        return sums
+
+    def profile(self, values: Mapping) -> QualityProfile:
+        def count(name: str) -> int:
+            return int(values.get(name) or 0)
+
+        return QualityProfile(
+            total_records=count("_rows"),
+            duplicate_records=count("_dups"),
+            null_counts={c: count(f"_null_{i}") for i, c in enumerate(self.columns)},
+            suite={c: count(f"_count_{i}") for i, c in enumerate(self.counts)},
+            misfit_records=count("_misfits"),
+        )
 
 
 def quality_score(profile: QualityProfile) -> float:
@@ -127,25 +193,23 @@ def load_suite(dataset: DatasetSpec) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def run_suite(df: DataFrame, suite: dict) -> tuple[bool, list[dict]]:
+def run_suite(
+    df: DataFrame, suite: dict, counts: QualityProfile | None = None
+) -> tuple[bool, list[dict]]:
     """Validate ``df`` with great-expectations; return success and the failed expectations."""
-    return summarise_validation(validate(df, suite))
+    return summarise_validation(validate(df, suite, counts))
 
 
-def validate(df: DataFrame, suite: dict):
-    """The great-expectations ``ExpectationSuiteValidationResult`` of ``df`` against ``suite``."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+def validate(df: DataFrame, suite: dict, counts: QualityProfile | None = None):
+    """The great-expectations ``ExpectationSuiteValidationResult`` of ``df`` against ``suite``.
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_spark(name="spark").add_dataframe_asset(name="raw")
-    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": df}
-    )
-    expectations = [{k: e[k] for k in ("type", "kwargs") if k in e} for e in suite["expectations"]]
-    return batch.validate(gx.ExpectationSuite(name=suite["name"], expectations=expectations))
+    With the profile of ``df`` (taken with the suite's counts), GX reads the counts it
+    covers from it instead of running Spark jobs (``etl.stages.suite``).
+    """
+    known = None
+    if counts is not None:
+        known = profile_counts(counts.total_records, counts.null_counts, counts.suite)
+    return validate_suite(df, suite, known)
 
 
 def summarise_validation(result) -> tuple[bool, list[dict]]:
@@ -167,12 +231,15 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 2)
 
 
-def check_quality(df: DataFrame, dataset: DatasetSpec) -> QualityReport:
-    """Profile, score and validate ``df``; the report says whether the gate passed."""
-    counts = profile(df)
-    score = quality_score(counts)
+def check_quality(
+    df: DataFrame, dataset: DatasetSpec, counts: QualityProfile | None = None
+) -> QualityReport:
+    """Profile (unless ``counts`` is the profile of ``df`` with the suite's counts), score
+    and validate ``df``; the report says whether the gate passed."""
     suite = load_suite(dataset)
-    validation = validate(df, suite) if suite else None
+    counts = counts or profile(df, suite_counts(suite, df.columns))
+    score = quality_score(counts)
+    validation = validate(df, suite, counts) if suite else None
     suite_ok, failed = summarise_validation(validation) if validation else (True, [])
     return QualityReport(
         qualityScore=score,
@@ -186,7 +253,6 @@ def check_quality(df: DataFrame, dataset: DatasetSpec) -> QualityReport:
         suite=suite["name"] if suite else "",
         suiteSuccess=suite_ok,
         failedExpectations=failed,
-        distinctCounts=counts.distinct_counts,
         validation=validation.to_json_dict() if validation else None,
     )
 

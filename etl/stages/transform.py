@@ -384,18 +384,22 @@ def keep_one_per_key(key: Sequence[str], order: Sequence[SparkColumn] = ()) -> T
     return _transform
 
 
-def check_records(df: DataFrame, dataset: DatasetSpec, run_date: date) -> DataFrame:
+def check_records(
+    df: DataFrame, dataset: DatasetSpec, run_date: date, distinct: bool = False
+) -> DataFrame:
     """The raw records, de-duplicated and marked with ``_rejected_by``: what ``curate`` and
     ``quarantine_records`` split. Values stay as read.
 
     ``deduplicate: exact`` drops every copy of a record but one (what the quality profile
     counts as duplicates), before the rules, so only distinct records are checked;
     ``key`` also marks the extra passing records of a key ``duplicate_key`` (the newest by
-    ``time_column`` is kept); ``none`` keeps every record. At most one shuffle.
+    ``time_column`` is kept); ``none`` keeps every record. At most one shuffle; none with
+    ``distinct`` (the records are distinct already, e.g. grouped by the quality profile).
     """
     df = df.transform(add_missing_columns(dataset.columns))
     if dataset.deduplicate == "exact":
-        return df.dropDuplicates().transform(mark_rejections(dataset, run_date))
+        unique = df if distinct else df.dropDuplicates()
+        return unique.transform(mark_rejections(dataset, run_date))
     marked = df.transform(mark_rejections(dataset, run_date))
     if dataset.deduplicate != "key":
         return marked

@@ -15,16 +15,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from etl.core import feeds
 from etl.core.errors import ValidationFailed, one_line
 
-ALLOWED_EXTENSIONS = (".json", ".csv", ".parquet", ".txt")
+ALLOWED_EXTENSIONS = feeds.ACCEPTED_EXTENSIONS
+# The limit applies to what a reader gets: a gzip object's decompressed bytes.
 MAX_FILE_BYTES = 5 * 1024**3
-FILENAME_PATTERN = r"^[a-zA-Z0-9_-]+\.[a-zA-Z0-9]+$"
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 8
 PARQUET_MAGIC = b"PAR1"
@@ -49,8 +49,13 @@ class FileFacts:
 
     @property
     def extension(self) -> str:
-        name = self.filename
-        return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        """The format's extension, lower-cased: ``.csv`` for ``orders.CSV.gz`` too."""
+        return feeds.split_extension(self.filename)[0]
+
+    @property
+    def compression(self) -> str:
+        """``gzip`` for a ``.gz`` name, else empty."""
+        return feeds.split_extension(self.filename)[1]
 
     @property
     def complete(self) -> bool:
@@ -74,42 +79,72 @@ class ValidationResult:
         return asdict(self)
 
 
-def validate_file(facts: FileFacts) -> ValidationResult:
-    """Check every rule and return the verdict (never raises for bad input)."""
+Blocks = Callable[[], Iterable[bytes]]
+
+
+def validate_file(facts: FileFacts, read_blocks: Blocks | None = None) -> ValidationResult:
+    """Check every rule and return the verdict (never raises for bad input).
+
+    ``read_blocks`` streams the whole object; only a gzip object is read that way (see
+    ``check_file``), and without it only a gzip object held whole in ``head`` is read.
+    """
     try:
-        data_format = check_file(facts)
+        data_format = check_file(facts, read_blocks)
     except ValidationFailed as failure:
         return ValidationResult(
-            False, facts.filename, facts.extension, facts.size, reason=one_line(failure)
+            False, facts.filename, _file_format(facts), facts.size, reason=one_line(failure)
         )
-    return ValidationResult(True, facts.filename, facts.extension, facts.size, data_format)
+    return ValidationResult(True, facts.filename, _file_format(facts), facts.size, data_format)
 
 
-def check_file(facts: FileFacts) -> str:
+def _file_format(facts: FileFacts) -> str:
+    return facts.extension + (feeds.GZIP_EXTENSION if facts.compression else "")
+
+
+def check_file(facts: FileFacts, read_blocks: Blocks | None = None) -> str:
     """Raise ``ValidationFailed`` on the first broken rule; return the data format.
 
-    The data format is one of ``json`` (JSON lines), ``json_array``, ``csv``, ``parquet``.
+    The data format is one of ``json`` (JSON lines), ``json_array``, ``csv``, ``parquet``;
+    a gzip object has the format of its decompressed content. A gzip object's size and
+    lines are checked on its decompressed bytes, streamed from ``read_blocks`` to the end
+    (that is what proves the stream whole and within the size limit), a piece at a time.
     """
-    check_filename(facts.filename)
-    check_extension(facts.extension)
+    check_filename(facts.key)
+    check_extension(facts.filename)
+    if facts.compression:
+        if not facts.size:
+            raise ValidationFailed(f"{facts.filename} is empty: nothing to process")
+        facts = decompressed_facts(facts, read_blocks)
     check_size(facts)
     return sniff_format(facts)
 
 
-def check_filename(filename: str) -> None:
-    if not re.match(FILENAME_PATTERN, filename):
-        raise ValidationFailed(
-            f"invalid file name {filename!r}: it must match {FILENAME_PATTERN} "
-            "(letters, digits, '_' or '-', then one extension)"
-        )
+def check_filename(key: str) -> None:
+    """Names with spaces, dots and Unicode are fine; see ``etl.core.feeds.check_key``."""
+    feeds.check_key(key)
 
 
-def check_extension(extension: str) -> None:
-    if extension not in ALLOWED_EXTENSIONS:
-        raise ValidationFailed(
-            f"unsupported file format {extension or '(none)'!r}; "
-            f"supported: {', '.join(ALLOWED_EXTENSIONS)}"
-        )
+def check_extension(filename: str) -> None:
+    feeds.check_extension(filename)
+
+
+def decompressed_facts(
+    facts: FileFacts, read_blocks: Blocks | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> FileFacts:
+    """The facts of a gzip object's content: its first ``HEAD_BYTES``, last ``TAIL_BYTES``
+    and decompressed size, streamed with bounded memory; past ``max_bytes`` decompressed
+    (a gzip bomb included) the read stops with ``ValidationFailed``."""
+    if read_blocks is None:
+        if not facts.complete:
+            raise ValueError("a gzip object larger than its head needs read_blocks")
+        read_blocks = lambda: [facts.head]  # noqa: E731
+    head, tail, size = bytearray(), b"", 0
+    for piece in feeds.gunzip(read_blocks(), max_bytes, facts.filename):
+        if len(head) < HEAD_BYTES:
+            head += piece[: HEAD_BYTES - len(head)]
+        tail = (tail + piece)[-TAIL_BYTES:]
+        size += len(piece)
+    return FileFacts(key=facts.key, size=size, head=bytes(head), tail=tail)
 
 
 def check_size(facts: FileFacts) -> None:
@@ -127,7 +162,7 @@ def sniff_format(facts: FileFacts) -> str:
         return _check_parquet(facts)
     text = _decode_head(facts)
     stripped = text.lstrip("\ufeff \t\r\n")
-    if facts.extension == ".json" or stripped[:1] in ("{", "["):
+    if facts.extension in (".json", *feeds.JSON_LINES_EXTENSIONS) or stripped[:1] in ("{", "["):
         return _check_json(facts, stripped)
     return _check_csv(facts, text)
 
@@ -153,13 +188,15 @@ def _decode_head(facts: FileFacts) -> str:
 
 def _checked_lines(facts: FileFacts, text: str) -> list[str]:
     """The head's lines to check: all of a whole object, else the first 100 whole lines."""
-    lines = text.splitlines()
+    # Cut where Spark cuts (\n, \r\n, \r), not at every Unicode line boundary: a U+2028
+    # inside a JSON string or a CSV field is content.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return lines if facts.complete else lines[:-1][:100]  # the last partial line may be cut
 
 
 def _check_json(facts: FileFacts, text: str) -> str:
     decoder = json.JSONDecoder()
-    if text.startswith("["):
+    if text.startswith("[") and facts.extension not in feeds.JSON_LINES_EXTENSIONS:
         body = text[1:].lstrip()
         if facts.complete:
             _loads(facts, text)
@@ -222,6 +259,31 @@ def json_problem(text: str | bytes, line: int | None = None) -> Parsed | str:
         return f"line {line or '?'}: nested too deeply (more than about 1,000 levels)"
 
 
+def _oversized(number: int, size: int, max_record_bytes: int) -> str:
+    return (
+        f"line {number} is a {size / 1024**2:,.1f} MB record; records over "
+        f"{max_record_bytes // 1024**2} MB are not supported (split it)"
+    )
+
+
+def oversized_line(chunks: Iterable[bytes], max_record_bytes: int = MAX_RECORD_BYTES) -> str | None:
+    """Where the first line longer than ``max_record_bytes`` is, or None: a scan for line
+    ends only, no parsing (the crawler's check of a file it typed from its head)."""
+    number, carry = 0, 0  # lines before this chunk; length of the unfinished line
+    for chunk in chunks:
+        *complete, rest = chunk.split(b"\n")
+        if complete and max(carry + len(complete[0]), *map(len, complete)) > max_record_bytes:
+            for index, piece in enumerate(complete):
+                size = len(piece) + (carry if index == 0 else 0)
+                if size > max_record_bytes:
+                    return _oversized(number + index + 1, size, max_record_bytes)
+        if complete:
+            number, carry = number + len(complete), len(rest)
+        else:
+            carry += len(rest)
+    return _oversized(number + 1, carry, max_record_bytes) if carry > max_record_bytes else None
+
+
 def json_lines_problem(
     chunks: Iterable[bytes], max_record_bytes: int = MAX_RECORD_BYTES
 ) -> str | None:
@@ -232,10 +294,7 @@ def json_lines_problem(
 
     def problem() -> str | None:
         if size > max_record_bytes:
-            return (
-                f"line {number} is a {size / 1024**2:,.1f} MB record; records over "
-                f"{max_record_bytes // 1024**2} MB are not supported (split it)"
-            )
+            return _oversized(number, size, max_record_bytes)
         if not record.strip():
             return None
         parsed = json_problem(bytes(record), number)
@@ -276,6 +335,8 @@ def _check_csv(facts: FileFacts, text: str) -> str:
         raise ValidationFailed(
             f"{facts.filename} has a blank or repeated column name in its header"
         )
+    if not facts.complete and len(rows) > 2:
+        rows = rows[:-1]  # the sample's last record may be cut inside a quoted newline
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise ValidationFailed(

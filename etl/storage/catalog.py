@@ -189,13 +189,22 @@ class LocalCatalog:
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
         return self.folder / "sources" / f"{database}.{name}" / f"{digest}.json"
 
-    def pin_source(self, database: str, name: str, source: str, data_format: str, ddl: str):
+    def pin_source(
+        self,
+        database: str,
+        name: str,
+        source: str,
+        data_format: str,
+        ddl: str,
+        parameters: dict | None = None,
+    ):
         """Keep the format and schema registered for ``source``: the raw table is shared by
         every file of a dataset, and another run's crawl may change it before this run's job
         reads its file."""
         path = self._pin_path(database, name, source)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"source": source, "dataFormat": data_format, "ddl": ddl}
+        record["parameters"] = parameters or {}
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pin.", suffix=".json")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(record, out)

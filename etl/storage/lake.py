@@ -9,11 +9,29 @@ the same code serves both.
 Local-only bookkeeping (the catalog file, notifications, metrics, execution history) lives
 under ``<root>/_system``; on AWS those are the Glue Data Catalog, SNS, CloudWatch and
 Step Functions.
+
+The local raw zone keeps every version of a key, as the deployed (versioned) raw bucket does::
+
+    raw/incoming/orders.json                                 the current object (latest landed)
+    raw/_versions/incoming/orders.json/<version>/orders.json every version, written once
+
+A version's id is the first 16 hex digits of the SHA-256 of its bytes, so landing the same
+bytes again is the same version (an idempotent re-run) and needs no counter or lock. Each
+version lives in a folder of its own under the file's own name (validation reads the name's
+extension); the key is a hard link to the current version, swapped with one rename, so
+Spark, DuckDB or a crawler reading ``raw/incoming/`` see one object per key, never the
+history - ``_versions`` sits outside the landing prefix (and ``_`` names are skipped by Spark
+and Glue), so nothing that lists ``incoming/`` meets an older version. Nothing under
+``_versions`` is ever rewritten or deleted. On S3 the bucket's versioning does all this and
+the version is the object's ``VersionId``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +46,14 @@ from etl.core.conventions import (
     QUARANTINE_PREFIX,
     REFERENCE_PREFIX,
     landing_key,
+    versioned_key,
 )
-from etl.core.errors import RawZoneViolation
 
 ZONES = ("raw", "curated", "analytics", "scripts")
 DEFAULT_ROOT = "lake"
+# Where the local raw zone keeps every version of every key (see the module docstring).
+VERSIONS_PREFIX = "_versions"
+VERSION_DIGITS = 16
 
 
 def is_s3(uri: str) -> bool:
@@ -94,10 +115,33 @@ class Lake:
         return join(self.analytics, table)
 
     def raw_key(self, uri: str) -> str:
-        """The key of an object in the raw zone (``incoming/...``): a source's identity,
-        the same wherever the lake lives (its bucket or folder is not part of it)."""
+        """The key of an object in the raw zone (``incoming/...``), the same wherever the
+        lake lives (its bucket or folder is not part of it); for a kept version's path
+        (``_versions/<key>/<version>/<name>``), the key it is a version of."""
+        return self._raw_object(uri)[0]
+
+    def raw_version(self, uri: str) -> str:
+        """The version a local version's path holds; ``""`` for a key's path or an S3 URI
+        (S3 names a version by ``VersionId``, not in the URI)."""
+        return self._raw_object(uri)[1]
+
+    def _raw_object(self, uri: str) -> tuple[str, str]:
         base = self.raw.rstrip("/") + "/"
-        return uri[len(base) :] if uri.startswith(base) else uri
+        relative = uri[len(base) :] if uri.startswith(base) else uri
+        parts = relative.split("/")
+        if parts[0] == VERSIONS_PREFIX and len(parts) >= 4 and parts[-1] == parts[-3]:
+            return "/".join(parts[1:-2]), parts[-2]
+        return relative, ""
+
+    def source(self, uri: str, version: str = "") -> str:
+        """A source's identity (``etl.core.conventions.versioned_key``): the object's key and
+        ``version``, or the version a local version's path holds."""
+        key, held = self._raw_object(uri)
+        return versioned_key(key, version or held)
+
+    def version_path(self, key: str, version: str) -> str:
+        """Where the local raw zone keeps ``version`` of ``key``."""
+        return join(self.raw, VERSIONS_PREFIX, key, version, key.rsplit("/", 1)[-1])
 
     def staging_path(self, zone_base: str, run_id: str) -> str:
         """Scratch space next to a zone's data, so publishing is a same-filesystem rename."""
@@ -145,74 +189,126 @@ def land_file(
     on_bytes: Callable[[int, int], None] | None = None,
     chunk_bytes: int = 8 << 20,
 ) -> str:
-    """Copy ``source`` into the dataset's landing folder in raw and return the landed URI.
+    """Land ``source`` in the dataset's landing folder in raw as a new version of its key.
 
     ``incoming/<file>`` for the default dataset, ``incoming/<dataset>/<file>`` for others
-    (the deployed trigger routes on that folder). The raw zone is immutable: landing the
-    same bytes again is a no-op, but landing different bytes under an existing name raises
-    ``RawZoneViolation``. ``on_bytes`` hears ``(bytes copied, total bytes)`` after each
-    ``chunk_bytes`` copied (a progress bar's feed).
+    (the deployed trigger routes on that folder). Locally, returns the path of the version
+    landed (``raw/_versions/<key>/<version>/<file>``) and makes it the key's current object;
+    landing the same bytes again is the same version. No version is ever overwritten or
+    deleted, so a daily feed that re-uses a name keeps every day's file. On S3 the object is
+    put at its key (the versioned bucket keeps the earlier ones) and its URI returned.
+    ``on_bytes`` hears ``(bytes copied, total bytes)`` after each ``chunk_bytes`` copied.
     """
     name = Path(source).name
     key = landing_key(name, dataset)
     target = join(lake.raw, key)
-    if exists(target):
-        if _same_bytes(source, target):
-            return target
-        raise RawZoneViolation(
-            f"raw/{key} already exists with different content; the raw zone is "
-            "immutable - land the new data under a new file name"
-        )
+    if is_s3(target):
+        _copy(source, target, target, on_bytes, chunk_bytes)
+        return target
+    if Path(target).is_file():
+        keep_current_version(lake, target)  # a lake from before versions were kept
+    folder = Path(lake.raw, VERSIONS_PREFIX, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    scratch = folder / f".{uuid.uuid4().hex}.landing"
+    try:
+        version = _copy(source, str(scratch), str(scratch), on_bytes, chunk_bytes)
+        place = Path(lake.version_path(key, version))
+        _keep_once(scratch, place)
+    finally:
+        scratch.unlink(missing_ok=True)
+    _make_current(place, Path(target))
+    return str(place)
+
+
+def keep_current_version(lake: Lake, uri: str) -> str:
+    """Make sure the current object at ``uri`` (a local key's path) is kept as a version;
+    return that version's path. A file put straight into ``raw/incoming/`` gets one too."""
+    key = lake.raw_key(uri)
+    for kept in raw_versions(lake, key):  # landed here: the key is a link to its version
+        if os.path.samefile(kept, uri):
+            return kept
+    place = Path(lake.version_path(key, content_version(uri)))
+    if not place.exists():
+        place.parent.mkdir(parents=True, exist_ok=True)
+        scratch = place.parent / f".{uuid.uuid4().hex}.landing"
+        try:
+            _link_or_copy(Path(uri), scratch)
+            _keep_once(scratch, place)
+        finally:
+            scratch.unlink(missing_ok=True)
+    return str(place)
+
+
+def _keep_once(scratch: Path, place: Path) -> None:
+    """Give ``scratch`` its version's name unless that version exists: a link never
+    replaces a file, so a version is written once (the same bytes are the same version)."""
+    place.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.link(scratch, place)
+
+
+def raw_versions(lake: Lake, key: str) -> list[str]:
+    """The paths of every version the local raw zone keeps of ``key``, oldest first."""
+    folder = Path(lake.raw, VERSIONS_PREFIX, key)
+    name = key.rsplit("/", 1)[-1]
+    found = [p / name for p in folder.glob("*") if (p / name).is_file()] if folder.is_dir() else []
+    return [str(p) for p in sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.parent.name))]
+
+
+def content_version(uri: str, chunk: int = 1 << 20) -> str:
+    """A local object's version id: the first 16 hex digits of the SHA-256 of its bytes."""
+    digest = hashlib.sha256()
+    fs, path = filesystem(uri)
+    with fs.open_input_stream(path, compression=None) as stream:
+        while block := stream.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:VERSION_DIGITS]
+
+
+def _copy(source: str, scratch: str, target: str, on_bytes, chunk_bytes: int) -> str:
+    """Copy ``source`` to ``scratch``, then move it to ``target``; return the bytes' version."""
     src_fs, src_path = filesystem(source)
-    dst_fs, dst_path = filesystem(target)
+    dst_fs, dst_path = filesystem(scratch)
     dst_fs.create_dir(dst_path.rsplit("/", 1)[0], recursive=True)
-    # One scratch name per lander: two runs landing the same file at once must not share it.
-    tmp_path = f"{dst_path.rsplit('/', 1)[0]}/.{name}.landing-{uuid.uuid4().hex[:12]}"
     total, done = size_of(source), 0
+    digest = hashlib.sha256()
     # compression=None: the raw zone keeps the bytes as delivered, even for a .gz name
     src_stream = src_fs.open_input_stream(src_path, compression=None)
-    with src_stream as src, dst_fs.open_output_stream(tmp_path, compression=None) as dst:
+    with src_stream as src, dst_fs.open_output_stream(dst_path, compression=None) as dst:
         while block := src.read(chunk_bytes):
             dst.write(block)
+            digest.update(block)
             done += len(block)
             if on_bytes:
                 on_bytes(done, total)
     if on_bytes and not total:
         on_bytes(0, 0)
-    if is_s3(target):
-        dst_fs.move(tmp_path, dst_path)
-        return target
-    try:  # a hard link never replaces: whoever lands second compares bytes like above
-        os.link(tmp_path, dst_path)
-    except FileExistsError:
-        if not _same_bytes(source, target):
-            raise RawZoneViolation(
-                f"raw/{key} was landed with different content meanwhile; the raw zone is "
-                "immutable - land the new data under a new file name"
-            ) from None
-    finally:
-        os.unlink(tmp_path)
-    return target
+    if target != scratch:
+        dst_fs.move(dst_path, filesystem(target)[1])
+    return digest.hexdigest()[:VERSION_DIGITS]
 
 
-def _same_bytes(a: str, b: str, chunk: int = 1 << 20) -> bool:
-    if size_of(a) != size_of(b):
-        return False
-    fs_a, path_a = filesystem(a)
-    fs_b, path_b = filesystem(b)
-    with fs_a.open_input_stream(path_a) as fa, fs_b.open_input_stream(path_b) as fb:
-        while True:
-            block_a, block_b = fa.read(chunk), fb.read(chunk)
-            if block_a != block_b:
-                return False
-            if not block_a:
-                return True
+def _make_current(version: Path, key_path: Path) -> None:
+    """Point the key at ``version`` with one rename (a reader sees the old or the new)."""
+    if key_path.is_file() and os.path.samefile(version, key_path):
+        return
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    pointer = key_path.parent / f".{key_path.name}.{uuid.uuid4().hex}.current"
+    _link_or_copy(version, pointer)
+    os.replace(pointer, key_path)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # same bytes, no second copy on disk
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def read_head(uri: str, max_bytes: int) -> bytes:
     """The first ``max_bytes`` of an object, without reading the rest."""
     fs, path = filesystem(uri)
-    with fs.open_input_stream(path) as stream:
+    with fs.open_input_stream(path, compression=None) as stream:  # as stored, even .gz
         return stream.read(max_bytes)
 
 

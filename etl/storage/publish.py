@@ -35,6 +35,7 @@ from pathlib import Path
 
 from pyarrow import fs as pafs
 
+from etl.core.conventions import split_versioned_key
 from etl.storage.lake import filesystem, is_s3, join
 from etl.storage.locks import mark_owner, owner_alive, step_hook
 
@@ -55,8 +56,11 @@ class Published:
 
 def source_id(source_uri: str) -> str:
     """A file-name-safe id for a source object: its name, for people, and a digest of its
-    whole URI, so ``feedA/orders.json`` and ``feedB/orders.json`` are different sources."""
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", source_uri.rsplit("/", 1)[-1])[:60]
+    whole key and version (``etl.core.conventions.versioned_key``), so ``feedA/orders.json``
+    and ``feedB/orders.json`` are different sources, and so are two versions of one key (a
+    daily feed re-using a name); the same version again is the same source."""
+    key, _ = split_versioned_key(source_uri)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", key.rsplit("/", 1)[-1])[:60]
     digest = hashlib.sha256(source_uri.encode("utf-8")).hexdigest()[:12]
     return f"{name}-{digest}"
 

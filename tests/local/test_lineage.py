@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from run_support import recording_server, run_cli
 
 from etl.local import lineage
-from etl.storage.lake import Lake
+from etl.storage.lake import Lake, raw_versions
 
 EXECUTION = {
     "executionArn": "arn:aws:states:us-east-1:123456789012:execution:etl-local-etl-workflow:x-1",
@@ -139,14 +139,16 @@ def test_a_run_emits_start_then_complete_to_the_lake_and_the_endpoint(reported_r
     assert len({e["run"]["runId"] for e in kept}) == 1
 
 
-def test_the_run_input_version_is_the_landed_file_etag(reported_run):
-    landed = reported_run.lake / "raw" / "incoming" / "orders.json"
-    complete = lineage.read_events(Lake.local(reported_run.lake))[-1]
+def test_the_run_input_version_is_the_landed_object_version(reported_run):
+    lake = Lake.local(reported_run.lake)
+    [landed] = raw_versions(lake, "incoming/orders.json")
+    complete = lineage.read_events(lake)[-1]
     [raw] = complete["inputs"]
     assert raw["name"] == "incoming/orders.json"
+    assert raw["facets"]["version"]["datasetVersion"] == lake.raw_version(landed)
     assert (
-        raw["facets"]["version"]["datasetVersion"]
-        == hashlib.md5(landed.read_bytes(), usedforsecurity=False).hexdigest()
+        raw["facets"]["etl_source"]["etag"]
+        == hashlib.md5(Path(landed).read_bytes(), usedforsecurity=False).hexdigest()
     )
 
 

@@ -10,8 +10,8 @@ import pytest
 from etl.core.datasets import get_dataset
 from etl.core.errors import QualityCheckFailed
 from etl.jobs.transform import run_transform_job
+from etl.local.profiling import distinct_counts
 from etl.stages.landed import discover_landed
-from etl.stages.quality import profile
 from etl.storage import quality_results
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, land_file
@@ -47,8 +47,13 @@ def test_a_lake_on_s3_keeps_no_record():
     assert quality_results.load(lake, "jr_x") is None
 
 
-def test_the_profile_counts_distinct_values_per_column(spark):
-    df = spark.createDataFrame(
-        [(1, "A"), (2, "A"), (2, "B"), (None, "B"), (None, None)], "id bigint, status string"
-    )
-    assert profile(df).distinct_counts == {"id": 2, "status": 2}  # nulls are not values
+def test_the_report_counts_distinct_values_per_column_of_the_raw_file(tmp_path):
+    raw = tmp_path / "orders.json"
+    rows = [{"id": 1, "status": "A"}, {"id": 2, "status": "A"}, {"id": 2, "status": "B"}]
+    rows += [{"id": None, "status": "B"}, {"status": None}]
+    raw.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    counts = distinct_counts(raw, "json", ["id", "status", "not_in_the_file"])
+    assert counts == {"id": 2, "status": 2}  # nulls are not values; absent columns left out
+    csv = tmp_path / "orders.csv"
+    csv.write_text("id,status\n1,A\n2,A\n2,B\n,B\n", encoding="utf-8")
+    assert distinct_counts(csv, "csv", ["id", "status"]) == {"id": 2, "status": 2}

@@ -24,7 +24,7 @@ def test_prepare_lands_registers_and_reads_the_orders_sample(spark, tmp_path):
     stage = prepare("orders", tmp_path / "lake", "2026-01-31", "", tmp_path / "s", 40, spark)
     assert stage.run_date == RUN_DATE
     assert Path(stage.source).name == "orders_20260131.json"
-    assert stage.landed == str(tmp_path / "lake" / "raw" / "incoming" / "orders_20260131.json")
+    assert stage.lake.raw_key(stage.landed) == "incoming/orders_20260131.json"  # a version of it
     assert stage.data_format == "json"
     table = stage.catalog.get_table("etl_pipeline", "raw_orders")
     assert table["StorageDescriptor"]["Location"] == stage.landed
@@ -40,9 +40,7 @@ def test_prepare_lands_registers_and_reads_the_orders_sample(spark, tmp_path):
 def test_prepare_takes_any_dataset_and_its_feed_file(spark, tmp_path, readings):
     stage = prepare("readings", tmp_path / "lake", RUN_DATE, str(readings.feed), spark=spark)
     assert stage.spec.name == "readings"
-    assert Path(stage.landed).relative_to(tmp_path / "lake" / "raw").as_posix() == (
-        "incoming/readings/readings_20260131.csv"
-    )
+    assert stage.lake.raw_key(stage.landed) == "incoming/readings/readings_20260131.csv"
     assert stage.data_format == "csv"
     types = dict(stage.raw.dtypes)
     assert types["station"] == "string"  # "001" keeps its zeros

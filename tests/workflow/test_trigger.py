@@ -113,6 +113,7 @@ def test_the_aws_s3_event_starts_one_execution_and_a_repeat_starts_none(spark, l
             "key": "incoming/daily orders.xlsx",
             "etag": "0123456789abcdef0123456789abcdef",
             "size": 7,
+            "version": "0123456789abcdef0123456789abcdef",  # no versionId: the ETag
         },
         "runDate": "2026-11-26",
         "dataset": {"name": "orders", "threshold": 70.0},
@@ -153,7 +154,7 @@ def test_a_file_for_an_unknown_dataset_fails_validation_and_names_the_known_ones
     source = tmp_path / "c.json"
     source.write_text('{"id": 1}\n')
     landed = land_file(str(source), lake, "customers")
-    assert landed.endswith("raw/incoming/customers/c.json")
+    assert lake.raw_key(landed) == "incoming/customers/c.json"
     with local_workflow(spark, lake) as workflow:
         record = workflow.run_landed(landed, date(2026, 11, 26))
     assert record["execution"]["error"] == "ValidationFailed"

@@ -46,10 +46,10 @@ def test_a_good_file_visits_the_seed_states_in_order_and_succeeds(
 
 
 def test_a_badly_named_file_fails_through_notify_validation_failure(run_workflow, tmp_path, lake):
-    record = run_workflow(write_json_lines(tmp_path / "bad name.json", [{"id": 1}]))
+    record = run_workflow(write_json_lines(tmp_path / "bad\x1bname.json", [{"id": 1}]))
     assert record["execution"]["status"] == "FAILED"
     assert record["execution"]["error"] == "ValidationFailed"
-    assert "invalid file name 'bad name.json'" in record["execution"]["cause"]
+    assert "invalid file name 'incoming/bad\\x1bname.json'" in record["execution"]["cause"]
     assert states_visited(record)[-2:] == ["NotifyValidationFailure", "ValidationFailed"]
     assert last_notification(lake)["status"] == "VALIDATION_FAILED"
 

@@ -23,7 +23,7 @@ from etl.jobs.session import get_spark
 from etl.jobs.glue_job import job_arguments, job_catalog, job_dataset, job_lake
 
 # isort: split
-from etl.jobs.glue_job import describe_outcome, ensure_raw_table
+from etl.jobs.glue_job import describe_outcome, ensure_raw_table, job_source
 from etl.jobs.transform import run_transform_job
 
 args = getResolvedOptions(sys.argv, job_options(sys.argv))
@@ -39,15 +39,18 @@ catalog = job_catalog(lake)
 dataset = job_dataset(job_run)
 
 # 04_transform.ipynb, cell 26
-ensure_raw_table(spark, catalog, dataset, job_run.source_path)
+# The object version this run is for (deployed: stops if a newer one replaced it).
+source = job_source(job_run, lake)
+ensure_raw_table(spark, catalog, dataset, source)
 outcome = run_transform_job(
     spark,
     lake,
     catalog,
     dataset,
-    job_run.source_path,
+    source,
     job_run.run_date,
     job_run.run_id,
+    source_version=job_run.source_version,
 )
 print(describe_outcome(job_run, outcome))
 

@@ -1,0 +1,117 @@
+"""The local Spark driver JVM's options: garbage collector, JIT tiers, class-data archive.
+
+Most of a cold local run's time is the JVM warming up, not Spark working: loading and
+verifying some 15,000 classes, and compiling the code that runs hot. So:
+
+* the throughput collector (``-XX:+UseParallelGC``): Spark's batch work wants throughput,
+  and G1's concurrent threads compete for a laptop's two cores;
+* for a small input, only the quick first JIT tier (``-XX:TieredStopAtLevel=1``): a run of
+  a few thousand rows is over before the optimising compiler pays back, while one of
+  millions of rows needs it (``SMALL_INPUT_BYTES``; README "Performance");
+* a dynamic class-data-sharing archive (JDK AppCDS): the first local JVM writes the classes
+  it loaded into ``<cache>/spark-<key>.jsa`` when it exits, and later JVMs map that file
+  instead of loading and verifying those classes again, the way Python keeps compiled
+  modules in ``__pycache__``. The key covers the Java runtime, PySpark's version and its
+  jars; a JVM that cannot use an archive runs without it. ``ETL_JVM_CACHE`` moves the
+  cache folder (default ``~/.cache/etl-workbench``); ``ETL_JVM_CACHE=off`` turns it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+SMALL_INPUT_BYTES = 32 << 20
+QUIET_CDS = "-Xlog:cds*=off"  # an unusable archive is not an error, just slower
+STALE_SECONDS = 24 * 3600
+
+
+def java_options(input_bytes: int | None = None) -> list[str]:
+    """Options for a local driver JVM about to process ``input_bytes`` (None: unknown)."""
+    options = ["-XX:+UseParallelGC"]
+    if input_bytes is not None and input_bytes < SMALL_INPUT_BYTES:
+        options.append("-XX:TieredStopAtLevel=1")
+    return options + class_archive_options()
+
+
+def class_archive_options() -> list[str]:
+    """Map the class archive if there is one; else have this JVM write it on exit."""
+    archive = archive_path()
+    if archive is None:
+        return []
+    adopt_written_archives(archive)
+    if archive.is_file():
+        return [f"-XX:SharedArchiveFile={archive}", QUIET_CDS]
+    writing = archive.with_name(f"{archive.stem}.{os.getpid()}-{time.time_ns()}.writing")
+    return [f"-XX:ArchiveClassesAtExit={writing}", QUIET_CDS]
+
+
+def archive_path() -> Path | None:
+    """Where the archive for this Java runtime and PySpark lives; None when turned off."""
+    setting = os.environ.get("ETL_JVM_CACHE", "")
+    if setting.lower() == "off":
+        return None
+    java = _java()
+    if java is None:
+        return None
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    names = sorted(p.name for p in jars.glob("*.jar")) if jars.is_dir() else []
+    stat = java.stat()
+    identity = "\n".join([str(java), str(stat.st_size), str(stat.st_mtime_ns), str(jars), *names])
+    key = hashlib.sha256(f"{pyspark.__version__}\n{identity}".encode()).hexdigest()[:16]
+    folder = Path(setting) if setting else Path.home() / ".cache" / "etl-workbench"
+    return folder / f"spark-{key}.jsa"
+
+
+def record_writer(options: str, jvm_pid: int) -> None:
+    """Note which JVM writes the archive named in ``options`` (it writes when it exits)."""
+    for option in options.split():
+        if option.startswith("-XX:ArchiveClassesAtExit="):
+            Path(f"{option.split('=', 1)[1]}.pid").write_text(str(jvm_pid), encoding="utf-8")
+
+
+def adopt_written_archives(archive: Path) -> None:
+    """Make a finished archive the archive, and clear up after writers that are gone.
+
+    A JVM writes its archive while exiting, after the Python process that started it is
+    gone, so a later process looks: a ``.writing`` file whose JVM no longer runs is done.
+    """
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    for pid_file in sorted(archive.parent.glob(f"{archive.stem}.*.writing.pid")):
+        written = pid_file.with_suffix("")
+        try:
+            writer = int(pid_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if _running(writer):
+            continue
+        if written.is_file() and written.stat().st_size > 0 and not archive.exists():
+            os.replace(written, archive)
+        written.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
+    # A writer that never recorded its JVM (its process failed first) leaves only litter.
+    for written in archive.parent.glob(f"{archive.stem}.*.writing"):
+        if time.time() - written.stat().st_mtime > STALE_SECONDS:
+            written.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _java() -> Path | None:
+    """The java binary Spark's launcher will run (``$JAVA_HOME/bin/java``, else PATH's)."""
+    home = os.environ.get("JAVA_HOME")
+    found = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    return Path(found).resolve() if found and os.path.exists(found) else None

@@ -1,0 +1,75 @@
+"""The local driver JVM's options: JIT tiers by input size, and the class-data archive."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from etl.jobs import jvm
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("ETL_JVM_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def option(options: list[str], prefix: str) -> str | None:
+    return next((o for o in options if o.startswith(prefix)), None)
+
+
+def test_a_small_input_gets_only_the_quick_jit_tier(cache):
+    assert "-XX:TieredStopAtLevel=1" in jvm.java_options(jvm.SMALL_INPUT_BYTES - 1)
+
+
+@pytest.mark.parametrize("size", [jvm.SMALL_INPUT_BYTES, 450 << 20, None])
+def test_a_big_or_unknown_input_keeps_the_optimising_compiler(cache, size):
+    options = jvm.java_options(size)
+    assert "-XX:TieredStopAtLevel=1" not in options
+    assert "-XX:+UseParallelGC" in options
+
+
+def finished_process_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_the_first_jvm_writes_the_archive_on_exit_and_later_ones_map_it(cache):
+    first = jvm.class_archive_options()
+    writing = option(first, "-XX:ArchiveClassesAtExit=").split("=", 1)[1]
+    assert Path(writing).parent == cache
+    jvm.record_writer(" ".join(first), finished_process_pid())
+    Path(writing).write_bytes(b"classes")  # what the JVM leaves when it has exited
+
+    later = jvm.class_archive_options()
+    archive = jvm.archive_path()
+    assert option(later, "-XX:SharedArchiveFile=") == f"-XX:SharedArchiveFile={archive}"
+    assert archive.read_bytes() == b"classes"
+    assert sorted(p.name for p in cache.iterdir()) == [archive.name]
+
+
+def test_an_archive_whose_jvm_still_runs_is_left_to_it(cache):
+    first = jvm.class_archive_options()
+    writing = Path(option(first, "-XX:ArchiveClassesAtExit=").split("=", 1)[1])
+    jvm.record_writer(" ".join(first), jvm.os.getpid())  # a running process
+    writing.write_bytes(b"half")
+    assert option(jvm.class_archive_options(), "-XX:ArchiveClassesAtExit=")
+    assert writing.exists() and not jvm.archive_path().exists()
+
+
+def test_a_jvm_that_died_without_writing_leaves_no_archive(cache):
+    first = jvm.class_archive_options()
+    jvm.record_writer(" ".join(first), finished_process_pid())
+    assert option(jvm.class_archive_options(), "-XX:ArchiveClassesAtExit=")
+    assert not list(cache.glob("*.pid"))  # the dead writer's note is cleared
+    assert not jvm.archive_path().exists()
+
+
+def test_the_archive_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("ETL_JVM_CACHE", "off")
+    assert jvm.class_archive_options() == []
+    assert not any("Archive" in o for o in jvm.java_options(1000))
