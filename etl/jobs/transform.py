@@ -56,6 +56,7 @@ from etl.storage.locks import lake_lock, step_hook
 from etl.storage.metrics import report_job_metrics
 from etl.storage.publish import (
     Published,
+    claim_staging,
     clear_partition,
     discard_staged,
     list_files,
@@ -370,6 +371,7 @@ def _gate_references(spark, lake, dataset, run_id) -> tuple[dict, str]:
 
     missing = [r for r in dataset.references if not in_lake(r)]
     if missing:
+        claim_staging(folder)  # this process's: a clean-up after a kill knows whose it is
         ensure_reference_tables(staged, _NoCatalog(), dataset)
     tables = {
         r.table: read_reference(spark, staged if r in missing else lake, r)
