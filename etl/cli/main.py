@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,7 +39,9 @@ commands:
 
 The lake root is --lake DIR, else $ETL_LAKE_ROOT, else ./lake.
 Exit codes: 0 success, 2 invalid input (arguments, dataset spec), 3 validation failed,
-4 quality gate failed, 1 other failure.
+4 quality gate failed, 1 other failure (including giving up on a busy lake after
+$ETL_LOCK_TIMEOUT seconds), 130 interrupted (Ctrl-C or SIGTERM: the execution is recorded
+as ABORTED).
 """
 
 
@@ -140,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     lake = Lake.local(args.lake)
     run_date = args.run_date or today_utc()
     say = progress.current().state  # live rows in a terminal, plain lines elsewhere
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         dataset = get_dataset(args.dataset)
         say(f"etl run {source.name} ({dataset.name}) -> lake {lake.root} (run date {run_date})")
@@ -154,10 +159,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     except EtlError as error:
         print(one_line(f"{error.status}: {error}"), file=sys.stderr)
         return EXIT_CODES.get(error.status, 1)
+    except KeyboardInterrupt:
+        print(
+            "ABORTED: interrupted; the execution is recorded as ABORTED (etl executions list), "
+            "and the next run repairs anything it left half-published",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        # Now, not at interpreter exit: the workflow's thread would go on publishing.
+        os._exit(INTERRUPTED)
     print(
         json.dumps(result.to_dict(), indent=2, default=str) if args.json else render_summary(result)
     )
     return 0
+
+
+INTERRUPTED = 130
+
+
+def _interrupted(_signum, _frame) -> None:
+    """SIGTERM ends a run the way Ctrl-C does (recorded as ABORTED), not silently."""
+    raise KeyboardInterrupt
 
 
 def render_summary(result) -> str:

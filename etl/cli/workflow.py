@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from datetime import datetime
@@ -59,7 +60,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 if args.once or stop.wait(args.interval):
                     return 0
         except KeyboardInterrupt:
-            return 0
+            if workflow.interrupted is None:  # between executions: a normal stop
+                return 0
+            print(
+                f"ABORTED: interrupted; execution {workflow.interrupted} is recorded as ABORTED",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(130)  # not at interpreter exit: the workflow's thread would go on
 
 
 def cmd_executions_list(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from urllib.parse import unquote
@@ -22,8 +23,13 @@ from etl.core.accounting import RowCounts
 from etl.core.conventions import PROCESS_PARTITIONS
 from etl.core.spec import DatasetSpec
 from etl.jobs.progress import spark_progress
-from etl.stages.discover import discover
-from etl.stages.landed import MISFIT_COLUMN, read_registered, schema_from_sample
+from etl.stages.landed import (
+    MISFIT_COLUMN,
+    discover_landed,
+    read_registered,
+    registration,
+    schema_from_sample,
+)
 from etl.stages.load import stage_partitioned, write_partitioned
 from etl.stages.quality import (
     QualityProfile,
@@ -46,9 +52,11 @@ from etl.storage import lake as lake_io
 from etl.storage import quality_results
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, join
+from etl.storage.locks import lake_lock, step_hook
 from etl.storage.metrics import report_job_metrics
 from etl.storage.publish import (
     Published,
+    claim_staging,
     clear_partition,
     discard_staged,
     list_files,
@@ -123,8 +131,17 @@ def _keep_quality(lake: Lake, run_id: str, dataset: DatasetSpec, uri: str, repor
         print(f"warning: could not keep the quality result: {error}", file=sys.stderr)
 
 
-def _job_steps(
-    spark, lake, catalog, dataset, uri, run_date, run_id, show_progress, source_version=""
+def _job_steps(*job, source_version: str = "") -> JobOutcome:
+    # The lake lock (etl.storage.locks) is taken once the run's output is staged and held
+    # from publishing to the last summary: concurrent runs overlap in everything but that.
+    with ExitStack() as critical:
+        outcome = _steps(critical, *job, source_version=source_version)
+        step_hook("job-done")
+        return outcome
+
+
+def _steps(
+    critical, spark, lake, catalog, dataset, uri, run_date, run_id, show_progress, source_version
 ) -> JobOutcome:
     spark.conf.set(*TIME_PARSER_POLICY)
     source = lake.source(uri, source_version)  # key + object version
@@ -144,6 +161,7 @@ def _job_steps(
         report = check_quality(raw, dataset, staged.profile)
         _keep_quality(lake, run_id, dataset, uri, report)
         enforce(report)
+        critical.enter_context(lake_lock(lake.system, run_id))
         ensure_reference_tables(lake, catalog, dataset)
         loaded = publish_records(staged, lake, dataset, source)
     finally:
@@ -206,7 +224,7 @@ def _stage_raw_file(
     staged anew.
     """
     steps = dataset_steps(dataset)
-    sampled = schema_from_sample(catalog, dataset)
+    sampled = schema_from_sample(catalog, dataset, uri)
     for typed_from_head in (sampled, False)[: 2 if sampled else 1]:
         raw = read_registered(spark, catalog, dataset, uri, mark_misfits=typed_from_head)
         misfit = MISFIT_COLUMN if typed_from_head else None
@@ -291,6 +309,9 @@ def stage_records(
         rejected = quarantine_records(checked, dataset, run_date, source, run_id)
         stage_partitioned(curated, PROCESS_PARTITIONS, staging.curated)
         stage_partitioned(rejected, QUARANTINE_PARTITIONS, staging.quarantine)
+    except BaseException:
+        staging.discard()
+        raise
     finally:
         checked.unpersist()
     return Staged(staging, curated.schema, rejected.schema, measured())
@@ -298,7 +319,7 @@ def stage_records(
 
 def publish_records(staged: Staged, lake: Lake, dataset: DatasetSpec, source: str) -> Loaded:
     """Publish what ``stage_records`` staged; rows of an earlier load of the same ``source``
-    (key + version) are replaced, wherever they were."""
+    (key + version) are replaced, wherever they were. Hold the lake lock (``lake_lock``)."""
     curated = publish_staged(
         staged.staging.curated,
         lake.curated_table_path(dataset.curated_table),
@@ -320,7 +341,11 @@ def load_records(
     """``stage_records`` then ``publish_records``: the load without a quality gate."""
     source = lake.source(uri, source_version)
     staged = stage_records(raw, lake, dataset, source, run_date, run_id, references, steps)
-    return publish_records(staged, lake, dataset, source)
+    try:
+        with lake_lock(lake.system, run_id):
+            return publish_records(staged, lake, dataset, source)
+    finally:
+        staged.staging.discard()
 
 
 class _NoCatalog:
@@ -346,6 +371,7 @@ def _gate_references(spark, lake, dataset, run_id) -> tuple[dict, str]:
 
     missing = [r for r in dataset.references if not in_lake(r)]
     if missing:
+        claim_staging(folder)  # this process's: a clean-up after a kill knows whose it is
         ensure_reference_tables(staged, _NoCatalog(), dataset)
     tables = {
         r.table: read_reference(spark, staged if r in missing else lake, r)
@@ -357,10 +383,13 @@ def _gate_references(spark, lake, dataset, run_id) -> tuple[dict, str]:
 def _recrawl(spark, catalog, dataset, uri, misfits: int) -> None:
     """Crawl the whole file (types widen to what every record fits, text where values
     disagree) after ``misfits`` records did not fit the types read from its head; say so."""
-    table = catalog.get_table(dataset.database, dataset.raw_table)
-    before = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
-    data_format = table["Parameters"]["dataFormat"]
-    after = discover(spark, catalog, dataset, uri, data_format, sample_bytes=None)
+    before = {
+        f.name: f.dataType.simpleString()
+        for f in read_registered(spark, catalog, dataset, uri).schema
+    }
+    data_format = registration(catalog, dataset, uri)["dataFormat"]
+    discover_landed(spark, catalog, dataset, uri, data_format, sample_bytes=None)
+    after = read_registered(spark, catalog, dataset, uri).schema
     changed = [
         f"{f.name} {before.get(f.name, '(new)')} -> {f.dataType.simpleString()}"
         for f in after.fields

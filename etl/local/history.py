@@ -3,15 +3,21 @@
 One JSON file per execution under ``<lake>/_system/executions/``: ``execution`` is the
 ``describe-execution`` record and ``events`` the ``get-execution-history`` events. Local
 moto state vanishes with the process; these files are what ``etl executions`` reads.
+
+An execution is recorded when it starts (RUNNING, with the pid of the process running it)
+and again when it stops. A RUNNING record whose process is gone (killed, machine restarted)
+reads as ABORTED: that execution will never finish.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 
 from etl.storage.lake import Lake
+from etl.storage.locks import pid_alive, process_start
 
 LIST_FIELDS = ("executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate")
 
@@ -28,15 +34,43 @@ def exists(lake: Lake, name: str) -> bool:
     return _file(lake, name).is_file()
 
 
-def save(lake: Lake, execution: dict, events: list[dict]) -> Path:
+def save(lake: Lake, execution: dict, events: list[dict], owner: dict | None = None) -> Path:
     """Write one execution's record (atomically: a half-written record is never read)."""
     path = _file(lake, execution["name"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
+    tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
     record = {"execution": execution, "events": events}
+    if owner:
+        record["owner"] = owner
     tmp.write_text(json.dumps(record, indent=2, default=_iso) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def save_running(lake: Lake, execution: dict) -> Path:
+    """Record an execution that has just started, as run by this process."""
+    owner = {"pid": os.getpid(), "started": process_start(os.getpid())}
+    return save(lake, execution, [], owner=owner)
+
+
+def aborted(execution: dict, cause: str, stopped: datetime | None = None) -> dict:
+    """``execution`` as ABORTED, with why (and when, if known)."""
+    record = execution | {"status": "ABORTED", "error": "Aborted", "cause": cause}
+    if stopped is not None:
+        record["stopDate"] = stopped
+    return record
+
+
+def _settled(record: dict) -> dict:
+    """A RUNNING record whose process has died is ABORTED (it will never finish)."""
+    owner = record.get("owner")
+    execution = record["execution"]
+    if execution.get("status") != "RUNNING" or not owner:
+        return record
+    if pid_alive(owner.get("pid"), owner.get("started")):
+        return record
+    cause = f"the process running it (pid {owner.get('pid')}) ended before it finished (killed?)"
+    return record | {"execution": aborted(execution, cause)}
 
 
 def load(lake: Lake, execution_id: str) -> dict:
@@ -45,13 +79,14 @@ def load(lake: Lake, execution_id: str) -> dict:
     path = _file(lake, name)
     if not path.is_file():
         raise KeyError(f"no execution {execution_id!r} in {_folder(lake)}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return _settled(json.loads(path.read_text(encoding="utf-8")))
 
 
 def list_executions(lake: Lake) -> dict:
     """``list-executions`` output: newest first."""
     records = [
-        json.loads(p.read_text(encoding="utf-8"))["execution"] for p in _folder(lake).glob("*.json")
+        _settled(json.loads(p.read_text(encoding="utf-8")))["execution"]
+        for p in _folder(lake).glob("*.json")
     ]
     items = [{k: r[k] for k in LIST_FIELDS if k in r} for r in records]
     return {"executions": sorted(items, key=lambda r: r["startDate"], reverse=True)}

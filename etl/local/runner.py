@@ -62,6 +62,9 @@ class LocalWorkflow:
         self.definition = render(load_definition(definition_path), self.names.substitutions())
         self._stack = ExitStack()
         self.state_machine_arn = ""
+        # The execution an interrupt stopped waiting for (recorded ABORTED); its thread goes
+        # on in the background, so a CLI ends the process rather than waiting for it.
+        self.interrupted: str | None = None
 
     @staticmethod
     def _spark_factory(spark):
@@ -184,8 +187,27 @@ class LocalWorkflow:
     ) -> dict:
         """Block until the execution stops; save and return its history record.
 
-        ``on_event`` is called once per history event, in order, as events appear.
+        ``on_event`` is called once per history event, in order, as events appear. Until
+        then the execution is recorded RUNNING by this process: if the process dies,
+        ``etl executions`` shows it ABORTED; an interrupt (Ctrl-C, SIGTERM in ``etl run``)
+        or a timeout records it ABORTED at once.
         """
+        started = self.sfn.describe_execution(executionArn=execution_arn)
+        started.pop("ResponseMetadata", None)
+        history.save_running(self.lake, started)
+        try:
+            return self._follow(execution_arn, timeout, on_event)
+        except BaseException as error:
+            if history.load(self.lake, started["name"])["execution"]["status"] != "RUNNING":
+                raise  # it stopped and was recorded; what failed came after
+            self.interrupted = started["name"]
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
+            record = history.aborted(started, reason, stopped=datetime.now(UTC))
+            history.save(self.lake, record, self._history(execution_arn))
+            raise
+
+    def _follow(self, execution_arn: str, timeout: float, on_event: EventCallback | None):
+        """``wait`` without the ABORTED record."""
         deadline = time.monotonic() + timeout
         tick = threading.Event()
         reported, next_report, poll = 0, 0.0, POLL_SECONDS

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pyspark.sql import DataFrame, SparkSession
 
 from etl.core.spec import DatasetSpec
-from etl.stages.discover import SAMPLE_PARAMETER, discover
+from etl.stages.discover import SAMPLE_BYTES, SAMPLE_PARAMETER, discover
 from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
 from etl.stages.quality import QualityReport, check_quality
 from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
 from etl.storage import lake as lake_io
-from etl.storage.catalog import LocalCatalog
+from etl.storage.catalog import LocalCatalog, columns_to_ddl
 
 MISFIT_COLUMN = CORRUPT_RECORD_COLUMN
 
@@ -51,17 +51,52 @@ def stored_blocks(uri: str, block_bytes: int = 8 << 20) -> Iterator[bytes]:
 
 
 def discover_landed(
-    spark: SparkSession, catalog: LocalCatalog, dataset: DatasetSpec, uri: str, data_format: str
+    spark: SparkSession,
+    catalog: LocalCatalog,
+    dataset: DatasetSpec,
+    uri: str,
+    data_format: str,
+    sample_bytes: int | None = SAMPLE_BYTES,
 ) -> str:
-    """The raw crawler: infer and register the raw table; return its DDL schema."""
-    discover(spark, catalog, dataset, uri, data_format)
-    return catalog.read_schema_ddl(dataset.database, dataset.raw_table)
+    """The raw crawler: infer and register the raw table; return its DDL schema.
+
+    Locally the schema is also pinned for ``uri`` (under a lock, so it is this crawl's, not a
+    concurrent one's): the raw table is one per dataset, and ``read_registered`` must read
+    this file with what was found in it even if another run's crawl has changed the table.
+    """
+    database, table = dataset.database, dataset.raw_table
+    if not hasattr(catalog, "pin_source"):  # the Glue catalog: see README "Guarantees"
+        discover(spark, catalog, dataset, uri, data_format, sample_bytes)
+        return catalog.read_schema_ddl(database, table)
+    with catalog.discovery_lock(database, table):
+        discover(spark, catalog, dataset, uri, data_format, sample_bytes)
+        parameters = catalog.get_table(database, table)["Parameters"]
+        ddl = catalog.read_schema_ddl(database, table)
+        catalog.pin_source(database, table, uri, parameters["dataFormat"], ddl, parameters)
+    return ddl
 
 
-def schema_from_sample(catalog: LocalCatalog, dataset: DatasetSpec) -> bool:
-    """Whether the crawler typed the raw table from the head of the file only."""
+def registration(catalog: LocalCatalog, dataset: DatasetSpec, uri: str) -> dict:
+    """What the crawler registered for ``uri``: ``dataFormat``, ``ddl`` and ``parameters``.
+
+    The raw table's entry when its last registration was of this object, else the pin this
+    object's crawl kept (another run's crawl has changed the shared entry since).
+    """
     table = catalog.get_table(dataset.database, dataset.raw_table)
-    return SAMPLE_PARAMETER in table.get("Parameters", {})
+    if table["StorageDescriptor"]["Location"] != uri:
+        pinned = getattr(catalog, "pinned_source", lambda *_: None)
+        found = pinned(dataset.database, dataset.raw_table, uri)
+        if found is not None:
+            return {"parameters": {}, **found}
+    columns = table["StorageDescriptor"]["Columns"]
+    parameters = table.get("Parameters", {})
+    ddl = columns_to_ddl(columns)  # from the same read
+    return {"dataFormat": parameters["dataFormat"], "ddl": ddl, "parameters": parameters}
+
+
+def schema_from_sample(catalog: LocalCatalog, dataset: DatasetSpec, uri: str) -> bool:
+    """Whether the crawler typed ``uri``'s columns from the head of the file only."""
+    return SAMPLE_PARAMETER in registration(catalog, dataset, uri)["parameters"]
 
 
 def read_registered(
@@ -71,17 +106,15 @@ def read_registered(
     uri: str,
     mark_misfits: bool = False,
 ) -> DataFrame:
-    """The landed object, read with the schema and format the raw table registered.
+    """The landed object, read with the schema and format registered for it
+    (``registration``).
 
     ``mark_misfits`` adds ``MISFIT_COLUMN`` (Spark's corrupt-record column): the text of
     each record the registered types do not fit, null for the others.
     """
-    table = catalog.get_table(dataset.database, dataset.raw_table)
-    data_format = table["Parameters"]["dataFormat"]
-    ddl = catalog.read_schema_ddl(dataset.database, dataset.raw_table)
-    if mark_misfits:
-        ddl += f", `{MISFIT_COLUMN}` string"
-    return read_raw(spark, uri, data_format, ddl, dataset=dataset)
+    found = registration(catalog, dataset, uri)
+    ddl = found["ddl"] + (f", `{MISFIT_COLUMN}` string" if mark_misfits else "")
+    return read_raw(spark, uri, found["dataFormat"], ddl, dataset=dataset)
 
 
 def check_landed_quality(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.storage.publish import Published, publish_staged
+from etl.storage.publish import Published, claim_staging, publish_staged
 
 
 def write_partitioned(
@@ -32,6 +32,7 @@ def write_partitioned(
 def stage_partitioned(df: DataFrame, partition_columns: tuple[str, ...], staging_path: str) -> None:
     """Write ``df`` as partitioned snappy Parquet into ``staging_path``, invisible to readers
     until ``publish_staged`` (or gone with ``discard_staged``)."""
+    claim_staging(staging_path)  # marked as this process's: clean-ups leave it while it lives
     # REBALANCE lets adaptive execution size the output: one file per partition for a small
     # input, ~64 MB files (spark.sql.adaptive.advisoryPartitionSizeInBytes) for a big one.
     # (PySpark 3.5's DataFrame.hint cannot pass columns, hence the SQL form.)

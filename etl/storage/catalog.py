@@ -4,11 +4,14 @@ Tables are stored as JSON in the shape ``glue.get_table`` returns (``StorageDesc
 ``PartitionKeys``, ``Parameters.classification``; partitions as ``Values`` + ``Location``), so
 code and notebooks read it the way they would read Glue. Home-made because nothing on PyPI
 offers a file-backed Glue catalog; it is one JSON document per database, replaced atomically.
+Every change is a read-modify-write under a per-database file lock, so concurrent runs never
+lose each other's tables or partitions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -18,6 +21,7 @@ from pathlib import Path
 from pyspark.sql.types import StructType
 
 from etl.storage.lake import Lake, join
+from etl.storage.locks import file_lock
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,11 @@ class LocalCatalog:
     def _path(self, database: str) -> Path:
         return self.folder / f"{database}.json"
 
+    def _changing(self, database: str):
+        """The lock around one read-modify-write of a database's document."""
+        lock = self.folder.parent / "locks" / f"catalog-{database}.lock"
+        return file_lock(lock, holder=f"catalog update {database}")
+
     def _load(self, database: str) -> dict:
         path = self._path(database)
         if not path.exists():
@@ -124,6 +133,14 @@ class LocalCatalog:
         parameters: dict | None = None,
     ) -> dict:
         """Create the table or refresh its columns, keeping known partitions."""
+        with self._changing(database):
+            return self._upsert_table(
+                database, name, schema, location, classification, partition_keys, parameters
+            )
+
+    def _upsert_table(
+        self, database, name, schema, location, classification, partition_keys, parameters
+    ) -> dict:
         document = self._load(database)
         previous = document["Tables"].get(name, {})
         table = {
@@ -137,6 +154,10 @@ class LocalCatalog:
 
     def add_partitions(self, database: str, name: str, values: list[list[str]]) -> list[dict]:
         """Register partitions (idempotent: a known partition is not added twice)."""
+        with self._changing(database):
+            return self._add_partitions(database, name, values)
+
+    def _add_partitions(self, database: str, name: str, values: list[list[str]]) -> list[dict]:
         document = self._load(database)
         table = document["Tables"][name]
         keys = [k["Name"] for k in table["PartitionKeys"]]
@@ -157,6 +178,45 @@ class LocalCatalog:
     def read_schema_ddl(self, database: str, name: str) -> str:
         """The table's columns as a DDL string, for reads that must not infer again."""
         return columns_to_ddl(self.get_table(database, name)["StorageDescriptor"]["Columns"])
+
+    # --- what the raw crawler found for one source ---------------------------------------
+    def discovery_lock(self, database: str, name: str):
+        """Held while the raw crawler registers a table and pins what it registered."""
+        lock = self.folder.parent / "locks" / f"discover-{database}.{name}.lock"
+        return file_lock(lock, holder=f"discovery of {database}.{name}")
+
+    def _pin_path(self, database: str, name: str, source: str) -> Path:
+        digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:24]
+        return self.folder / "sources" / f"{database}.{name}" / f"{digest}.json"
+
+    def pin_source(
+        self,
+        database: str,
+        name: str,
+        source: str,
+        data_format: str,
+        ddl: str,
+        parameters: dict | None = None,
+    ):
+        """Keep the format and schema registered for ``source``: the raw table is shared by
+        every file of a dataset, and another run's crawl may change it before this run's job
+        reads its file."""
+        path = self._pin_path(database, name, source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"source": source, "dataFormat": data_format, "ddl": ddl}
+        record["parameters"] = parameters or {}
+        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pin.", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(record, out)
+        os.replace(tmp, path)
+
+    def pinned_source(self, database: str, name: str, source: str) -> dict | None:
+        """What ``pin_source`` kept for ``source`` (``None``: read the table entry)."""
+        path = self._pin_path(database, name, source)
+        if not path.is_file():
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return record if record.get("source") == source else None
 
 
 # Hive formats Athena and Glue expect per classification (what a crawler would write).
