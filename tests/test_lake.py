@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from etl.storage import lake as lake_module
 from etl.storage.lake import Lake, keep_current_version, land_file, raw_versions
 
 
@@ -135,3 +137,19 @@ def test_two_versions_of_one_key_are_two_sources_and_one_version_is_one():
     assert source_id(day1) != source_id(day2)
     assert source_id(day1) == source_id("incoming/orders.json?versionId=aaa")
     assert source_id(day1).startswith("orders.json-")
+
+
+def test_making_a_version_current_leaves_no_pointer_when_another_landing_won_the_race(
+    tmp_path, monkeypatch
+):
+    """Two landings of one version at once: the second's rename finds the key already a link
+    to the same file, which rename() leaves as it is; its pointer must not stay behind."""
+    version, key = tmp_path / "v1" / "orders.json", tmp_path / "incoming" / "orders.json"
+    version.parent.mkdir()
+    version.write_bytes(b'{"id": 1}\n')
+    key.parent.mkdir()
+    os.link(version, key)  # the other landing made it current between the check and the rename
+    monkeypatch.setattr(lake_module.os.path, "samefile", lambda a, b: False)
+    lake_module._make_current(version, key)
+    assert sorted(p.name for p in key.parent.iterdir()) == ["orders.json"]
+    assert key.read_bytes() == version.read_bytes()

@@ -295,7 +295,12 @@ def _make_current(version: Path, key_path: Path) -> None:
     key_path.parent.mkdir(parents=True, exist_ok=True)
     pointer = key_path.parent / f".{key_path.name}.{uuid.uuid4().hex}.current"
     _link_or_copy(version, pointer)
-    os.replace(pointer, key_path)
+    try:
+        os.replace(pointer, key_path)
+    finally:
+        # rename() does nothing when both names are links to one file (a concurrent landing
+        # of the same version made the key current meanwhile): the pointer must go anyway.
+        pointer.unlink(missing_ok=True)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
