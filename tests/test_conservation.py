@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from orders_support import order
 from pyspark.sql import functions as F
 
 from etl.cli.main import main, render_summary
@@ -24,21 +25,6 @@ from etl.storage.catalog import LocalCatalog
 
 RUN_DATE = date(2026, 11, 26)
 ORDERS = get_dataset("orders")
-
-
-def order(i: int, **changes) -> dict:
-    record = {
-        "id": i,
-        "name": f"name {i}",
-        "email": f"person{i}@example.com",
-        "region_code": "01",
-        "status": "ACTIVE",
-        "quantity": 2.0,
-        "price": 5.0,
-        "amount": 10.0,
-        "created_date": "2026-11-01 10:00:00",
-    }
-    return {**record, **changes}
 
 
 # One record per outcome; enough clean ones that the quality gate lets the file through.

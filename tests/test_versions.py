@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from orders_support import order
 from pyspark.sql import functions as F
 
 from etl.cli.main import main, render_summary
@@ -27,21 +28,6 @@ from etl.storage.lake import Lake, land_file, raw_versions
 
 ORDERS = get_dataset("orders")
 DAY_1, DAY_2 = date(2026, 11, 25), date(2026, 11, 26)
-
-
-def order(i: int, **changes) -> dict:
-    record = {
-        "id": i,
-        "name": f"name {i}",
-        "email": f"person{i}@example.com",
-        "region_code": "01",
-        "status": "ACTIVE",
-        "quantity": 2.0,
-        "price": 5.0,
-        "amount": 10.0,
-        "created_date": "2026-11-01 10:00:00",
-    }
-    return {**record, **changes}
 
 
 def day_file(folder: Path, first_id: int, clean: int) -> Path:

@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+from orders_support import order
 from workflow_support import local_workflow
 
 from etl.storage.lake import Lake, land_file
@@ -14,20 +15,7 @@ DAY_2 = date(2026, 11, 26)
 
 
 def day_file(folder: Path, first_id: int, count: int) -> Path:
-    records = [
-        {
-            "id": i,
-            "name": f"name {i}",
-            "email": f"person{i}@example.com",
-            "region_code": "01",
-            "status": "ACTIVE",
-            "quantity": 2.0,
-            "price": 5.0,
-            "amount": 10.0,
-            "created_date": "2026-11-01 10:00:00",
-        }
-        for i in range(first_id, first_id + count)
-    ]
+    records = [order(i) for i in range(first_id, first_id + count)]
     path = folder / "orders.json"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
