@@ -24,6 +24,8 @@ import shutil
 import time
 from pathlib import Path
 
+from etl.storage.locks import pid_alive
+
 SMALL_INPUT_BYTES = 32 << 20
 QUIET_CDS = "-Xlog:cds*=off"  # an unusable archive is not an error, just slower
 STALE_SECONDS = 24 * 3600
@@ -88,7 +90,7 @@ def adopt_written_archives(archive: Path) -> None:
             writer = int(pid_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if _running(writer):
+        if pid_alive(writer):
             continue
         if written.is_file() and written.stat().st_size > 0 and not archive.exists():
             os.replace(written, archive)
@@ -98,16 +100,6 @@ def adopt_written_archives(archive: Path) -> None:
     for written in archive.parent.glob(f"{archive.stem}.*.writing"):
         if time.time() - written.stat().st_mtime > STALE_SECONDS:
             written.unlink(missing_ok=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _java() -> Path | None:
