@@ -1,113 +1,281 @@
-"""The deployed (S3) side of the load's publish, against a local moto S3 server.
+"""The deployed (S3 + Glue Data Catalog) publish: immutable partition versions, one catalog
+switch per partition, and the garbage they leave collected after a grace period.
 
-Spark cannot write to S3 here (no s3a jars), so the staging objects are put with pyarrow,
-as Glue's Spark would leave them; ``publish_staged`` is the code the Glue job runs after it.
-moto stands in for S3 only.
+moto stands in for S3 and for the Glue Data Catalog (one local moto server; pyarrow and
+boto3 reach it through ``AWS_ENDPOINT_URL``). Spark cannot write to S3 here (no s3a jars),
+so the staging objects are Parquet put with pyarrow, as Glue's Spark would leave them;
+``publish_staged`` is the code the Glue job runs after it. What a reader sees is read the
+way Athena reads a partition: the Parquet files directly under the location the catalog
+gives for it. Time is a clock the tests move, never a sleep.
 """
 
 from __future__ import annotations
 
-import os
-from unittest import mock
+import io
+import json
+from itertools import count
 
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from pyspark.sql.types import LongType, StructField, StructType
+from s3_support import empty_bucket, moto_server, object_keys
 
-from etl.storage.publish import PARQUET_SUFFIX, publish_staged, source_id
-
-A, B = source_id("a.json"), source_id("b.json")
+from etl.storage.catalog import GlueCatalog, GlueTable
+from etl.storage.publish import (
+    OWNER_SUFFIX,
+    PARQUET_SUFFIX,
+    Retention,
+    claim_staging,
+    clear_partition,
+    publish_staged,
+    source_id,
+)
 
 BUCKET = "curated-test"
 TABLE = f"s3://{BUCKET}/processed/orders"
-DAY_26 = "process_year=2026/process_month=11/process_day=26"
-DAY_27 = "process_year=2026/process_month=11/process_day=27"
+DATABASE = "etl_pipeline"
+DAY = "process_year=2026/process_month=11/process_day={}"
+KEYS = [("process_year", "int"), ("process_month", "int"), ("process_day", "int")]
+SCHEMA = StructType([StructField("id", LongType()), *(StructField(k, LongType()) for k, _ in KEYS)])
+HOUR = 3600.0
+_runs = count(1)
 
 
 @pytest.fixture(scope="module")
-def s3():
-    """A moto S3 server; pyarrow and boto3 reach it through AWS_ENDPOINT_URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    environment = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }
-    with mock.patch.dict(os.environ, environment):
+def aws():
+    with moto_server():
         client = boto3.client("s3")
         client.create_bucket(Bucket=BUCKET)
         yield client
-    server.stop()
+
+
+class Clock:
+    """The time the publish sees; a test moves it forward instead of sleeping."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-def clean_bucket(s3):
-    yield s3
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
+def lake(aws):
+    """An empty bucket, a fresh Glue table entry, a clock and a one-hour grace period."""
+    glue = boto3.client("glue")
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    clock = Clock()
+    states: dict[str, str] = {}
+    retention = Retention(
+        grace_seconds=HOUR, clock=clock, run_state=lambda _job, run: states.get(run)
+    )
+    table = GlueTable(GlueCatalog(glue), DATABASE, "orders", TABLE, SCHEMA, KEYS)
+    yield Lake(aws, table, retention, clock, states)
+    glue.delete_database(Name=DATABASE)
+    empty_bucket(aws, BUCKET)
 
 
-def stage(s3, run: str, partition: str, parts: int) -> str:
-    """Spark-like staging output: ``parts`` part files in one partition folder."""
-    for index in range(parts):
-        key = f"_staging/{run}/{partition}/part-{index:05d}-{run}.c000{PARQUET_SUFFIX}"
-        s3.put_object(Bucket=BUCKET, Key=key, Body=f"{run}-{index}".encode())
-    return f"s3://{BUCKET}/_staging/{run}"  # Lake.staging_path: beside the zone's tables
+class Lake:
+    def __init__(self, s3, table, retention, clock, states) -> None:
+        self.s3, self.table, self.retention, self.clock = s3, table, retention, clock
+        self.run_states = states
+
+    def stage(self, rows: dict[int, list[int]], run: str | None = None) -> str:
+        """Spark-like staging output: one Parquet part file per day."""
+        run = run or f"jr_{next(_runs)}"
+        for day, ids in rows.items():
+            key = f"_staging/{run}/{DAY.format(day)}/part-00000-{run}.c000{PARQUET_SUFFIX}"
+            self.s3.put_object(Bucket=BUCKET, Key=key, Body=parquet(ids))
+        return f"s3://{BUCKET}/_staging/{run}"  # Lake.staging_path: beside the zone's tables
+
+    def publish(self, source: str, rows: dict[int, list[int]], **options):
+        staging = self.stage(rows)
+        claim_staging(staging, job_run=("transform", staging.rsplit("/", 1)[-1]), now=self.clock())
+        return publish_staged(
+            staging, TABLE, 3, source, table=self.table, retention=self.retention, **options
+        )
+
+    def locations(self) -> dict[int, str]:
+        """The location the catalog gives each day's partition."""
+        return {int(values[-1]): loc for values, loc in self.table.locations().items()}
+
+    def rows_at(self, location: str) -> set[int]:
+        """What Athena reads for a partition at ``location``: its Parquet files (not the
+        hidden ones)."""
+        prefix = location.removeprefix(f"s3://{BUCKET}/") + "/"
+        ids: set[int] = set()
+        for key in object_keys(self.s3, BUCKET, prefix):
+            name = key[len(prefix) :]
+            if "/" not in name and not name.startswith(("_", ".")):
+                body = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+                ids |= set(pq.read_table(io.BytesIO(body)).column("id").to_pylist())
+        return ids
+
+    def seen(self) -> dict[int, set[int]]:
+        """Every partition as a reader of the catalog sees it."""
+        return {day: self.rows_at(location) for day, location in self.locations().items()}
+
+    def exists(self, location: str) -> bool:
+        return bool(object_keys(self.s3, BUCKET, location.removeprefix(f"s3://{BUCKET}/") + "/"))
 
 
-def keys(s3, prefix: str = "processed/") -> list[str]:
-    """Data objects under ``prefix``; pyarrow's empty ``folder/`` markers are not data."""
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    found = (o for page in pages for o in page.get("Contents", []))
-    return sorted(o["Key"] for o in found if not (o["Key"].endswith("/") and o["Size"] == 0))
+def parquet(ids: list[int]) -> bytes:
+    out = io.BytesIO()
+    pq.write_table(pa.table({"id": pa.array(ids, pa.int64())}), out)
+    return out.getvalue()
 
 
-def test_a_publish_names_files_after_the_source_and_removes_the_staging(clean_bucket):
-    s3 = clean_bucket
-    published = publish_staged(stage(s3, "r1", DAY_26, 2), TABLE, 3, "s3://raw/incoming/a.json")
-    assert [(p.values, p.location, p.files) for p in published] == [
-        (["2026", "11", "26"], f"{TABLE}/{DAY_26}", 2)
+def test_a_publish_writes_a_version_and_points_the_catalog_partition_at_it(lake):
+    [published] = lake.publish("s3://raw/incoming/a.json", {26: [1, 2]})
+    location = lake.locations()[26]
+    assert location == published.location
+    assert location.startswith(f"{TABLE}/{DAY.format(26)}/_v-")
+    assert (published.values, published.files) == (["2026", "11", "26"], 1)
+    assert lake.seen() == {26: {1, 2}}
+    name = source_id("s3://raw/incoming/a.json")
+    assert object_keys(lake.s3, BUCKET, location.removeprefix(f"s3://{BUCKET}/")) == [
+        f"{location.removeprefix(f's3://{BUCKET}/')}/{name}-part-00000{PARQUET_SUFFIX}"
     ]
-    assert keys(s3) == [
-        f"processed/orders/{DAY_26}/{source_id('s3://raw/incoming/a.json')}-part-{i:05d}{PARQUET_SUFFIX}"
-        for i in range(2)
+    assert object_keys(lake.s3, BUCKET, "_staging/") == []  # staging and its owner mark
+
+
+def test_republishing_switches_the_catalog_to_the_new_rows_and_keeps_the_old_until_collected(
+    lake,
+):
+    lake.publish("a.json", {26: [1, 2]})
+    lake.publish("b.json", {26: [5]})
+    before = lake.locations()[26]
+    lake.publish("a.json", {26: [10, 11]})
+    after = lake.locations()[26]
+    assert after != before
+    assert lake.rows_at(after) == {10, 11, 5}
+    assert lake.rows_at(before) == {1, 2, 5}  # a query planned before the switch still reads
+
+    lake.clock.now += HOUR - 60  # within the grace period: nothing goes
+    lake.publish("c.json", {27: [7]})
+    assert lake.rows_at(before) == {1, 2, 5}
+
+    lake.clock.now += 120  # past it: every superseded version goes, the pointed ones stay
+    lake.publish("d.json", {28: [8]})
+    assert not lake.exists(before)
+    assert lake.seen() == {26: {10, 11, 5}, 27: {7}, 28: {8}}
+    pointed = {loc.removeprefix(f"s3://{BUCKET}/") for loc in lake.locations().values()}
+    versions = {k.rsplit("/", 1)[0] for k in object_keys(lake.s3, BUCKET, "processed/")}
+    assert versions == pointed  # nothing else is left under the table
+
+
+def test_a_rerun_of_a_source_replaces_only_its_own_rows(lake):
+    lake.publish("incoming/feedA/orders.json", {26: [1, 2]})
+    lake.publish("incoming/feedB/orders.json", {26: [5]})
+    lake.publish("incoming/feedA/orders.json", {26: [3]})
+    assert lake.seen() == {26: {3, 5}}
+
+
+def test_a_rerun_on_another_day_moves_its_rows_and_keeps_the_others(lake):
+    lake.publish("a.json", {26: [1, 2]})
+    lake.publish("b.json", {26: [5]})
+    published = lake.publish("a.json", {27: [1, 2]})
+    assert lake.seen() == {26: {5}, 27: {1, 2}}
+    moved = [p for p in published if p.moved_out]
+    assert [(p.values, p.files, p.location) for p in moved] == [
+        (["2026", "11", "26"], 1, lake.locations()[26])
     ]
-    assert keys(s3, "_staging/r1/") == []
 
 
-def test_republishing_a_source_replaces_its_files_and_keeps_other_sources(clean_bucket):
-    s3 = clean_bucket
-    publish_staged(stage(s3, "r1", DAY_26, 2), TABLE, 3, "a.json")
-    publish_staged(stage(s3, "r2", DAY_26, 1), TABLE, 3, "b.json")
-    publish_staged(stage(s3, "r3", DAY_26, 1), TABLE, 3, "a.json")
-    folder = f"processed/orders/{DAY_26}"
-    assert keys(s3) == [
-        f"{folder}/{A}-part-00000{PARQUET_SUFFIX}",
-        f"{folder}/{B}-part-00000{PARQUET_SUFFIX}",
-    ]
-    body = s3.get_object(Bucket=BUCKET, Key=f"{folder}/{A}-part-00000{PARQUET_SUFFIX}")
-    assert body["Body"].read() == b"r3-0"
+def test_a_partition_a_rerun_empties_leaves_the_catalog_then_its_data_goes(lake):
+    lake.publish("a.json", {26: [1, 2]})
+    emptied = lake.locations()[26]
+    published = lake.publish("a.json", {27: [1, 2]})
+    assert lake.seen() == {27: {1, 2}}  # day 26 is out of the catalog
+    [moved] = [p for p in published if p.moved_out]
+    assert (moved.values, moved.files, lake.rows_at(moved.location)) == (
+        ["2026", "11", "26"],
+        0,
+        set(),
+    )
+    assert lake.exists(emptied)  # a query planned before may still read it
+    lake.clock.now += 2 * HOUR
+    lake.publish("b.json", {28: [8]})
+    assert not lake.exists(emptied)
 
 
-def test_a_source_processed_on_another_day_leaves_its_earlier_partition(clean_bucket):
-    s3 = clean_bucket
-    publish_staged(stage(s3, "r1", DAY_26, 1), TABLE, 3, "a.json")
-    publish_staged(stage(s3, "r2", DAY_26, 1), TABLE, 3, "b.json")
-    publish_staged(stage(s3, "r3", DAY_27, 1), TABLE, 3, "a.json")
-    assert keys(s3) == [
-        f"processed/orders/{DAY_26}/{B}-part-00000{PARQUET_SUFFIX}",
-        f"processed/orders/{DAY_27}/{A}-part-00000{PARQUET_SUFFIX}",
-    ]
+def test_an_additive_publish_keeps_the_source_in_other_partitions(lake):
+    lake.publish("daily_sales", {26: [1]})
+    lake.publish("daily_sales", {27: [2]}, replace_elsewhere=False)
+    assert lake.seen() == {26: {1}, 27: {2}}
 
 
-def test_an_additive_publish_keeps_the_source_in_other_partitions(clean_bucket):
-    s3 = clean_bucket
-    publish_staged(stage(s3, "r1", DAY_26, 1), TABLE, 3, "daily_sales")
-    publish_staged(stage(s3, "r2", DAY_27, 1), TABLE, 3, "daily_sales", replace_elsewhere=False)
-    assert len(keys(s3, "processed/orders/")) == 2
+def test_clearing_a_partition_takes_it_out_of_the_catalog(lake):
+    lake.publish("daily_sales", {26: [1]})
+    old = lake.locations()[26]
+    clear_partition(f"{TABLE}/{DAY.format(26)}", lake.table, lake.retention)
+    assert lake.seen() == {}
+    assert lake.exists(old)  # until the grace period is over
+    lake.clock.now += 2 * HOUR
+    lake.publish("b.json", {27: [2]})
+    assert not lake.exists(old)
+
+
+def test_a_partition_published_before_versions_is_kept_until_replaced(lake):
+    """A lake written by the earlier, in-place publish: files directly in the partition
+    folder, which the catalog points at. Collection never touches what is pointed at; the
+    first versioned publish keeps those rows, and the old files go after the grace."""
+    folder = f"processed/orders/{DAY.format(26)}"
+    old = f"{folder}/{source_id('a.json')}-part-00000{PARQUET_SUFFIX}"
+    lake.s3.put_object(Bucket=BUCKET, Key=old, Body=parquet([1, 2]))
+    lake.table.point(["2026", "11", "26"], f"s3://{BUCKET}/{folder}")
+    lake.clock.now += 10 * HOUR
+    lake.publish("b.json", {27: [7]})
+    assert lake.seen() == {26: {1, 2}, 27: {7}}
+
+    lake.publish("c.json", {26: [5]})
+    assert lake.seen() == {26: {1, 2, 5}, 27: {7}}
+    assert lake.rows_at(f"s3://{BUCKET}/{folder}") == {1, 2}
+    lake.clock.now += 2 * HOUR
+    lake.publish("d.json", {28: [8]})
+    assert lake.rows_at(f"s3://{BUCKET}/{folder}") == set()
+    assert lake.seen() == {26: {1, 2, 5}, 27: {7}, 28: {8}}
+
+
+def test_without_its_catalog_table_a_publish_into_s3_is_refused(lake):
+    staging = lake.stage({26: [1]})
+    with pytest.raises(ValueError, match="needs its catalog table"):
+        publish_staged(staging, TABLE, 3, "a.json")
+
+
+def test_staging_of_a_dead_run_is_collected_and_a_live_runs_is_kept(lake):
+    lake.publish("a.json", {26: [1]})
+    for run, state in {"jr_failed": "FAILED", "jr_running": "RUNNING"}.items():
+        claim_staging(lake.stage({27: [2]}, run), ("transform", run), now=lake.clock())
+        lake.run_states[run] = state
+    # Runs Glue cannot tell about: their age decides (an unmarked one: its newest object's).
+    old = lake.clock() - 1.5 * HOUR
+    claim_staging(lake.stage({27: [3]}, "jr_old"), ("transform", "jr_old"), now=old)
+    claim_staging(lake.stage({27: [4]}, "jr_young"), ("transform", "jr_young"), now=lake.clock())
+    lake.stage({27: [5]}, "jr_unmarked")
+    lake.publish("b.json", {28: [8]})
+    assert staging_left(lake) == {"jr_running", "jr_young", "jr_unmarked"}
+
+    lake.clock.now += 2 * HOUR
+    lake.publish("c.json", {29: [9]})
+    assert staging_left(lake) == {"jr_running"}
+
+
+def staging_left(lake) -> set[str]:
+    """The runs with staging left, each with its owner mark when it had one."""
+    names = {k.split("/")[1] for k in object_keys(lake.s3, BUCKET, "_staging/")}
+    runs = {n.removesuffix(OWNER_SUFFIX) for n in names}
+    assert {n for n in names if n.endswith(OWNER_SUFFIX)} <= {f"{r}{OWNER_SUFFIX}" for r in runs}
+    return runs
+
+
+def test_a_staging_owner_mark_names_the_glue_job_run(lake):
+    staging = lake.stage({26: [1]}, "jr_mark")
+    claim_staging(staging, ("transform", "jr_mark"), now=1.5)
+    body = lake.s3.get_object(Bucket=BUCKET, Key=f"_staging/jr_mark{OWNER_SUFFIX}")["Body"]
+    mark = {"jobName": "transform", "jobRunId": "jr_mark", "created": 1.5}
+    assert json.loads(body.read()) == mark

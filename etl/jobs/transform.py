@@ -50,7 +50,7 @@ from etl.stages.transform import (
 )
 from etl.storage import lake as lake_io
 from etl.storage import quality_results
-from etl.storage.catalog import LocalCatalog
+from etl.storage.catalog import GlueTable, LocalCatalog
 from etl.storage.lake import Lake, join
 from etl.storage.locks import lake_lock, step_hook
 from etl.storage.metrics import report_job_metrics
@@ -163,7 +163,7 @@ def _steps(
         enforce(report)
         critical.enter_context(lake_lock(lake.system, run_id))
         ensure_reference_tables(lake, catalog, dataset)
-        loaded = publish_records(staged, lake, dataset, source)
+        loaded = publish_records(staged, lake, dataset, source, catalog)
     finally:
         staging.discard()
         discard_staged(staged_references)
@@ -190,7 +190,7 @@ def _steps(
         loaded.quarantine_schema,
         lake.quarantine_table_path(dataset.name),
         loaded.quarantine,
-        keys=[*((c, "int") for c in PROCESS_PARTITIONS), (QUARANTINE_PARTITIONS[-1], "string")],
+        keys=QUARANTINE_KEYS,
     )
     analytics: list[Published] = []
     # Summarise every processing-date partition this run changed, whole (every source landed
@@ -210,7 +210,9 @@ def _steps(
             segments = [
                 f"{k}={v}" for k, v in zip(PROCESS_PARTITIONS, partition.values, strict=True)
             ]
-            clear_partition(join(lake.analytics_table_path(summary.name), *segments))
+            location = lake.analytics_table_path(summary.name)
+            pointers = _pointers(catalog, dataset.database, summary.name, location)
+            clear_partition(join(location, *segments), pointers)
     return JobOutcome(rows.written, loaded.curated, analytics, loaded.quarantine, rows)
 
 
@@ -317,20 +319,36 @@ def stage_records(
     return Staged(staging, curated.schema, rejected.schema, measured())
 
 
-def publish_records(staged: Staged, lake: Lake, dataset: DatasetSpec, source: str) -> Loaded:
+def publish_records(
+    staged: Staged, lake: Lake, dataset: DatasetSpec, source: str, catalog=None
+) -> Loaded:
     """Publish what ``stage_records`` staged; rows of an earlier load of the same ``source``
-    (key + version) are replaced, wherever they were. Hold the lake lock (``lake_lock``)."""
+    (key + version) are replaced, wherever they were. Hold the lake lock (``lake_lock``).
+    On S3 each partition is committed by switching it in ``catalog`` (the Glue catalog)."""
+    curated_path = lake.curated_table_path(dataset.curated_table)
+    quarantine_path = lake.quarantine_table_path(dataset.name)
     curated = publish_staged(
         staged.staging.curated,
-        lake.curated_table_path(dataset.curated_table),
+        curated_path,
         len(PROCESS_PARTITIONS),
         source,
+        table=_pointers(
+            catalog, dataset.database, dataset.curated_table, curated_path, staged.curated_schema
+        ),
     )
     quarantined = publish_staged(
         staged.staging.quarantine,
-        lake.quarantine_table_path(dataset.name),
+        quarantine_path,
         len(QUARANTINE_PARTITIONS),
         source,
+        table=_pointers(
+            catalog,
+            dataset.database,
+            dataset.quarantine_table,
+            quarantine_path,
+            staged.quarantine_schema,
+            QUARANTINE_KEYS,
+        ),
     )
     return Loaded(curated, quarantined, staged.curated_schema, staged.quarantine_schema)
 
@@ -407,6 +425,7 @@ def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_pro
     """One analytics table for the processing date(s) just published; returns its partitions."""
     table = summarise(day, summary)
     location = lake.analytics_table_path(summary.name)
+    pointers = _pointers(catalog, dataset.database, summary.name, location, table.schema)
     with spark_progress(spark, f"summary {summary.name}", enabled=show_progress):
         written = write_partitioned(
             table,
@@ -415,15 +434,30 @@ def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_pro
             source=summary.name,
             staging_path=lake.staging_path(lake.analytics, f"{run_id}-{summary.name}"),
             replace_elsewhere=False,
+            table=pointers,
         )
     # One catalog database per deployment (infra/glue.yaml): the dataset's.
     _register(catalog, dataset.database, summary.name, table.schema, location, written)
     return written
 
 
+CURATED_KEYS = [(c, "int") for c in PROCESS_PARTITIONS]
+QUARANTINE_KEYS = [*CURATED_KEYS, (QUARANTINE_PARTITIONS[-1], "string")]
+
+
+def _pointers(catalog, database, table, location, schema=None, keys=None) -> GlueTable | None:
+    """On S3, the Glue table whose partitions the publish switches to their new versions
+    (the commit: ``etl.storage.publish``); ``None`` for a local lake, where it swaps folders."""
+    if not lake_io.is_s3(location):
+        return None
+    return GlueTable(catalog, database, table, location, schema, keys or CURATED_KEYS)
+
+
 def _register(catalog, database, table, schema, location, published, keys=None) -> None:
-    keys = keys or [(c, "int") for c in PROCESS_PARTITIONS]
+    keys = keys or CURATED_KEYS
     catalog.upsert_table(database, table, schema, location, "parquet", partition_keys=keys)
+    if lake_io.is_s3(location):
+        return  # the publish switched each partition to its new version itself
     # Folder names hold partition values escaped (rule=cast%3Aamount); the catalog the values.
     values = [[unquote(v) for v in p.values] for p in published]
     catalog.add_partitions(database, table, values)

@@ -1,14 +1,15 @@
 """Load: write a curated or summary table as partitioned snappy Parquet, then publish it.
 
 Spark writes into the run's staging folder; ``etl.storage.publish`` makes the partitions
-visible atomically and replaces the rows of an earlier load of the same source.
+visible atomically (locally a folder swap, on S3 a switch of the Glue catalog partition)
+and replaces the rows of an earlier load of the same source.
 """
 
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.storage.publish import Published, claim_staging, publish_staged
+from etl.storage.publish import PartitionPointers, Published, claim_staging, publish_staged
 
 
 def write_partitioned(
@@ -18,14 +19,16 @@ def write_partitioned(
     source: str,
     staging_path: str,
     replace_elsewhere: bool = True,
+    table: PartitionPointers | None = None,
 ) -> list[Published]:
     """Write ``df`` under ``table_path`` partitioned by ``partition_columns``, atomically.
 
-    Rows from an earlier load of the same ``source`` are replaced, wherever they were.
+    Rows from an earlier load of the same ``source`` are replaced, wherever they were. On
+    S3, ``table`` is the catalog table whose partitions the publish switches (its commit).
     """
     stage_partitioned(df, partition_columns, staging_path)
     return publish_staged(
-        staging_path, table_path, len(partition_columns), source, replace_elsewhere
+        staging_path, table_path, len(partition_columns), source, replace_elsewhere, table
     )
 
 

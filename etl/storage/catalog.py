@@ -337,3 +337,98 @@ class GlueCatalog:
     def read_schema_ddl(self, database: str, name: str) -> str:
         """The table's columns as a DDL string, for reads that must not infer again."""
         return columns_to_ddl(self.get_table(database, name)["StorageDescriptor"]["Columns"])
+
+    # --- the partition pointers the deployed publish switches (etl.storage.publish) --------
+    def partition_locations(self, database: str, name: str) -> dict[tuple[str, ...], str]:
+        """Every partition of the table and the location it points at (values as the
+        catalog keeps them, unescaped)."""
+        pages = self.glue.get_paginator("get_partitions").paginate(
+            DatabaseName=database, TableName=name
+        )
+        return {
+            tuple(p["Values"]): p["StorageDescriptor"]["Location"]
+            for page in pages
+            for p in page["Partitions"]
+        }
+
+    def point_partition(
+        self, database: str, name: str, values: list[str], location: str, descriptor: dict
+    ) -> None:
+        """Make the partition read ``location``: one ``UpdatePartition`` (or
+        ``CreatePartition`` for a new one), so a query planned before it reads the old
+        location and one planned after it the new one. ``descriptor`` is the table's
+        ``StorageDescriptor`` (formats, SerDe, columns), as ``add_partitions`` copies it."""
+        partition = {
+            "Values": list(values),
+            "StorageDescriptor": {**descriptor, "Location": location},
+        }
+        where = {"DatabaseName": database, "TableName": name}
+        try:
+            self.glue.update_partition(
+                **where, PartitionValueList=list(values), PartitionInput=partition
+            )
+        except self.glue.exceptions.EntityNotFoundException:
+            try:
+                self.glue.create_partition(**where, PartitionInput=partition)
+            except self.glue.exceptions.AlreadyExistsException:  # created meanwhile
+                self.glue.update_partition(
+                    **where, PartitionValueList=list(values), PartitionInput=partition
+                )
+
+    def drop_partition(self, database: str, name: str, values: list[str]) -> None:
+        """Remove a partition from the table (its data stays where it was)."""
+        with contextlib.suppress(self.glue.exceptions.EntityNotFoundException):
+            self.glue.delete_partition(
+                DatabaseName=database, TableName=name, PartitionValues=list(values)
+            )
+
+
+@dataclass
+class GlueTable:
+    """One table of the Glue Data Catalog, as the deployed publish sees it: the partition
+    pointers it switches (``etl.storage.publish``: on S3 the switch is the commit).
+
+    With ``schema``, the table is created or refreshed (``upsert_table``) before its first
+    partition is switched, so a new partition's descriptor carries this run's columns and
+    the lake's first run has a table to add partitions to.
+    """
+
+    catalog: GlueCatalog
+    database: str
+    name: str
+    location: str = ""
+    schema: StructType | None = None
+    partition_keys: list[tuple[str, str]] | None = None
+    classification: str = "parquet"
+    _descriptor: dict | None = None
+
+    def exists(self) -> bool:
+        try:
+            self.catalog.get_table(self.database, self.name)
+        except KeyError:
+            return False
+        return True
+
+    def locations(self) -> dict[tuple[str, ...], str]:
+        """The location each partition points at now (none while the table is missing)."""
+        if not self.exists():
+            return {}
+        return self.catalog.partition_locations(self.database, self.name)
+
+    def point(self, values: list[str], location: str) -> None:
+        """Switch (or add) one partition to ``location``: the deployed publish's commit."""
+        if self._descriptor is None:
+            if self.schema is not None:
+                self.catalog.upsert_table(
+                    self.database,
+                    self.name,
+                    self.schema,
+                    self.location,
+                    self.classification,
+                    self.partition_keys,
+                )
+            self._descriptor = self.catalog.get_table(self.database, self.name)["StorageDescriptor"]
+        self.catalog.point_partition(self.database, self.name, values, location, self._descriptor)
+
+    def drop(self, values: list[str]) -> None:
+        self.catalog.drop_partition(self.database, self.name, values)
