@@ -11,122 +11,31 @@ gives for it. Time is a clock the tests move, never a sleep.
 
 from __future__ import annotations
 
-import io
 import json
-from itertools import count
 
-import boto3
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from pyspark.sql.types import LongType, StructField, StructType
-from s3_support import empty_bucket, moto_server, object_keys
+from s3_support import BUCKET, DAY, HOUR, TABLE, fresh_lake, moto_bucket, object_keys, parquet
 
-from etl.storage.catalog import GlueCatalog, GlueTable
 from etl.storage.publish import (
     OWNER_SUFFIX,
     PARQUET_SUFFIX,
-    Retention,
     claim_staging,
     clear_partition,
     publish_staged,
     source_id,
 )
 
-BUCKET = "curated-test"
-TABLE = f"s3://{BUCKET}/processed/orders"
-DATABASE = "etl_pipeline"
-DAY = "process_year=2026/process_month=11/process_day={}"
-KEYS = [("process_year", "int"), ("process_month", "int"), ("process_day", "int")]
-SCHEMA = StructType([StructField("id", LongType()), *(StructField(k, LongType()) for k, _ in KEYS)])
-HOUR = 3600.0
-_runs = count(1)
-
 
 @pytest.fixture(scope="module")
 def aws():
-    with moto_server():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
-
-
-class Clock:
-    """The time the publish sees; a test moves it forward instead of sleeping."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
+    with moto_bucket() as s3:
+        yield s3
 
 
 @pytest.fixture
 def lake(aws):
-    """An empty bucket, a fresh Glue table entry, a clock and a one-hour grace period."""
-    glue = boto3.client("glue")
-    glue.create_database(DatabaseInput={"Name": DATABASE})
-    clock = Clock()
-    states: dict[str, str] = {}
-    retention = Retention(
-        grace_seconds=HOUR, clock=clock, run_state=lambda _job, run: states.get(run)
-    )
-    table = GlueTable(GlueCatalog(glue), DATABASE, "orders", TABLE, SCHEMA, KEYS)
-    yield Lake(aws, table, retention, clock, states)
-    glue.delete_database(Name=DATABASE)
-    empty_bucket(aws, BUCKET)
-
-
-class Lake:
-    def __init__(self, s3, table, retention, clock, states) -> None:
-        self.s3, self.table, self.retention, self.clock = s3, table, retention, clock
-        self.run_states = states
-
-    def stage(self, rows: dict[int, list[int]], run: str | None = None) -> str:
-        """Spark-like staging output: one Parquet part file per day."""
-        run = run or f"jr_{next(_runs)}"
-        for day, ids in rows.items():
-            key = f"_staging/{run}/{DAY.format(day)}/part-00000-{run}.c000{PARQUET_SUFFIX}"
-            self.s3.put_object(Bucket=BUCKET, Key=key, Body=parquet(ids))
-        return f"s3://{BUCKET}/_staging/{run}"  # Lake.staging_path: beside the zone's tables
-
-    def publish(self, source: str, rows: dict[int, list[int]], **options):
-        staging = self.stage(rows)
-        claim_staging(staging, job_run=("transform", staging.rsplit("/", 1)[-1]), now=self.clock())
-        return publish_staged(
-            staging, TABLE, 3, source, table=self.table, retention=self.retention, **options
-        )
-
-    def locations(self) -> dict[int, str]:
-        """The location the catalog gives each day's partition."""
-        return {int(values[-1]): loc for values, loc in self.table.locations().items()}
-
-    def rows_at(self, location: str) -> set[int]:
-        """What Athena reads for a partition at ``location``: its Parquet files (not the
-        hidden ones)."""
-        prefix = location.removeprefix(f"s3://{BUCKET}/") + "/"
-        ids: set[int] = set()
-        for key in object_keys(self.s3, BUCKET, prefix):
-            name = key[len(prefix) :]
-            if "/" not in name and not name.startswith(("_", ".")):
-                body = self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-                ids |= set(pq.read_table(io.BytesIO(body)).column("id").to_pylist())
-        return ids
-
-    def seen(self) -> dict[int, set[int]]:
-        """Every partition as a reader of the catalog sees it."""
-        return {day: self.rows_at(location) for day, location in self.locations().items()}
-
-    def exists(self, location: str) -> bool:
-        return bool(object_keys(self.s3, BUCKET, location.removeprefix(f"s3://{BUCKET}/") + "/"))
-
-
-def parquet(ids: list[int]) -> bytes:
-    out = io.BytesIO()
-    pq.write_table(pa.table({"id": pa.array(ids, pa.int64())}), out)
-    return out.getvalue()
+    with fresh_lake(aws) as lake:
+        yield lake
 
 
 def test_a_publish_writes_a_version_and_points_the_catalog_partition_at_it(lake):
