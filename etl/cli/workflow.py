@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from datetime import datetime
@@ -52,6 +53,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     lake = Lake.local(args.lake)
     print(f"watching {lake.landing_path('')} (Ctrl-C to stop)", file=sys.stderr)
     stop = threading.Event()
+    # SIGTERM (a service manager, `kill`) stops the watch as Ctrl-C does: an execution it
+    # interrupts is recorded ABORTED with its stop time, as in `etl run`.
+    signal.signal(signal.SIGTERM, _interrupted)
     with LocalWorkflow(lake, time_scale=args.time_scale) as workflow:
         try:
             while True:
@@ -68,6 +72,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 flush=True,
             )
             os._exit(130)  # not at interpreter exit: the workflow's thread would go on
+
+
+def _interrupted(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_executions_list(args: argparse.Namespace) -> int:
