@@ -16,11 +16,14 @@ import json
 import pytest
 from s3_support import BUCKET, DAY, HOUR, TABLE, fresh_lake, moto_bucket, object_keys, parquet
 
+from etl.core.errors import EtlError
 from etl.storage.publish import (
     OWNER_SUFFIX,
     PARQUET_SUFFIX,
+    Retention,
     claim_staging,
     clear_partition,
+    glue_job_run,
     publish_staged,
     source_id,
 )
@@ -188,3 +191,17 @@ def test_a_staging_owner_mark_names_the_glue_job_run(lake):
     body = lake.s3.get_object(Bucket=BUCKET, Key=f"_staging/jr_mark{OWNER_SUFFIX}")["Body"]
     mark = {"jobName": "transform", "jobRunId": "jr_mark", "created": 1.5}
     assert json.loads(body.read()) == mark
+
+
+def test_the_owner_of_a_staging_prefix_is_the_glue_job_run_in_the_jobs_arguments():
+    argv = ["script.py", "--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_42", "--JOB_NAME=transform"]
+    assert glue_job_run(argv) == ("transform", "jr_42")
+    assert glue_job_run(["etl"]) == ("", "")
+
+
+def test_the_grace_period_comes_from_the_environment_and_a_bad_value_is_one_line(monkeypatch):
+    monkeypatch.setenv("ETL_S3_GRACE_SECONDS", "90")
+    assert Retention().grace_seconds == 90
+    monkeypatch.setenv("ETL_S3_GRACE_SECONDS", "an hour")
+    with pytest.raises(EtlError, match=r"^ETL_S3_GRACE_SECONDS='an hour' is not a number"):
+        Retention()
