@@ -1,9 +1,10 @@
 """Publish staged, partitioned Parquet into a table atomically and idempotently.
 
 The load stage (``etl.stages.load``) writes a run's output into a staging folder next to
-the table. Each partition is then published by building its next version beside it (hard
-links to the files it keeps, plus the new files) and swapping the two folders with renames,
-so readers see either the old partition or the new one, never a half-written one. Files are
+the table. Locally, each partition is then published by building its next version beside
+it (hard links to the files it keeps, plus the new files) and swapping the two folders with
+renames, so readers see either the old partition or the new one, never a half-written one
+(on S3, see below). Files are
 named after the source file, so processing the same source again replaces its rows instead
 of adding them.
 
