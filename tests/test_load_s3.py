@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pyspark.sql.types import StructField, StructType
 from s3_support import BUCKET, DAY, HOUR, TABLE, fresh_lake, moto_bucket, object_keys, parquet
 
 from etl.core.errors import EtlError
@@ -205,3 +206,42 @@ def test_the_grace_period_comes_from_the_environment_and_a_bad_value_is_one_line
     monkeypatch.setenv("ETL_S3_GRACE_SECONDS", "an hour")
     with pytest.raises(EtlError, match=r"^ETL_S3_GRACE_SECONDS='an hour' is not a number"):
         Retention()
+
+
+def test_the_jobs_publish_switches_curated_and_quarantine_partitions_in_the_glue_catalog(lake):
+    """The Glue job's own calls (``publish_records`` then ``_register``) on a deployed lake:
+    the partitions are the ones the publish switched, not re-added at the folder."""
+    from pyspark.sql.types import StringType
+
+    from etl.core.datasets import get_dataset
+    from etl.jobs.transform import Staged, Staging, _register, publish_records
+    from etl.storage.lake import Lake
+
+    deployed = Lake.s3(f"s3://{BUCKET}", f"s3://{BUCKET}", f"s3://{BUCKET}")
+    dataset = get_dataset("orders")
+    staging = Staging.of(deployed, "jr_job")
+    rows = {"curated": [1, 2], "quarantine": [3]}
+    for kind, folder in (
+        ("curated", DAY.format(26)),
+        ("quarantine", f"{DAY.format(26)}/rule=cast%3Aamount"),
+    ):
+        key = f"{getattr(staging, kind).removeprefix(f's3://{BUCKET}/')}/{folder}/part-0{PARQUET_SUFFIX}"
+        lake.s3.put_object(Bucket=BUCKET, Key=key, Body=parquet(rows[kind]))
+    schema = lake.table.schema
+    quarantine_schema = StructType([*schema.fields, StructField("rule", StringType())])
+    staged = Staged(staging, schema, quarantine_schema, profile=None)
+    catalog = lake.table.catalog
+    loaded = publish_records(staged, deployed, dataset, "incoming/orders.json", catalog)
+    curated_path = deployed.curated_table_path(dataset.curated_table)
+    _register(
+        catalog, dataset.database, dataset.curated_table, schema, curated_path, loaded.curated
+    )
+
+    assert catalog.partition_locations(dataset.database, dataset.curated_table) == {
+        ("2026", "11", "26"): loaded.curated[0].location
+    }
+    quarantine = catalog.partition_locations(dataset.database, dataset.quarantine_table)
+    assert quarantine == {("2026", "11", "26", "cast:amount"): loaded.quarantine[0].location}
+    assert "/rule=cast%3Aamount/_v-" in loaded.quarantine[0].location
+    assert lake.rows_at(loaded.curated[0].location) == {1, 2}
+    assert lake.rows_at(loaded.quarantine[0].location) == {3}
