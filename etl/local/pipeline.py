@@ -27,6 +27,7 @@ from etl.jobs.session import get_spark
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.local.history import path_taken, state_value
 from etl.local.runner import LocalWorkflow
+from etl.local.services import etag_in_background
 from etl.stages.landed import validate_landed
 from etl.stages.quality import GATE_FAILED
 from etl.storage import lake as lake_io
@@ -95,6 +96,7 @@ def run_pipeline(
     on_bytes = bytes_reporter(f"land {Path(source).name}") if show_spark_progress else None
     result.landed = lake_io.land_file(source, lake, dataset.name, on_bytes=on_bytes)
     result.key, result.version = lake.raw_key(result.landed), lake.raw_version(result.landed)
+    etag_in_background(Path(result.landed))  # while the workflow is set up
     seconds = round(time.perf_counter() - started, 2)
     result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
     progress(f"-> land: {result.key} version {result.version}")
