@@ -73,3 +73,24 @@ def test_the_archive_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("ETL_JVM_CACHE", "off")
     assert jvm.class_archive_options() == []
     assert not any("Archive" in o for o in jvm.java_options(1000))
+
+
+def test_archives_unused_for_a_month_are_deleted_and_the_current_one_is_kept(cache):
+    import os
+    import time
+
+    jvm.class_archive_options()
+    current = jvm.archive_path()
+    current.write_bytes(b"classes")
+    old, recent = cache / "spark-0000000000000000.jsa", cache / "spark-1111111111111111.jsa"
+    month_ago = time.time() - (jvm.UNUSED_DAYS + 1) * 86400
+    for path in (old, recent):
+        path.write_bytes(b"classes")
+    for path in (old, current):
+        os.utime(path, (month_ago, month_ago))
+
+    options = jvm.class_archive_options()
+    assert option(options, "-XX:SharedArchiveFile=") == f"-XX:SharedArchiveFile={current}"
+    assert not old.exists()
+    assert recent.exists()
+    assert current.stat().st_mtime > month_ago  # used now: kept another month

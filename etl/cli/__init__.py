@@ -1,5 +1,5 @@
 """The ``etl`` command line (``etl.cli.main``)."""
 
-from etl.cli.main import main
+from etl.cli.main import main, run_as_command
 
-__all__ = ["main"]
+__all__ = ["main", "run_as_command"]

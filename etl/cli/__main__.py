@@ -1,5 +1,3 @@
-import sys
+from etl.cli.main import run_as_command
 
-from etl.cli.main import main
-
-sys.exit(main())
+run_as_command()

@@ -14,6 +14,8 @@ verifying some 15,000 classes, and compiling the code that runs hot. So:
   modules in ``__pycache__``. The key covers the Java runtime, PySpark's version and its
   jars; a JVM that cannot use an archive runs without it. ``ETL_JVM_CACHE`` moves the
   cache folder (default ``~/.cache/etl-workbench``); ``ETL_JVM_CACHE=off`` turns it off.
+  An archive is some 150 MB and each checkout (each ``.venv``) has its own, so archives
+  not used for ``UNUSED_DAYS`` (a checkout removed, PySpark upgraded) are deleted.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from etl.storage.locks import pid_alive
 SMALL_INPUT_BYTES = 32 << 20
 QUIET_CDS = "-Xlog:cds*=off"  # an unusable archive is not an error, just slower
 STALE_SECONDS = 24 * 3600
+UNUSED_DAYS = 30
 
 
 def java_options(input_bytes: int | None = None) -> list[str]:
@@ -45,7 +48,9 @@ def class_archive_options() -> list[str]:
     if archive is None:
         return []
     adopt_written_archives(archive)
+    remove_unused_archives(archive)
     if archive.is_file():
+        os.utime(archive)  # its modification time says when it was last used
         return [f"-XX:SharedArchiveFile={archive}", QUIET_CDS]
     writing = archive.with_name(f"{archive.stem}.{os.getpid()}-{time.time_ns()}.writing")
     return [f"-XX:ArchiveClassesAtExit={writing}", QUIET_CDS]
@@ -100,6 +105,17 @@ def adopt_written_archives(archive: Path) -> None:
     for written in archive.parent.glob(f"{archive.stem}.*.writing"):
         if time.time() - written.stat().st_mtime > STALE_SECONDS:
             written.unlink(missing_ok=True)
+
+
+def remove_unused_archives(current: Path) -> list[Path]:
+    """Delete the other archives of the cache folder not used for ``UNUSED_DAYS``."""
+    cutoff = time.time() - UNUSED_DAYS * 86400
+    removed = []
+    for other in current.parent.glob("spark-*.jsa"):
+        if other != current and other.stat().st_mtime < cutoff:
+            other.unlink(missing_ok=True)
+            removed.append(other)
+    return removed
 
 
 def _java() -> Path | None:

@@ -11,7 +11,9 @@ time is the JVM warming up.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -47,6 +49,25 @@ def in_glue() -> bool:
     return not getattr(awsglue, "LOCAL_STAND_IN", False)
 
 
+_SCRATCH: list[str] = []
+
+
+def _new_scratch() -> str:
+    """A temp folder for this process's Spark state, removed when the process ends."""
+    scratch = tempfile.mkdtemp(prefix="etl-spark-")
+    _SCRATCH.append(scratch)
+    if len(_SCRATCH) == 1:
+        atexit.register(remove_scratch)
+    return scratch
+
+
+def remove_scratch() -> None:
+    """Remove the temp folders local sessions of this process made (Spark removes only
+    what it made inside them). For the end of the process: the session cannot run after."""
+    while _SCRATCH:
+        shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
+
+
 @cache
 def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -> SparkSession:
     """Return the session for this environment (Glue's, or a local one built once).
@@ -63,7 +84,7 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
     if active is not None:  # one session per process, whoever built it
         return active
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    scratch = os.environ.get("ETL_SPARK_TMP") or tempfile.mkdtemp(prefix="etl-spark-")
+    scratch = os.environ.get("ETL_SPARK_TMP") or _new_scratch()
     builder = SparkSession.builder.master(os.environ.get("ETL_SPARK_MASTER", "local[*]"))
     builder = builder.appName(app_name)
     for key, value in LOCAL_CONF.items():

@@ -27,6 +27,7 @@ from etl.jobs.session import get_spark
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.local.history import path_taken, state_value
 from etl.local.runner import LocalWorkflow
+from etl.local.services import etag_in_background
 from etl.stages.landed import validate_landed
 from etl.stages.quality import GATE_FAILED
 from etl.storage import lake as lake_io
@@ -89,15 +90,16 @@ def run_pipeline(
     lake.ensure()
     result = RunResult(new_run_id(run_date), source, run_date.isoformat())
     started = time.perf_counter()
+    if spark is None:  # the JVM starts while the file is landed: same bytes, same checks
+        spark = _start_early(source)
     result.dataset = dataset.name
     on_bytes = bytes_reporter(f"land {Path(source).name}") if show_spark_progress else None
     result.landed = lake_io.land_file(source, lake, dataset.name, on_bytes=on_bytes)
     result.key, result.version = lake.raw_key(result.landed), lake.raw_version(result.landed)
+    etag_in_background(Path(result.landed))  # while the workflow is set up
     seconds = round(time.perf_counter() - started, 2)
     result.stages.append(StageResult("land", "OK", seconds=seconds, outputs=[result.landed]))
     progress(f"-> land: {result.key} version {result.version}")
-    if spark is None:
-        spark = _start_early(result.landed)
     with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:
         if dataset.expectation_suite:
             _import_in_background("great_expectations")
@@ -116,15 +118,16 @@ def run_pipeline(
     raise _execution_error(record, result)
 
 
-def _start_early(landed: str) -> Callable[[], SparkSession] | None:
+def _start_early(source: str) -> Callable[[], SparkSession] | None:
     """Start the JVM in the background (sized for the file: ``etl.jobs.session``), so it
-    starts while the workflow does, not when the crawler first needs it. Returns the
-    workflow's Spark factory; None (start nothing) for a file validation will reject.
+    starts while the file is landed and the workflow set up, not when the crawler first
+    needs it. Returns the workflow's Spark factory; None (start nothing) for a file
+    validation will reject (the landed version has the same bytes and name).
     """
-    if not validate_landed(landed).isValid:
+    if not validate_landed(source).isValid:
         return None
     early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-spark")
-    session = early.submit(get_spark, "etl-workbench", lake_io.size_of(landed))
+    session = early.submit(get_spark, "etl-workbench", lake_io.size_of(source))
     early.shutdown(wait=False)
     return session.result
 

@@ -24,7 +24,7 @@ from etl.lambdas import trigger
 from etl.local import aws_mirror, history
 from etl.local.definition import DEFINITION_PATH, load_definition, render
 from etl.local.lineage import ExecutionLineage
-from etl.local.moto_adapter import local_step_functions
+from etl.local.moto_adapter import execution_events, local_step_functions
 from etl.local.services import LocalNames, LocalServices, etag_of
 from etl.storage.lake import Lake, keep_current_version
 
@@ -237,7 +237,7 @@ class LocalWorkflow:
         return record
 
     def _report(self, execution_arn: str, reported: int, on_event: EventCallback) -> int:
-        events = self._history(execution_arn)
+        events = execution_events(execution_arn)  # in-process: cheap enough to poll
         for event in events[reported:]:
             on_event(event)
         return max(reported, len(events))

@@ -32,6 +32,7 @@ import threading
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -449,21 +450,50 @@ class _Limited:
         self._handle.close()
 
 
-_ETAGS: dict[tuple[str, int, int], str] = {}
+_ETAGS: dict[tuple[str, int, int], Future] = {}
+_ETAGS_LOCK = threading.Lock()
 _VERSIONS: dict[tuple[str, int, int], str] = {}
 
 
 def etag_of(path: Path) -> str:
-    """The object's ETag as S3 computes it for a single-part upload: the MD5 of its bytes."""
+    """The object's ETag as S3 computes it for a single-part upload: the MD5 of its bytes
+    (computed once per file state; waits for one ``etag_in_background`` started)."""
+    return _etag(path, in_background=False).result()
+
+
+def etag_in_background(path: Path) -> None:
+    """Start computing ``path``'s ETag in a thread, for a later ``etag_of``: hashing 431 MB
+    takes a second or two, which a run spends setting up the workflow meanwhile."""
+    _etag(path, in_background=True)
+
+
+def _etag(path: Path, in_background: bool) -> Future:
     stat = path.stat()
     cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if cache_key not in _ETAGS:
+    with _ETAGS_LOCK:
+        known = _ETAGS.get(cache_key)
+        if known is not None:
+            return known
+        future = _ETAGS[cache_key] = Future()
+    if in_background:
+        work = (path, cache_key, future)
+        threading.Thread(target=_md5, args=work, daemon=True, name="etl-etag").start()
+    else:
+        _md5(path, cache_key, future)
+    return future
+
+
+def _md5(path: Path, cache_key: tuple, future: Future) -> None:
+    try:
         digest = hashlib.md5(usedforsecurity=False)
         with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-        _ETAGS[cache_key] = digest.hexdigest()
-    return _ETAGS[cache_key]
+            while block := handle.read(4 << 20):
+                digest.update(block)  # releases the GIL: the setup goes on meanwhile
+        future.set_result(digest.hexdigest())
+    except BaseException as error:
+        with _ETAGS_LOCK:  # a failure is not kept: the next call tries again
+            _ETAGS.pop(cache_key, None)
+        future.set_exception(error)
 
 
 def content_version_of(path: Path) -> str:

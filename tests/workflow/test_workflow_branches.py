@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
+import pytest
 from workflow_support import states_visited, write_json_lines
 
 from etl.local.moto_adapter import AwsServiceError
@@ -176,3 +178,29 @@ def test_history_events_reach_the_caller_while_the_execution_is_still_running(
         record = workflow.run_landed(landed, RUN_DATE, on_event=on_event)
     assert seen_by_job == [True]
     assert record["execution"]["status"] == "SUCCEEDED"
+
+
+def test_events_heard_while_running_are_the_api_history(spark, lake, small_samples):
+    """Progress reads the history in-process (``execution_events``) while the run goes on;
+    what it hears is exactly what ``GetExecutionHistory`` saved, in order, none twice."""
+    from workflow_support import RUN_DATE, local_workflow
+
+    from etl.storage.lake import land_file
+
+    heard: list[dict] = []
+    landed = land_file(str(small_samples / "orders.json"), lake)
+    with local_workflow(spark, lake) as workflow:
+        record = workflow.run_landed(landed, RUN_DATE, on_event=heard.append)
+    assert record["execution"]["status"] == "SUCCEEDED"
+
+    def fields(event: dict) -> dict:
+        return {k: v for k, v in event.items() if k != "timestamp"}
+
+    assert [fields(e) for e in heard] == [fields(e) for e in record["events"]]
+
+    def seconds(event: dict) -> float:
+        stamp = event["timestamp"]  # the saved record keeps ISO strings
+        return (stamp if isinstance(stamp, datetime) else datetime.fromisoformat(stamp)).timestamp()
+
+    assert [seconds(e) for e in heard] == pytest.approx([seconds(e) for e in record["events"]])
+    assert [e["id"] for e in heard] == list(range(1, len(heard) + 1))

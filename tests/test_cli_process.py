@@ -1,0 +1,46 @@
+"""The `etl` process itself: it ends as soon as its command is done (``run_as_command``),
+with its exit code, all of its output, and no temp folder left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from etl.local.samples.orders import generate_orders, write_json_lines
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 420  # seconds for one `etl run` on a busy 2-core machine
+
+
+def etl(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    temp = tmp_path / "tmp"
+    temp.mkdir(exist_ok=True)
+    environment = os.environ | {"PYTHONPATH": str(ROOT), "TMPDIR": str(temp)}
+    environment.pop("ETL_SPARK_TMP", None)
+    return subprocess.run(
+        [sys.executable, "-m", "etl.cli", *argv],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def test_a_run_prints_its_whole_result_exits_0_and_leaves_no_spark_temp_folder(tmp_path):
+    source = write_json_lines(generate_orders(50, date(2026, 11, 26)), tmp_path / "orders.json")
+    done = etl(tmp_path, "run", str(source), "--lake", str(tmp_path / "lake"), "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)  # flushed before the process ended
+    assert result["status"] == "SUCCEEDED"
+    assert result["rows"]["read"] == 50
+    assert not list((tmp_path / "tmp").glob("etl-spark-*"))
+
+
+def test_a_failing_command_keeps_its_exit_code_and_message(tmp_path):
+    done = etl(tmp_path, "run", str(tmp_path / "missing.json"), "--lake", str(tmp_path / "lake"))
+    assert done.returncode == 2
+    assert "missing.json: no such file" in done.stderr
