@@ -103,3 +103,19 @@ def test_the_jobs_spark_jobs_grow_with_neither_columns_nor_expectations(
         return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
 
     assert jobs(narrow, ORDERS, "narrow") == jobs(wide, with_suite(tmp_path, more), "wide")
+
+
+def test_the_frame_kept_between_the_writes_is_cached_uncompressed_the_session_unchanged(spark):
+    from etl.jobs.transform import CACHE_COMPRESSION, keep_between_writes
+
+    setting = spark.conf.get(CACHE_COMPRESSION)
+    kept = keep_between_writes(spark.range(100).withColumnRenamed("id", "order_id"))
+    try:
+        cached = spark._jsparkSession.sharedState().cacheManager().lookupCachedData(kept._jdf)
+        assert cached.isDefined()
+        builder = cached.get().cachedRepresentation().cacheBuilder()
+        assert not builder.cachedPlan().conf().useCompression()  # what the cache is built with
+        assert kept.count() == 100
+    finally:
+        kept.unpersist()
+    assert spark.conf.get(CACHE_COMPRESSION) == setting

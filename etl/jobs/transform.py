@@ -304,7 +304,7 @@ def stage_records(
     exact = dataset.deduplicate == "exact"
     records, measured = profile_on_the_way(raw, counts, misfit_column, distinct=exact)
     checked = check_records(records, dataset, run_date, distinct=exact)
-    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    checked = keep_between_writes(checked)
     staging = Staging.of(lake, run_id)
     try:
         curated = curate(checked, dataset, run_date, references, steps)
@@ -317,6 +317,25 @@ def stage_records(
     finally:
         checked.unpersist()
     return Staged(staging, curated.schema, rejected.schema, measured())
+
+
+# Spark compresses a cached column only after gathering, batch by batch and in Scala hash
+# maps, which encoding would suit it: 16% of the CPU of a 2 M-row job (a JFR profile), for a
+# cache that lives only between the job's two writes. Uncompressed, the job took 7% less
+# CPU (JVM CPU 48.8-50.4 s against 53.1-53.5 s, in-process at 2 M rows, interleaved).
+CACHE_COMPRESSION = "spark.sql.inMemoryColumnarStorage.compressed"
+
+
+def keep_between_writes(df: DataFrame) -> DataFrame:
+    """``df`` cached for the curated and quarantine writes (spilling to disk), uncompressed;
+    the session's own setting is left as it was."""
+    conf = df.sparkSession.conf
+    before = conf.get(CACHE_COMPRESSION)
+    conf.set(CACHE_COMPRESSION, "false")  # read when the cache is defined, i.e. now
+    try:
+        return df.persist(StorageLevel.MEMORY_AND_DISK)
+    finally:
+        conf.set(CACHE_COMPRESSION, before)
 
 
 def publish_records(
