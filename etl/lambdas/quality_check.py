@@ -201,10 +201,15 @@ class Columns:
             counts[column] += n
         elif len(counts) < self.limit:
             counts[column] = n
-        else:
+        else:  # HashSample.offer_many and shrink for one hash, inlined: it runs per column
             self.other_non_null += n
-            self.others.offer_many([hash(column)])
-            self.others.shrink()
+            others = self.others
+            others.offered += 1
+            fingerprint = hash(column)
+            if not fingerprint & others.mask:
+                others.seen.add(fingerprint)
+                if len(others.seen) > others.budget:
+                    others.shrink()
 
     @property
     def count(self) -> int:
