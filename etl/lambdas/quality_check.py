@@ -13,6 +13,11 @@ How it stays fast and small (``benchmarks/bench_quality_lambda.py``; README "Per
 * Null counts: a record's key tuple is counted per distinct tuple ("shape"), and only
   records that hold a null value are looked at key by key; shapes are folded into
   per-column counts every few thousand. A missing key is a null, as in Spark's read.
+* Per record, Python does as little as it can: a batch of lines goes through C-implemented
+  chains (``Counter(map(tuple, map(dict.keys, map(loads, lines))))``, ``map(hash, lines)``),
+  and only lines holding the bytes ``null`` (found by searching the joined batch) are
+  parsed a second time to see which keys are null. CSV rows are checked and their empty
+  fields counted per column over the joined batch, one search per empty field, no split.
 * Duplicates are records whose bytes are identical (a 64-bit hash of the raw line): a record
   that repeats another with its keys in another order, other spacing or other number
   spelling is not counted (Spark's ``distinct`` would count it). Past ``max_fingerprints``
