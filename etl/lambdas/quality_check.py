@@ -50,6 +50,7 @@ import codecs
 import csv
 import json
 import math
+import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -123,6 +124,7 @@ def csv_weight(line: bytes) -> int:
 BOM = codecs.BOM_UTF8
 _NOT_STRUCTURE = bytes(range(256)).translate(None, b',\n"')
 _FIELD_ENDS = bytes.maketrans(b"\n", b",")
+_NULL = re.compile(b"null")
 
 
 def _reject_constant(name: str) -> float:
@@ -468,27 +470,29 @@ def _json_fast(lines: list[bytes], loads) -> tuple[dict[tuple, int], list[tuple]
     """
     shapes = Counter(map(tuple, map(dict.keys, map(loads, lines))))
     nulls: list[tuple] = []
-    for i in _lines_holding(lines, b"null"):
+    for i in _lines_holding(lines, _NULL):
         record = loads(lines[i])
         if None in record.values():
             nulls.append(tuple([k for k, v in record.items() if v is None]))
     return shapes, nulls
 
 
-def _lines_holding(lines: list[bytes], needle: bytes) -> list[int]:
-    """Indices of the lines that contain ``needle``, found by searching the joined batch
-    (one search per such line, not one call per line)."""
+def _lines_holding(lines: list[bytes], needle: re.Pattern[bytes]) -> list[int]:
+    """Indices of the lines in which ``needle`` matches, found by searching the joined batch
+    (one search per such line, not one call per line; ``re`` finds a literal faster than
+    ``bytes.find`` does here)."""
     joined = b"\n".join(lines)
-    at = joined.find(needle)
-    if at < 0:
+    search = needle.search
+    found = search(joined)
+    if found is None:
         return []
     starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))
-    found = []
-    while at >= 0:
-        i = bisect_right(starts, at) - 1
-        found.append(i)
-        at = joined.find(needle, starts[i + 1])
-    return found
+    holding = []
+    while found is not None:
+        i = bisect_right(starts, found.start()) - 1
+        holding.append(i)
+        found = search(joined, starts[i + 1])
+    return holding
 
 
 def _json_careful(profile: Profile, first_no: int, lines: list[bytes], loads) -> None:
