@@ -55,8 +55,8 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate, filterfalse, repeat
-from operator import add
+from itertools import accumulate, compress, filterfalse, repeat
+from operator import add, is_
 
 from etl.core import feeds, scoring
 from etl.core.datasets import get_dataset
@@ -471,9 +471,10 @@ def _json_fast(lines: list[bytes], loads) -> tuple[dict[tuple, int], list[tuple]
     shapes = Counter(map(tuple, map(dict.keys, map(loads, lines))))
     nulls: list[tuple] = []
     for i in _lines_holding(lines, _NULL):
-        record = loads(lines[i])
-        if None in record.values():
-            nulls.append(tuple([k for k, v in record.items() if v is None]))
+        record = loads(lines[i])  # an object: the count above raised for anything else
+        null_keys = tuple(compress(record, map(is_, record.values(), repeat(None))))
+        if null_keys:
+            nulls.append(null_keys)
     return shapes, nulls
 
 
