@@ -283,13 +283,19 @@ class Profile:
             self.fingerprints.shrink()
 
     def fold_shapes(self) -> None:
-        add = self.columns.add
+        add, counts = self.columns.add, self.columns.non_null  # add() only for new columns
         for keys, n in self.shapes.items():
             for column in keys:
-                add(column, n)
+                if column in counts:
+                    counts[column] += n
+                else:
+                    add(column, n)
         for nulls, n in self.null_shapes.items():  # present, but null
             for column in nulls:
-                add(column, -n)
+                if column in counts:
+                    counts[column] -= n
+                else:
+                    add(column, -n)
         self.shapes.clear()
         self.null_shapes.clear()
 
