@@ -13,6 +13,11 @@ How it stays fast and small (``benchmarks/bench_quality_lambda.py``; README "Per
 * Null counts: a record's key tuple is counted per distinct tuple ("shape"), and only
   records that hold a null value are looked at key by key; shapes are folded into
   per-column counts every few thousand. A missing key is a null, as in Spark's read.
+* Per record, Python does as little as it can: a batch of lines goes through C-implemented
+  chains (``Counter(map(tuple, map(dict.keys, map(loads, lines))))``, ``map(hash, lines)``),
+  and only lines holding the bytes ``null`` (found by searching the joined batch) are
+  parsed a second time to see which keys are null. CSV rows are checked and their empty
+  fields counted per column over the joined batch, one search per empty field, no split.
 * Duplicates are records whose bytes are identical (a 64-bit hash of the raw line): a record
   that repeats another with its keys in another order, other spacing or other number
   spelling is not counted (Spark's ``distinct`` would count it). Past ``max_fingerprints``
@@ -45,11 +50,13 @@ import codecs
 import csv
 import json
 import math
+import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate, filterfalse, repeat
-from operator import add
+from itertools import accumulate, compress, filterfalse, repeat
+from operator import add, is_
 
 from etl.core import feeds, scoring
 from etl.core.datasets import get_dataset
@@ -117,6 +124,7 @@ def csv_weight(line: bytes) -> int:
 BOM = codecs.BOM_UTF8
 _NOT_STRUCTURE = bytes(range(256)).translate(None, b',\n"')
 _FIELD_ENDS = bytes.maketrans(b"\n", b",")
+_NULL = re.compile(b"null")
 
 
 def _reject_constant(name: str) -> float:
@@ -157,15 +165,19 @@ class HashSample:
         self.budget, self.mask, self.offered = budget, 0, 0
         self.seen: set[int] = set()
 
-    def offer_many(self, hashes: Iterable[int]) -> None:
-        hashes = hashes if isinstance(hashes, list) else list(hashes)
-        self.offered += len(hashes)
+    def offer_many(self, hashes: Iterable[int], count: int | None = None) -> None:
+        """Offer ``hashes``; with their ``count`` given, an iterator is consumed as it is
+        (no list of a batch's hashes is built)."""
+        if count is None:
+            hashes = hashes if isinstance(hashes, list) else list(hashes)
+            count = len(hashes)
+        self.offered += count
         self.seen.update(filterfalse(self.mask.__and__, hashes) if self.mask else hashes)
 
     def shrink(self) -> None:
         while len(self.seen) > self.budget:
             self.mask = (self.mask << 1) | 1
-            self.seen = {h for h in self.seen if not h & self.mask}
+            self.seen = set(filterfalse(self.mask.__and__, self.seen))
 
     @property
     def estimated(self) -> bool:
@@ -196,10 +208,15 @@ class Columns:
             counts[column] += n
         elif len(counts) < self.limit:
             counts[column] = n
-        else:
+        else:  # HashSample.offer_many and shrink for one hash, inlined: it runs per column
             self.other_non_null += n
-            self.others.offer_many([hash(column)])
-            self.others.shrink()
+            others = self.others
+            others.offered += 1
+            fingerprint = hash(column)
+            if not fingerprint & others.mask:
+                others.seen.add(fingerprint)
+                if len(others.seen) > others.budget:
+                    others.shrink()
 
     @property
     def count(self) -> int:
@@ -266,13 +283,19 @@ class Profile:
             self.fingerprints.shrink()
 
     def fold_shapes(self) -> None:
-        add = self.columns.add
+        add, counts = self.columns.add, self.columns.non_null  # add() only for new columns
         for keys, n in self.shapes.items():
             for column in keys:
-                add(column, n)
+                if column in counts:
+                    counts[column] += n
+                else:
+                    add(column, n)
         for nulls, n in self.null_shapes.items():  # present, but null
             for column in nulls:
-                add(column, -n)
+                if column in counts:
+                    counts[column] -= n
+                else:
+                    add(column, -n)
         self.shapes.clear()
         self.null_shapes.clear()
 
@@ -354,7 +377,7 @@ def split_lines(
                 lines[0] = lines[0][:-1]
         carry = tail
         dropped = []
-        if max(map(len, lines)) > check_from:
+        if len(lines[0]) > check_from or not _lines_shorter_than(block, check_from):
             for i, line in enumerate(lines):
                 if len(line) > max_record_bytes:
                     lines[i] = b""
@@ -373,6 +396,21 @@ def split_lines(
             yield line_no, [b""], [(line_no, TOO_MANY_VALUES)]
         else:
             yield line_no, [last], []
+
+
+def _lines_shorter_than(block: bytes, limit: int) -> bool:
+    """True if no line inside ``block`` is ``limit`` bytes or longer (False may be wrong).
+
+    Checked without a call per line: a run of ``2h - 1`` bytes without a line end covers
+    a whole ``h``-byte window aligned on ``h``, so a line end in every such window
+    (``h = limit // 2``; a few dozen searches per 8 MB block) keeps every line shorter
+    than ``2h - 1 <= limit``.
+    """
+    step = limit // 2
+    if step < 1:
+        return False
+    find = block.find
+    return all(find(b"\n", at, at + step) >= 0 for at in range(0, len(block) - step + 1, step))
 
 
 def batches(lines: list[bytes], limits: Limits) -> Iterable[tuple[int, list[bytes]]]:
@@ -414,39 +452,54 @@ def profile_json_lines(
         for offset, batch in batches(lines, limits):
             try:
                 shapes, nulls = _json_fast(batch, loads)
-            except (ValueError, RecursionError, _NotAnObject):  # not JSON, bad UTF-8, too deep
+            except (ValueError, TypeError, RecursionError):  # not JSON or an object, too deep
                 _json_careful(profile, first_no + offset, batch, loads)
             else:
                 profile.rows += len(batch)
                 _merge(profile.shapes, shapes)
                 for keys in nulls:
                     profile.null_shapes[keys] = profile.null_shapes.get(keys, 0) + 1
-                profile.fingerprints.offer_many(map(hash, batch))
+                profile.fingerprints.offer_many(map(hash, batch), len(batch))
             profile.tidy()
     return profile
 
 
-class _NotAnObject(Exception):
-    pass
-
-
 def _json_fast(lines: list[bytes], loads) -> tuple[dict[tuple, int], list[tuple]]:
-    """The hot loop, for a batch of good lines: one parse and one key tuple per record.
+    """The hot path, for a batch of good lines: records counted by key tuple in C.
 
-    Values are looked at only in records that hold a null. Any blank or bad line raises,
-    and the batch is read again by ``_json_careful``; nothing here touches the profile.
+    ``map(dict.keys, ...)`` raises ``TypeError`` for a record that is not an object; each
+    record is dropped as soon as its key tuple is taken (holding a batch of parsed records
+    costs more than parsing them). Only a line holding the bytes ``null`` can hold a null
+    value: those few are parsed again and looked at key by key. Any blank or bad line
+    raises, and the batch is read again by ``_json_careful``; nothing here touches the
+    profile.
     """
-    shapes: dict[tuple, int] = {}
+    shapes = Counter(map(tuple, map(dict.keys, map(loads, lines))))
     nulls: list[tuple] = []
-    get, add_nulls, _tuple, _dict = shapes.get, nulls.append, tuple, dict
-    for record in map(loads, lines):
-        if type(record) is not _dict:
-            raise _NotAnObject
-        keys = _tuple(record)
-        shapes[keys] = get(keys, 0) + 1
-        if None in record.values():
-            add_nulls(_tuple([k for k, v in record.items() if v is None]))
+    for i in _lines_holding(lines, _NULL):
+        record = loads(lines[i])  # an object: the count above raised for anything else
+        null_keys = tuple(compress(record, map(is_, record.values(), repeat(None))))
+        if null_keys:
+            nulls.append(null_keys)
     return shapes, nulls
+
+
+def _lines_holding(lines: list[bytes], needle: re.Pattern[bytes]) -> list[int]:
+    """Indices of the lines in which ``needle`` matches, found by searching the joined batch
+    (one search per such line, not one call per line; ``re`` finds a literal faster than
+    ``bytes.find`` does here)."""
+    joined = b"\n".join(lines)
+    search = needle.search
+    found = search(joined)
+    if found is None:
+        return []
+    starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))
+    holding = []
+    while found is not None:
+        i = bisect_right(starts, found.start()) - 1
+        holding.append(i)
+        found = search(joined, starts[i + 1])
+    return holding
 
 
 def _json_careful(profile: Profile, first_no: int, lines: list[bytes], loads) -> None:
@@ -540,17 +593,18 @@ class _CsvReader:
         ends = joined.translate(_FIELD_ENDS)
         at = ends.find(b",,")
         if at >= 0:
-            starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=1))
-            with_empty = set()
+            empty = []  # where each empty field's ",," starts, overlapping ones too
             while at >= 0:
-                with_empty.add(bisect_right(starts, at + 1) - 1)
+                empty.append(at)
                 at = ends.find(b",,", at + 1)
+            # Row i is the commas from fences[i] (the row's first) to fences[i + 1]; an
+            # empty field's column is the number of commas from its row's first to it.
+            fences = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))
+            row_first = map((None, *fences).__getitem__, map(bisect_right, repeat(fences), empty))
             nulls = profile.csv_nulls
-            for row in with_empty:
-                for i, value in enumerate(lines[row].split(b",")):
-                    if not value:
-                        nulls[i] += 1
-        profile.fingerprints.offer_many(map(hash, lines))
+            for column, n in Counter(map(ends.count, repeat(b","), row_first, empty)).items():
+                nulls[column] += n
+        profile.fingerprints.offer_many(map(hash, lines), len(lines))
         return True
 
     def batch(self, first_no: int, lines: list[bytes]) -> None:

@@ -345,3 +345,64 @@ def test_blocks_come_in_order_and_from_one_version_of_the_object(s3):
     with pytest.raises(ClientError, match="PreconditionFailed"):
         list(blocks)
     assert first == body[:100]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_line_length_shortcut_never_misses_a_long_line(seed):
+    """``_lines_shorter_than`` may say False for short lines, never True for a long one."""
+    rng = random.Random(seed)
+    for _ in range(300):
+        limit = rng.choice([2, 3, 10, 64, 301, 1000])
+        lengths = [rng.randrange(2 * limit) for _ in range(rng.randrange(1, 40))]
+        block = b"\n".join(b"x" * n for n in lengths)
+        if qc._lines_shorter_than(block, limit):
+            assert max(lengths) < limit, (lengths, limit)
+    assert qc._lines_shorter_than(good_json_lines(2000), 4096)  # it does say True
+
+
+def reference_json_counts(data: bytes) -> tuple[int, dict[str, int]]:
+    """Rows and nulls per column the slow obvious way: json.loads per line, a missing key
+    and a top-level null value both null."""
+    records = [json.loads(line) for line in data.splitlines() if line.strip()]
+    columns = dict.fromkeys(k for r in records for k in r)
+    return len(records), {c: sum(r.get(c) is None for r in records) for c in columns}
+
+
+def test_json_nulls_are_counted_whatever_the_word_null_is_doing_in_the_line():
+    """Only lines holding the bytes ``null`` are looked at value by value: a null value
+    anywhere in a batch counts; the word in a string, a key or a nested value does not."""
+    rng = random.Random(11)
+    variants = [
+        {"id": 1, "note": "null", "x": 1},
+        {"id": 2, "nullable": True, "x": 2},
+        {"id": 3, "x": None},
+        {"id": None, "x": [None], "deep": {"a": None}},
+        {"x": 5, "id": 4},
+        {"id": 6, "x": "a null here", "note": None},
+    ]
+    lines = [json.dumps(rng.choice(variants), separators=rng.choice([(",", ":"), (", ", ": ")]))]
+    lines += [json.dumps(rng.choice(variants)) for _ in range(4000)]
+    data = "\n".join(lines).encode() + b"\n"
+    rows, nulls = reference_json_counts(data)
+    for per_batch in (1, 7, 1000, 16_384):
+        profile = qc.profile_json_lines(chunks(data, 997), qc.Limits(lines_per_batch=per_batch))
+        assert (profile.rows, profile.null_counts()) == (rows, nulls)
+
+
+def test_csv_empty_fields_are_counted_per_column_at_row_ends_and_in_runs(monkeypatch):
+    """Runs of empty fields (``,,,``), empty first and last fields and whole empty rows of
+    commas, all through the fast path, counted as the csv module reads them."""
+    rng = random.Random(3)
+    values = ["", "", "v", "ww"]
+    text = "a,b,c,d,e\n" + "".join(
+        ",".join(rng.choice(values) for _ in range(5)) + "\n" for _ in range(5000)
+    )
+    rows, nulls, defects = reference_csv_counts(text)
+    fast_batches = []
+    fast = qc._CsvReader.fast
+    monkeypatch.setattr(
+        qc._CsvReader, "fast", lambda r, b: fast_batches.append(fast(r, b)) or fast_batches[-1]
+    )
+    profile = qc.profile_csv(chunks(text.encode(), 4096), qc.Limits(lines_per_batch=64))
+    assert (profile.rows, profile.null_counts(), profile.defect_count) == (rows, nulls, defects)
+    assert fast_batches.count(True) >= len(fast_batches) - 2  # the header's batch aside
