@@ -18,6 +18,7 @@ SUBSTITUTIONS = (
     "QualityCheckFunctionArn",
     "RawCrawlerName",
     "CuratedCrawlerName",
+    "GlueDatabaseName",
     "TransformJobName",
     "NotificationTopicArn",
     "RawBucketName",

@@ -23,6 +23,10 @@ Three small corrections to moto 5.2.5, applied only inside ``local_step_function
 * Time compression: ``Wait`` states and ``Retry`` intervals are multiplied by
   ``time_scale`` (0 = no waiting) without touching the definition.
 
+And one guard: the interpreter runs a ``Parallel`` state's branches in threads of their own
+(really at the same time), and each Task makes a boto3 client from the one default session,
+whose client creation is not thread-safe; creating clients is serialised (calls are not).
+
 ``tests/workflow/test_moto_adapter.py`` exercises each of these, so a moto upgrade that
 moves them fails loudly there instead of silently changing local runs.
 """
@@ -158,10 +162,22 @@ def local_step_functions(
         )
         stack.enter_context(mock.patch.object(retrier_decl, "time", _ScaledTime(time_scale)))
         boto3.setup_default_session(region_name=REGION)
+        _serialise_client_creation(boto3.DEFAULT_SESSION)
         remember_params, answer = _dispatch(handlers)
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", remember_params)
         boto3.DEFAULT_SESSION.events.register("before-call", answer)
         yield
+
+
+def _serialise_client_creation(session) -> None:
+    """One client created at a time from ``session`` (botocore sessions are not thread-safe)."""
+    create, lock = session.client, threading.Lock()
+
+    def client(*args, **kwargs):
+        with lock:
+            return create(*args, **kwargs)
+
+    session.client = client
 
 
 def json_payload(value: object) -> io.BytesIO:

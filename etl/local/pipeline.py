@@ -136,12 +136,21 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), name="etl-import").start()
 
 
+ENTERED_KINDS = (
+    "TaskStateEntered",
+    "ParallelStateEntered",
+    "FailStateEntered",
+    "SucceedStateEntered",
+)
+
+
 def _announce(progress: Progress) -> Callable[[dict], None]:
-    """A history-event callback printing each Task and end state as it is entered."""
+    """A history-event callback printing each Task, Parallel and end state as it is entered
+    (the Tasks of a Parallel state's branches as each starts: they run at the same time)."""
 
     def on_event(event: dict) -> None:
         kind = event["type"]
-        if kind in ("TaskStateEntered", "FailStateEntered", "SucceedStateEntered"):
+        if kind in ENTERED_KINDS:
             name = event["stateEnteredEventDetails"]["name"]
             progress(f"-> {name} ({kind.removesuffix('StateEntered')})")
 
