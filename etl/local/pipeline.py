@@ -25,6 +25,7 @@ from etl.core.progress import bytes_reporter
 from etl.core.spec import DatasetSpec
 from etl.jobs.session import get_spark
 from etl.jobs.transform import JobOutcome, new_run_id
+from etl.local.definition import branch_of
 from etl.local.history import path_taken, state_value
 from etl.local.runner import LocalWorkflow
 from etl.stages.landed import validate_landed
@@ -32,7 +33,7 @@ from etl.stages.quality import GATE_FAILED
 from etl.storage import lake as lake_io
 from etl.storage.lake import Lake
 
-Progress = Callable[[str], None]
+Progress = Callable[..., None]  # (text, lane=''): ``Reporter.state``
 
 
 @dataclass
@@ -75,7 +76,7 @@ def run_pipeline(
     run_date: date,
     dataset: DatasetSpec,
     spark: SparkSession | None = None,
-    progress: Progress = lambda _line: None,
+    progress: Progress = lambda _text, _lane="": None,
     show_spark_progress: bool = False,
 ) -> RunResult:
     """Land ``source`` in raw for ``dataset`` and run the Step Functions workflow on it.
@@ -101,7 +102,9 @@ def run_pipeline(
     with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:
         if dataset.expectation_suite:
             _import_in_background("great_expectations")
-        record = flow.run_landed(result.landed, run_date, on_event=_announce(progress))
+        record = flow.run_landed(
+            result.landed, run_date, on_event=_announce(progress, branch_lanes(flow.definition))
+        )
         etl_result = state_value(record["events"], "etlResult") or {}
         outcome = flow.services.job_outcome(etl_result.get("Id", ""))
     execution = record["execution"]
@@ -144,15 +147,21 @@ ENTERED_KINDS = (
 )
 
 
-def _announce(progress: Progress) -> Callable[[dict], None]:
-    """A history-event callback printing each Task, Parallel and end state as it is entered
-    (the Tasks of a Parallel state's branches as each starts: they run at the same time)."""
+def branch_lanes(definition: str) -> dict[str, str]:
+    """Each state in a Parallel branch -> its lane (``Parallel[branch index]``)."""
+    owners = branch_of(json.loads(definition))
+    return {state: f"{parallel}[{index}]" for state, (parallel, index) in owners.items()}
+
+
+def _announce(progress: Progress, lanes: dict[str, str]) -> Callable[[dict], None]:
+    """A history-event callback printing each Task, Parallel and end state as it is entered;
+    the branches of a Parallel state run at the same time, each in its own ``lane``."""
 
     def on_event(event: dict) -> None:
         kind = event["type"]
         if kind in ENTERED_KINDS:
             name = event["stateEnteredEventDetails"]["name"]
-            progress(f"-> {name} ({kind.removesuffix('StateEntered')})")
+            progress(f"-> {name} ({kind.removesuffix('StateEntered')})", lanes.get(name, ""))
 
     return on_event
 

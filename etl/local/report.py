@@ -22,8 +22,8 @@ from pathlib import Path
 
 from etl import __version__
 from etl.local import history, lineage, profiling
-from etl.local.definition import load_definition
-from etl.local.report_graph import Visit, all_states, render_svg, taken_transitions
+from etl.local.definition import all_states, load_definition
+from etl.local.report_graph import Visit, render_svg, taken_transitions
 from etl.storage import quality_results
 from etl.storage.lake import Lake
 

@@ -14,6 +14,8 @@ import itertools
 from dataclasses import dataclass, field
 from html import escape
 
+from etl.local.definition import all_states, branch_of
+
 NODE_HEIGHT = 40
 LAYER_GAP = 30
 NODE_GAP = 22
@@ -57,26 +59,6 @@ class Edge:
     kind: str  # next | choice | default | catch
     back: bool = False
     via: list[str] = field(default_factory=list)  # waypoint node names
-
-
-def all_states(definition: dict) -> dict[str, dict]:
-    """Every state by name, the states of Parallel branches included (names are unique
-    across a state machine), in the definition's order."""
-    states: dict[str, dict] = {}
-    for name, state in definition["States"].items():
-        states[name] = state
-        for branch in state.get("Branches", []):
-            states.update(all_states(branch))
-    return states
-
-
-def branch_of(definition: dict) -> dict[str, tuple[str, int]]:
-    """For each state in a Parallel branch: ``(the Parallel state, branch index)``."""
-    owners: dict[str, tuple[str, int]] = {}
-    for name, state in all_states(definition).items():
-        for index, branch in enumerate(state.get("Branches", [])):
-            owners.update(dict.fromkeys(branch["States"], (name, index)))
-    return owners
 
 
 def transitions(definition: dict) -> list[Edge]:

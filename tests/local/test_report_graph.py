@@ -8,10 +8,9 @@ import re
 
 import pytest
 
-from etl.local.definition import load_definition
+from etl.local.definition import all_states, load_definition
 from etl.local.report_graph import (
     Visit,
-    all_states,
     layout,
     render_svg,
     taken_transitions,
