@@ -66,6 +66,7 @@ def test_the_summary_reports_rows_score_and_outputs_of_each_task(spark, sample_d
     records = len((sample_dir / "orders.json").read_text().splitlines())
     assert summary["status"] == "SUCCEEDED"
     assert stages["RunDataQualityCheck"]["rows_in"] == records
+    assert stages["DiscoverAndCheckQuality"]["detail"] == "branches at the same time"
     assert summary["quality"]["qualityScore"] >= 70
     job = stages["RunETLJob"]
     assert job["rows_in"] == records

@@ -167,14 +167,16 @@ def _announce(progress: Progress, lanes: dict[str, str]) -> Callable[[dict], Non
 
 
 def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None) -> list:
-    """One summary line per Task state visited (repeated polls merged), in visiting order."""
+    """One summary line per Task or Parallel state visited (repeated polls merged), in
+    visiting order. A Parallel state's line is the time the execution waited for its
+    branches, whose Tasks ran at the same time (their lines overlap, they do not add up)."""
     execution = record["execution"]
     steps = path_taken(record["events"])
     failed_at = steps[-1]["state"] if execution["status"] != "SUCCEEDED" and steps else None
     stages: dict[str, StageResult] = {}
     visits: dict[str, int] = {}
     for step in steps:
-        if step["type"] != "Task" and step["state"] != failed_at:
+        if step["type"] not in ("Task", "Parallel") and step["state"] != failed_at:
             continue
         stage = stages.setdefault(step["state"], StageResult(step["state"], "OK"))
         stage.seconds = round(stage.seconds + (step["seconds"] or 0.0), 2)
@@ -183,6 +185,9 @@ def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None)
             stage.status = "FAILED"
             reason = _inner_reason(execution.get("cause", ""))[1]
             stage.detail = one_line(f"{execution.get('error', '')}: {reason}", limit=120)
+    for step in steps:
+        if step["type"] == "Parallel" and not stages[step["state"]].detail:
+            stages[step["state"]].detail = "branches at the same time"
     for name, count in visits.items():
         if count > 1:
             stages[name].detail = stages[name].detail or f"{count} polls"
