@@ -66,6 +66,7 @@ def test_the_summary_reports_rows_score_and_outputs_of_each_task(spark, sample_d
     records = len((sample_dir / "orders.json").read_text().splitlines())
     assert summary["status"] == "SUCCEEDED"
     assert stages["RunDataQualityCheck"]["rows_in"] == records
+    assert stages["DiscoverAndCheckQuality"]["detail"] == "branches at the same time"
     assert summary["quality"]["qualityScore"] >= 70
     job = stages["RunETLJob"]
     assert job["rows_in"] == records
@@ -77,8 +78,11 @@ def test_the_summary_reports_rows_score_and_outputs_of_each_task(spark, sample_d
 def test_progress_names_each_task_state_as_it_is_entered(json_run):
     lines = [line for line in json_run[2].splitlines() if line.startswith("-> ")]
     entered = [line.split()[1] for line in lines]
-    expected = ["land:", "ValidateInput", "RunDataDiscovery", "RunDataQualityCheck", "RunETLJob"]
+    expected = ["land:", "ValidateInput", "DiscoverAndCheckQuality", "RunETLJob"]
     assert [name for name in entered if name in expected] == expected
+    # the crawler and the quality check start together, in either order, inside the Parallel
+    fork, job = entered.index("DiscoverAndCheckQuality"), entered.index("RunETLJob")
+    assert {"RunDataDiscovery", "RunDataQualityCheck"} <= set(entered[fork:job])
     assert entered[-2:] == ["NotifySuccess", "Succeeded"]
 
 

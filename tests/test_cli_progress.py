@@ -69,3 +69,25 @@ def test_stdout_is_left_alone_under_the_live_display(capsys):
     with live_progress(Terminal()):
         print('{"status": "SUCCEEDED"}')
     assert capsys.readouterr().out == '{"status": "SUCCEEDED"}\n'
+
+
+def test_each_branch_of_a_parallel_state_keeps_its_own_live_row_until_the_next_state():
+    with live_progress(Terminal()) as reporter:
+        reporter.state("-> DiscoverAndCheckQuality (Parallel)")
+        reporter.state("-> RunDataDiscovery (Task)", lane="DiscoverAndCheckQuality[0]")
+        reporter.state("-> RunDataQualityCheck (Task)", lane="DiscoverAndCheckQuality[1]")
+        reporter.state("-> CheckCrawlerStatus (Task)", lane="DiscoverAndCheckQuality[0]")
+        rows = [task.description for task in reporter.bars.tasks]
+        assert rows == [
+            "-> DiscoverAndCheckQuality (Parallel)",
+            "-> RunDataQualityCheck (Task)",
+            "-> CheckCrawlerStatus (Task)",
+        ]
+        reporter.state("-> RunETLJob (Task)")
+        assert [task.description for task in reporter.bars.tasks] == ["-> RunETLJob (Task)"]
+
+
+def test_off_a_terminal_a_branch_state_is_one_plain_line():
+    stream = io.StringIO()
+    PlainLines(stream).state("-> RunDataQualityCheck (Task)", lane="DiscoverAndCheckQuality[1]")
+    assert stream.getvalue() == "-> RunDataQualityCheck (Task)\n"

@@ -1,6 +1,7 @@
 """The CLI's live progress: rich bars in a terminal, plain lines anywhere else.
 
-In a terminal the workflow's current state, each transfer (bytes landed or scanned) and each
+In a terminal the workflow's current state (one per branch while a Parallel state's branches
+run side by side), each transfer (bytes landed or scanned) and each
 running Spark stage (tasks done of total) get a live row that is redrawn in place; finished
 work leaves one line above the rows, and the rows vanish when the command ends. Anywhere
 else - a pipe, CI, a notebook, a test - progress is ``etl.core.progress.PlainLines``: the
@@ -47,7 +48,7 @@ class LiveProgress:
             redirect_stderr=True,  # other stderr lines print above the rows
         )
         self._rows: dict[tuple, TaskID] = {}
-        self._state: TaskID | None = None
+        self._states: dict[str, TaskID] = {}  # lane ("" outside Parallel branches) -> row
         self._lock = threading.Lock()
 
     @property
@@ -66,13 +67,16 @@ class LiveProgress:
         with self._lock:
             self._print(text)
 
-    def state(self, text: str) -> None:
-        """Print ``text`` above the rows and keep it on the first row, timed from now."""
+    def state(self, text: str, lane: str = "") -> None:
+        """Print ``text`` above the rows and keep it on its lane's row, timed from now: one
+        row per branch of a Parallel state, all of them replaced by the next state outside."""
         with self._lock:
             self._print(text)
-            if self._state is not None:
-                self.bars.remove_task(self._state)
-            self._state = self.bars.add_task(escape(text), total=None, count="")
+            ended = [lane] if lane else list(self._states)
+            for name in ended:
+                if name in self._states:
+                    self.bars.remove_task(self._states.pop(name))
+            self._states[lane] = self.bars.add_task(escape(text), total=None, count="")
 
     def transfer(self, update: Transfer) -> None:
         from rich.filesize import decimal

@@ -59,8 +59,10 @@ class StageTasks:
 class Reporter(Protocol):
     """Where progress goes. Called from worker threads too: implementations lock."""
 
-    def state(self, text: str) -> None:
-        """What the work is doing from now on, e.g. a workflow state entered."""
+    def state(self, text: str, lane: str = "") -> None:
+        """What the work is doing from now on, e.g. a workflow state entered. Work in a
+        ``lane`` (a branch of a Parallel state) runs beside the other lanes; a state without
+        one ends them all."""
 
     def line(self, text: str) -> None:
         """A line to keep, e.g. a summary of finished work."""
@@ -129,7 +131,8 @@ class PlainLines:
         with self._lock:
             self._write(text)
 
-    state = line
+    def state(self, text: str, lane: str = "") -> None:
+        self.line(text)  # one line each, lanes or not: their order is the order entered
 
     def transfer(self, update: Transfer) -> None:
         self._update(update)

@@ -8,6 +8,8 @@ tagged ``export``, which call the functions here. Arguments::
     --analytics-zone  --database-name  [--run-date YYYY-MM-DD (default today, UTC)]
     [--dataset NAME (default orders)]  [--source-version (the object's version: the S3
     VersionId, or its ETag in a bucket without versioning; a local raw zone's version id)]
+    [--raw-table-version (the raw table's Glue VersionId the workflow's crawl left: the job
+    reads the raw schema from that version, see ``job_catalog``)]
 
 A run processes one version of its object, and its rows are that version's (``job_source``).
 Spark reads ``s3://bucket/key`` - the current object - and cannot ask for a ``VersionId``, so
@@ -35,7 +37,7 @@ from etl.core.errors import EtlError, ValidationFailed
 from etl.core.spec import DatasetSpec
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.stages.landed import discover_landed, validate_landed
-from etl.storage.catalog import GlueCatalog, LocalCatalog
+from etl.storage.catalog import GlueCatalog, LocalCatalog, columns_to_ddl
 from etl.storage.lake import Lake, is_s3
 
 REQUIRED_OPTIONS = (
@@ -46,7 +48,7 @@ REQUIRED_OPTIONS = (
     "analytics-zone",
     "database-name",
 )
-OPTIONAL_OPTIONS = ("run-date", "dataset", "source-version")
+OPTIONAL_OPTIONS = ("run-date", "dataset", "source-version", "raw-table-version")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class JobRun:
     dataset: str
     run_id: str
     source_version: str = ""
+    raw_table_version: str = ""
 
 
 def job_options(argv: list[str]) -> list[str]:
@@ -91,6 +94,7 @@ def job_arguments(args: dict) -> JobRun:
         dataset=args.get("dataset") or DEFAULT_DATASET,
         run_id=args.get("JOB_RUN_ID") or new_run_id(run_date),
         source_version=args.get("source_version") or "",
+        raw_table_version=args.get("raw_table_version") or "",
     )
 
 
@@ -166,9 +170,55 @@ def _current_s3_version(uri: str) -> tuple[str, str]:
     return head.get("VersionId") or "", head.get("ETag", "").strip('"')
 
 
-def job_catalog(lake: Lake) -> LocalCatalog | GlueCatalog:
-    """The Glue Data Catalog for a deployed lake, the lake's file catalog for a local one."""
-    return GlueCatalog() if is_s3(lake.raw) else LocalCatalog(lake)
+def job_catalog(lake: Lake, run: JobRun | None = None) -> LocalCatalog | GlueCatalog:
+    """The Glue Data Catalog for a deployed lake, the lake's file catalog for a local one.
+
+    With ``run.raw_table_version`` (deployed), the raw table reads as that version: the one
+    the workflow's crawl left, even if another execution's crawl has updated the table since.
+    Locally the crawl's pin for the object already is that (``etl.local.services``).
+    """
+    if not is_s3(lake.raw):
+        return LocalCatalog(lake)
+    catalog = GlueCatalog()
+    if run is None or not run.raw_table_version:
+        return catalog
+    dataset = job_dataset(run)
+    return PinnedRawTable(catalog, dataset.database, dataset.raw_table, run.raw_table_version)
+
+
+class PinnedRawTable:
+    """A Glue catalog whose raw table reads as one of its versions (``GetTableVersion``).
+
+    Everything else goes to the catalog. The job's own crawl of the file (``ensure_raw_table``
+    or a re-crawl of the whole file) updates the table and ends the pin: its reads then see
+    what it registered itself.
+    """
+
+    def __init__(self, catalog: GlueCatalog, database: str, name: str, version: str) -> None:
+        self._catalog, self._table_name = catalog, (database, name)
+        try:
+            self._pinned: dict | None = catalog.get_table_version(database, name, version)
+        except KeyError as error:
+            raise EtlError(
+                f"{error.args[0]}: the schema this execution's crawl registered is gone; "
+                "nothing was written: start the execution again to crawl the file again"
+            ) from None
+
+    def get_table(self, database: str, name: str) -> dict:
+        if self._pinned is not None and (database, name) == self._table_name:
+            return self._pinned
+        return self._catalog.get_table(database, name)
+
+    def read_schema_ddl(self, database: str, name: str) -> str:
+        return columns_to_ddl(self.get_table(database, name)["StorageDescriptor"]["Columns"])
+
+    def upsert_table(self, database: str, name: str, *args, **kwargs) -> dict:
+        if (database, name) == self._table_name:
+            self._pinned = None
+        return self._catalog.upsert_table(database, name, *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._catalog, name)
 
 
 def ensure_raw_table(

@@ -18,6 +18,7 @@ SUBSTITUTIONS = (
     "QualityCheckFunctionArn",
     "RawCrawlerName",
     "CuratedCrawlerName",
+    "GlueDatabaseName",
     "TransformJobName",
     "NotificationTopicArn",
     "RawBucketName",
@@ -40,3 +41,23 @@ def render(text: str, values: dict[str, str]) -> str:
 
 def load_definition(path: Path = DEFINITION_PATH) -> str:
     return path.read_text(encoding="utf-8")
+
+
+def all_states(definition: dict) -> dict[str, dict]:
+    """Every state by name, the states of Parallel branches included (names are unique
+    across a state machine), in the definition's order."""
+    states: dict[str, dict] = {}
+    for name, state in definition["States"].items():
+        states[name] = state
+        for branch in state.get("Branches", []):
+            states.update(all_states(branch))
+    return states
+
+
+def branch_of(definition: dict) -> dict[str, tuple[str, int]]:
+    """For each state in a Parallel branch: ``(the Parallel state, branch index)``."""
+    owners: dict[str, tuple[str, int]] = {}
+    for name, state in all_states(definition).items():
+        for index, branch in enumerate(state.get("Branches", [])):
+            owners.update(dict.fromkeys(branch["States"], (name, index)))
+    return owners

@@ -93,7 +93,9 @@ def list_executions(lake: Lake) -> dict:
 
 
 def path_taken(events: list[dict]) -> list[dict]:
-    """The states visited, in order: name, type, entered/exited time and seconds spent."""
+    """The states visited, in the order entered: name, type, entered/exited time and seconds
+    spent. The branches of a Parallel state run at the same time, so their events interleave:
+    an exit closes the latest open visit of the state it names."""
     steps: list[dict] = []
     for event in events:
         kind = event["type"]
@@ -108,8 +110,11 @@ def path_taken(events: list[dict]) -> list[dict]:
                     "seconds": None,
                 }
             )
-        elif kind.endswith("StateExited") and steps:
-            step = steps[-1]
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            step = next((s for s in reversed(steps) if s["state"] == name), None)
+            if step is None or step["exited"] is not None:
+                continue
             step["exited"] = event["timestamp"]
             step["seconds"] = round(
                 (_time(event["timestamp"]) - _time(step["entered"])).total_seconds(), 2

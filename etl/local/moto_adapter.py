@@ -29,6 +29,10 @@ call: 29 ms of CPU for a 63-event history against 0.4 ms here (measured on the s
 and following a run's progress four times a second that way took a 2 M-row run some 7 s of
 the CPU its Spark job needed.
 
+And one guard: the interpreter runs a ``Parallel`` state's branches in threads of their own
+(really at the same time), and each Task makes a boto3 client from the one default session,
+whose client creation is not thread-safe; creating clients is serialised (calls are not).
+
 ``tests/workflow/test_moto_adapter.py`` exercises each of these, so a moto upgrade that
 moves them fails loudly there instead of silently changing local runs.
 """
@@ -164,6 +168,7 @@ def local_step_functions(
         )
         stack.enter_context(mock.patch.object(retrier_decl, "time", _ScaledTime(time_scale)))
         boto3.setup_default_session(region_name=REGION)
+        _serialise_client_creation(boto3.DEFAULT_SESSION)
         remember_params, answer = _dispatch(handlers)
         boto3.DEFAULT_SESSION.events.register("before-parameter-build", remember_params)
         boto3.DEFAULT_SESSION.events.register("before-call", answer)
@@ -177,6 +182,16 @@ def execution_events(execution_arn: str) -> list[dict]:
     from moto.stepfunctions.responses import get_backend
 
     return get_backend(ACCOUNT, REGION).get_execution_history(execution_arn)["events"]
+
+def _serialise_client_creation(session) -> None:
+    """One client created at a time from ``session`` (botocore sessions are not thread-safe)."""
+    create, lock = session.client, threading.Lock()
+
+    def client(*args, **kwargs):
+        with lock:
+            return create(*args, **kwargs)
+
+    session.client = client
 
 
 def json_payload(value: object) -> io.BytesIO:

@@ -25,6 +25,7 @@ from etl.core.progress import bytes_reporter
 from etl.core.spec import DatasetSpec
 from etl.jobs.session import get_spark
 from etl.jobs.transform import JobOutcome, new_run_id
+from etl.local.definition import branch_of
 from etl.local.history import path_taken, state_value
 from etl.local.runner import LocalWorkflow
 from etl.local.services import etag_in_background
@@ -33,7 +34,7 @@ from etl.stages.quality import GATE_FAILED
 from etl.storage import lake as lake_io
 from etl.storage.lake import Lake
 
-Progress = Callable[[str], None]
+Progress = Callable[..., None]  # (text, lane=''): ``Reporter.state``
 
 
 @dataclass
@@ -76,7 +77,7 @@ def run_pipeline(
     run_date: date,
     dataset: DatasetSpec,
     spark: SparkSession | None = None,
-    progress: Progress = lambda _line: None,
+    progress: Progress = lambda _text, _lane="": None,
     show_spark_progress: bool = False,
 ) -> RunResult:
     """Land ``source`` in raw for ``dataset`` and run the Step Functions workflow on it.
@@ -103,7 +104,9 @@ def run_pipeline(
     with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:
         if dataset.expectation_suite:
             _import_in_background("great_expectations")
-        record = flow.run_landed(result.landed, run_date, on_event=_announce(progress))
+        record = flow.run_landed(
+            result.landed, run_date, on_event=_announce(progress, branch_lanes(flow.definition))
+        )
         etl_result = state_value(record["events"], "etlResult") or {}
         outcome = flow.services.job_outcome(etl_result.get("Id", ""))
     execution = record["execution"]
@@ -139,27 +142,44 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), name="etl-import").start()
 
 
-def _announce(progress: Progress) -> Callable[[dict], None]:
-    """A history-event callback printing each Task and end state as it is entered."""
+ENTERED_KINDS = (
+    "TaskStateEntered",
+    "ParallelStateEntered",
+    "FailStateEntered",
+    "SucceedStateEntered",
+)
+
+
+def branch_lanes(definition: str) -> dict[str, str]:
+    """Each state in a Parallel branch -> its lane (``Parallel[branch index]``)."""
+    owners = branch_of(json.loads(definition))
+    return {state: f"{parallel}[{index}]" for state, (parallel, index) in owners.items()}
+
+
+def _announce(progress: Progress, lanes: dict[str, str]) -> Callable[[dict], None]:
+    """A history-event callback printing each Task, Parallel and end state as it is entered;
+    the branches of a Parallel state run at the same time, each in its own ``lane``."""
 
     def on_event(event: dict) -> None:
         kind = event["type"]
-        if kind in ("TaskStateEntered", "FailStateEntered", "SucceedStateEntered"):
+        if kind in ENTERED_KINDS:
             name = event["stateEnteredEventDetails"]["name"]
-            progress(f"-> {name} ({kind.removesuffix('StateEntered')})")
+            progress(f"-> {name} ({kind.removesuffix('StateEntered')})", lanes.get(name, ""))
 
     return on_event
 
 
 def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None) -> list:
-    """One summary line per Task state visited (repeated polls merged), in visiting order."""
+    """One summary line per Task or Parallel state visited (repeated polls merged), in
+    visiting order. A Parallel state's line is the time the execution waited for its
+    branches, whose Tasks ran at the same time (their lines overlap, they do not add up)."""
     execution = record["execution"]
     steps = path_taken(record["events"])
     failed_at = steps[-1]["state"] if execution["status"] != "SUCCEEDED" and steps else None
     stages: dict[str, StageResult] = {}
     visits: dict[str, int] = {}
     for step in steps:
-        if step["type"] != "Task" and step["state"] != failed_at:
+        if step["type"] not in ("Task", "Parallel") and step["state"] != failed_at:
             continue
         stage = stages.setdefault(step["state"], StageResult(step["state"], "OK"))
         stage.seconds = round(stage.seconds + (step["seconds"] or 0.0), 2)
@@ -168,6 +188,9 @@ def _task_stages(record: dict, quality: dict | None, outcome: JobOutcome | None)
             stage.status = "FAILED"
             reason = _inner_reason(execution.get("cause", ""))[1]
             stage.detail = one_line(f"{execution.get('error', '')}: {reason}", limit=120)
+    for step in steps:
+        if step["type"] == "Parallel" and not stages[step["state"]].detail:
+            stages[step["state"]].detail = "branches at the same time"
     for name, count in visits.items():
         if count > 1:
             stages[name].detail = stages[name].detail or f"{count} polls"

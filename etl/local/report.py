@@ -14,7 +14,6 @@ no script and loads nothing: styles and charts (SVG) are inline.
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,8 +22,8 @@ from pathlib import Path
 
 from etl import __version__
 from etl.local import history, lineage, profiling
-from etl.local.definition import load_definition
-from etl.local.report_graph import Visit, render_svg
+from etl.local.definition import all_states, load_definition
+from etl.local.report_graph import Visit, render_svg, taken_transitions
 from etl.storage import quality_results
 from etl.storage.lake import Lake
 
@@ -90,7 +89,7 @@ def gather(lake: Lake, execution_id: str | None = None) -> ReportFacts:
         definition=definition,
         steps=steps,
         visits=_visits(steps, definition, execution),
-        taken={(a["state"], b["state"]) for a, b in itertools.pairwise(steps)},
+        taken=taken_transitions(definition, steps),
         input=given.get("inputData") or {},
         dataset=(given.get("dataset") or {}).get("name", ""),
         run_date=given.get("runDate", ""),
@@ -128,16 +127,16 @@ def _distinct_counts(facts: ReportFacts) -> dict[str, int]:
 
 def _visits(steps: list[dict], definition: dict, execution: dict) -> dict[str, Visit]:
     """Per state: visits, seconds, and OK / CAUGHT (left through a Catch) / FAILED."""
-    states = definition["States"]
+    states = all_states(definition)
+    taken = taken_transitions(definition, steps)
     visits: dict[str, Visit] = {}
-    for position, step in enumerate(steps):
+    for step in steps:
         visit = visits.setdefault(step["state"], Visit(entered=step["entered"]))
         visit.count += 1
         visit.seconds += step["seconds"] or 0.0
         visit.exited = step["exited"] or ""
-        following = steps[position + 1]["state"] if position + 1 < len(steps) else None
         catchers = {c.get("Next") for c in states.get(step["state"], {}).get("Catch", [])}
-        if following in catchers:
+        if any((step["state"], target) in taken for target in catchers):
             visit.status = "CAUGHT"
         if step["type"] == "Fail":
             visit.status = "FAILED"
@@ -472,7 +471,8 @@ def _timings(facts: ReportFacts) -> str:
         f"<svg viewBox='0 0 {label_w + chart_w + 80} {height}' width='100%' role='img' "
         f"aria-label='state timeline'>{''.join(rows)}</svg>"
     )
-    tasks = [(n, facts.visits[n]) for n in names if facts.definition["States"][n]["Type"] == "Task"]
+    states = all_states(facts.definition)
+    tasks = [(n, facts.visits[n]) for n in names if states[n]["Type"] == "Task"]
     table = "".join(
         f"<tr data-stage='{escape(n)}'><td>{escape(n)}</td><td>{escape(v.status)}</td>"
         f"<td class='num'>{v.count}</td><td class='num'>{v.seconds:.2f}</td>"

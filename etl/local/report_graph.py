@@ -14,6 +14,8 @@ import itertools
 from dataclasses import dataclass, field
 from html import escape
 
+from etl.local.definition import all_states, branch_of
+
 NODE_HEIGHT = 40
 LAYER_GAP = 30
 NODE_GAP = 22
@@ -60,7 +62,12 @@ class Edge:
 
 
 def transitions(definition: dict) -> list[Edge]:
-    """Every transition of the state machine, in the order the definition lists them."""
+    """Every transition of the state machine, in the order the definition lists them.
+
+    A Parallel state leads to the start of each branch; a branch's last states lead to the
+    Parallel state's ``Next``, and its Fail states to the Parallel state's Catch targets
+    (a failed branch fails the Parallel state, which its Catch handles).
+    """
     edges: list[Edge] = []
     seen: set[tuple[str, str]] = set()
 
@@ -69,14 +76,50 @@ def transitions(definition: dict) -> list[Edge]:
             seen.add((source, target))
             edges.append(Edge(source, target, kind))
 
-    for name, state in definition["States"].items():
-        for choice in state.get("Choices", []):
-            add(name, choice.get("Next"), "choice")
-        add(name, state.get("Default"), "default")
-        add(name, state.get("Next"), "next")
-        for catcher in state.get("Catch", []):
-            add(name, catcher.get("Next"), "catch")
+    def walk(states: dict, joins: str | None, catches: list[str]) -> None:
+        for name, state in states.items():
+            for choice in state.get("Choices", []):
+                add(name, choice.get("Next"), "choice")
+            add(name, state.get("Default"), "default")
+            if state.get("Branches"):
+                caught = [c.get("Next") for c in state.get("Catch", [])]
+                for branch in state["Branches"]:
+                    add(name, branch["StartAt"], "next")
+                    walk(branch["States"], state.get("Next"), caught)
+            else:
+                add(name, state.get("Next"), "next")
+            if state.get("End"):
+                add(name, joins, "next")
+            if state["Type"] == "Fail":
+                for target in catches:
+                    add(name, target, "catch")
+            for catcher in state.get("Catch", []):
+                add(name, catcher.get("Next"), "catch")
+
+    walk(definition["States"], None, [])
     return edges
+
+
+def taken_transitions(definition: dict, steps: list[dict]) -> set[tuple[str, str]]:
+    """The transitions a run took, from its steps (``etl.local.history.path_taken``).
+
+    Branches of a Parallel state run at the same time and their steps interleave, so a
+    step's successor is the next step entered in the same branch (or, leaving a branch,
+    outside the Parallel state); a transition counts only if the definition has it.
+    """
+    known = {(e.source, e.target) for e in transitions(definition)}
+    owners = branch_of(definition)
+    taken = set()
+    for position, step in enumerate(steps):
+        name, later = step["state"], [s["state"] for s in steps[position + 1 :]]
+        inside = owners.get(name)
+        candidates = [next((s for s in later if owners.get(s) == inside), None)]
+        if inside:  # leaving the branch: the next state entered outside the Parallel state
+            outer = owners.get(inside[0])
+            candidates.append(next((s for s in later if owners.get(s) == outer), None))
+        candidates += [s for s in later if owners.get(s, ("",))[0] == name]  # branch starts
+        taken |= {(name, target) for target in candidates if (name, target) in known}
+    return taken
 
 
 @dataclass
@@ -93,7 +136,7 @@ class Layout:
 
 def layout(definition: dict) -> Layout:
     """Place every state of ``definition`` (an ASL document) on layers, top to bottom."""
-    states = definition["States"]
+    states = all_states(definition)
     edges = transitions(definition)
     _mark_back_edges(definition["StartAt"], states, edges)
     nodes = {

@@ -15,6 +15,10 @@ Each deployed resource maps to the code it runs in AWS, or to its local stand-in
   on the object of the running execution; the curated crawler has nothing to do (the job
   registers curated tables). A crawler reports RUNNING for ``crawler_running_polls`` polls,
   then READY with its ``LastCrawl``;
+* Glue ``GetTable`` of the raw table -> what the crawl registered for the running
+  execution's object (the local pin, ``etl.stages.landed.registration``), with a
+  ``VersionId`` naming that registration (``registration_version``); the job, given it as
+  ``--raw-table-version``, stops when its object's registration is no longer that version;
 * SNS ``Publish`` -> ``etl.local.notifications.LocalNotifications`` (a file in the lake,
   echoed to the console).
 * CloudWatch ``PutMetricData`` (namespace ``ETL/Pipeline``) -> the lake's metrics file.
@@ -41,9 +45,9 @@ from pathlib import Path
 from botocore.response import StreamingBody
 
 from etl.core import progress
-from etl.core.conventions import DEFAULT_DATASET
+from etl.core.conventions import DEFAULT_DATABASE, DEFAULT_DATASET
 from etl.core.datasets import get_dataset
-from etl.core.errors import one_line
+from etl.core.errors import EtlError, one_line
 from etl.core.metrics import METRIC_NAMESPACE
 from etl.jobs.progress import spark_progress
 from etl.jobs.transform import run_transform_job
@@ -51,7 +55,12 @@ from etl.lambdas import quality_check, validation
 from etl.local import history
 from etl.local.moto_adapter import ACCOUNT, REGION, AwsServiceError, json_payload
 from etl.local.notifications import LocalNotifications
-from etl.stages.landed import discover_landed, validate_landed
+from etl.stages.landed import (
+    discover_landed,
+    registration,
+    registration_version,
+    validate_landed,
+)
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, content_version, keep_current_version
 from etl.storage.metrics import LocalMetricsFile
@@ -87,6 +96,7 @@ class LocalNames:
             "QualityCheckFunctionArn": self.function_arn("data-quality-check"),
             "RawCrawlerName": f"{self.prefix}-raw-crawler",
             "CuratedCrawlerName": f"{self.prefix}-curated-crawler",
+            "GlueDatabaseName": DEFAULT_DATABASE,
             "TransformJobName": f"{self.prefix}-transform",
             "NotificationTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:{self.prefix}-notifications",
             "RawBucketName": self.bucket("raw"),
@@ -124,18 +134,24 @@ class LocalServices:
     _scans: dict[str, _Scan] = field(default_factory=dict)
 
     def handlers(self) -> dict[tuple[str, str], Callable[[dict], dict | None]]:
-        return {
-            ("lambda", "Invoke"): self.invoke,
-            ("s3", "HeadObject"): self.head_object,
-            ("s3", "GetObject"): self.get_object,
-            ("glue", "StartJobRun"): self.start_job_run,
-            ("glue", "GetJobRun"): self.get_job_run,
-            ("glue", "StartCrawler"): self.start_crawler,
-            ("glue", "GetCrawler"): self.get_crawler,
-            ("sns", "Publish"): self.publish,
-            ("cloudwatch", "PutMetricData"): self.put_metric_data,
-            ("stepfunctions", "StartExecution"): self.start_execution,
+        """The answers, looked up when called (a test may wrap one on a running workflow)."""
+        methods = {
+            ("lambda", "Invoke"): "invoke",
+            ("s3", "HeadObject"): "head_object",
+            ("s3", "GetObject"): "get_object",
+            ("glue", "StartJobRun"): "start_job_run",
+            ("glue", "GetJobRun"): "get_job_run",
+            ("glue", "StartCrawler"): "start_crawler",
+            ("glue", "GetCrawler"): "get_crawler",
+            ("glue", "GetTable"): "get_table",
+            ("sns", "Publish"): "publish",
+            ("cloudwatch", "PutMetricData"): "put_metric_data",
+            ("stepfunctions", "StartExecution"): "start_execution",
         }
+        return {call: partial(self._answer, method) for call, method in methods.items()}
+
+    def _answer(self, method: str, params: dict) -> dict | None:
+        return getattr(self, method)(params)
 
     # --- S3 over the lake ------------------------------------------------------------
     def zone_for(self, bucket: str) -> str | None:
@@ -275,6 +291,8 @@ class LocalServices:
             run_date = date.fromisoformat(args["--run-date"]) if args.get("--run-date") else None
             # The version's own copy: its path names the version the job's rows are for.
             source = self.local_uri(args["--source-path"], args.get("--source-version", ""))
+            if args.get("--raw-table-version"):
+                check_raw_table_version(self.lake, dataset, source, args["--raw-table-version"])
             self._job_outcomes[run_id] = job(
                 self.spark_factory(),
                 self.lake,
@@ -326,13 +344,17 @@ class LocalServices:
         crawler.running_polls_left = self.crawler_running_polls if crawls_raw else 0
         return {}
 
-    def _crawl_raw(self) -> None:
+    def _running_object(self) -> str:
+        """The lake path of the running execution's object (the version it was started for)."""
         if not self.current_input:
             raise RuntimeError(
                 "no running execution: the local raw crawler does not know what landed"
             )
         obj = self.current_input["inputData"]
-        uri = self.local_uri(f"s3://{obj['bucket']}/{obj['key']}", obj.get("versionId", ""))
+        return self.local_uri(f"s3://{obj['bucket']}/{obj['key']}", obj.get("versionId", ""))
+
+    def _crawl_raw(self) -> None:
+        uri = self._running_object()
         data_format = validate_landed(uri).dataFormat or "json"
         dataset = get_dataset(self.current_input["dataset"]["name"])
         spark = self.spark_factory()
@@ -350,6 +372,29 @@ class LocalServices:
         if crawler.last_crawl and state == "READY":
             description["LastCrawl"] = dict(crawler.last_crawl)
         return {"Crawler": _json_safe(description)}
+
+    def get_table(self, params: dict) -> dict | None:
+        """The raw table as this execution's crawl registered it, with a ``VersionId``.
+
+        The shared entry may already hold another run's crawl (runs in other processes
+        share the lake); the crawl's own registration is the pin it kept for this object,
+        so the answer is the version this execution's crawl made, as on Glue right after it.
+        """
+        name = ((self.current_input or {}).get("dataset") or {}).get("name")
+        dataset = get_dataset(name) if name else None
+        if dataset is None or params.get("Name") != dataset.raw_table:
+            return None  # not the raw table: moto's Glue answers (EntityNotFound)
+        try:
+            found = registration(LocalCatalog(self.lake), dataset, self._running_object())
+        except KeyError as error:
+            raise AwsServiceError("EntityNotFoundException", str(error)) from None
+        table = {
+            "Name": dataset.raw_table,
+            "DatabaseName": params.get("DatabaseName") or dataset.database,
+            "Parameters": {"classification": found["dataFormat"], **found["parameters"]},
+            "VersionId": registration_version(found),
+        }
+        return {"Table": _json_safe(table)}
 
     # --- SNS ---------------------------------------------------------------------------
     def publish(self, params: dict) -> dict | None:
@@ -375,6 +420,21 @@ class LocalServices:
             raise AwsServiceError("ExecutionAlreadyExists", f"Execution Already Exists: '{name}'")
         self.current_input = json.loads(params.get("input") or "{}")
         return None
+
+
+def check_raw_table_version(lake: Lake, dataset, source: str, version: str) -> None:
+    """Stop the job (before it reads) when ``source``'s registration is no longer the raw
+    table version the workflow recorded after its crawl (``--raw-table-version``)."""
+    try:
+        now = registration_version(registration(LocalCatalog(lake), dataset, source))
+    except KeyError:
+        now = "none"
+    if now != version:
+        raise EtlError(
+            f"raw table {dataset.database}.{dataset.raw_table} version {version}, which this "
+            f"execution's crawl registered for {Path(source).name}, is gone (the catalog now "
+            f"has {now} for it); nothing was written: run the file again to crawl it again"
+        )
 
 
 def key_path(zone: str, key: str) -> Path:

@@ -7,6 +7,8 @@ registered schema, never inferring it again) and ``check_landed_quality`` the qu
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 
 from pyspark.sql import DataFrame, SparkSession
@@ -92,6 +94,15 @@ def registration(catalog: LocalCatalog, dataset: DatasetSpec, uri: str) -> dict:
     parameters = table.get("Parameters", {})
     ddl = columns_to_ddl(columns)  # from the same read
     return {"dataFormat": parameters["dataFormat"], "ddl": ddl, "parameters": parameters}
+
+
+def registration_version(found: dict) -> str:
+    """A version id for a registration (``registration``'s answer): the digest of its format,
+    schema and parameters. The local catalog keeps no table versions; this names what a crawl
+    registered, so the workflow's ``getTable`` answer and the job's read can be compared."""
+    document = {k: found.get(k) for k in ("dataFormat", "ddl", "parameters")}
+    text = json.dumps(document, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
 
 
 def schema_from_sample(catalog: LocalCatalog, dataset: DatasetSpec, uri: str) -> bool:

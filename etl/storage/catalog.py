@@ -269,6 +269,19 @@ class GlueCatalog:
                 f"table {database}.{name} is not in the Glue Data Catalog; run the pipeline first"
             ) from None
 
+    def get_table_version(self, database: str, name: str, version_id: str) -> dict:
+        """The table as it was at ``version_id`` (Glue keeps a version per change)."""
+        try:
+            response = self.glue.get_table_version(
+                DatabaseName=database, TableName=name, VersionId=version_id
+            )
+        except self.glue.exceptions.EntityNotFoundException:
+            raise KeyError(
+                f"version {version_id} of table {database}.{name} is not in the Glue Data "
+                "Catalog (deleted, or the table was re-created)"
+            ) from None
+        return response["TableVersion"]["Table"]
+
     def _ensure_database(self, database: str) -> None:
         with contextlib.suppress(self.glue.exceptions.AlreadyExistsException):
             self.glue.create_database(DatabaseInput={"Name": database})

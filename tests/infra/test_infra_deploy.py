@@ -325,6 +325,7 @@ def test_state_machine_is_the_asl_file_with_every_substitution_filled(aws, outpu
         "QualityCheckFunctionArn": outputs["QualityCheckFunctionArn"],
         "RawCrawlerName": outputs["RawCrawlerName"],
         "CuratedCrawlerName": outputs["CuratedCrawlerName"],
+        "GlueDatabaseName": outputs["GlueDatabaseName"],
         "TransformJobName": outputs["TransformJobName"],
         "NotificationTopicArn": outputs["NotificationTopicArn"],
         "RawBucketName": outputs["RawBucketName"],

@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 from run_support import run_cli
 
-from etl.local.definition import load_definition
+from etl.local.definition import all_states, load_definition
 
 BROWSER_SECONDS = 120
-STATES = list(json.loads(load_definition())["States"])
+STATES = list(all_states(json.loads(load_definition())))  # Parallel branches included
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:

@@ -8,8 +8,14 @@ import re
 
 import pytest
 
-from etl.local.definition import load_definition
-from etl.local.report_graph import Visit, layout, render_svg
+from etl.local.definition import all_states, load_definition
+from etl.local.report_graph import (
+    Visit,
+    layout,
+    render_svg,
+    taken_transitions,
+    transitions,
+)
 
 DEFINITION = json.loads(load_definition())
 
@@ -21,13 +27,14 @@ def drawn():
 
 def test_every_state_is_placed_once(drawn):
     placed = [name for name, node in drawn.nodes.items() if not node.waypoint]
-    assert sorted(placed) == sorted(DEFINITION["States"])
+    assert sorted(placed) == sorted(all_states(DEFINITION))
+    assert {"DiscoverAndCheckQuality", "RunDataDiscovery", "RunDataQualityCheck"} <= set(placed)
 
 
 def test_every_transition_of_the_definition_is_drawn(drawn):
     choices = {
         (name, choice["Next"])
-        for name, state in DEFINITION["States"].items()
+        for name, state in all_states(DEFINITION).items()
         for choice in state.get("Choices", [])
     }
     assert choices <= {(e.source, e.target) for e in drawn.edges}
@@ -84,3 +91,65 @@ def test_visited_states_and_the_taken_transitions_are_marked():
     assert status["RunETLJob"] == "unvisited"
     assert re.search(r'class="edge \w+ taken"[^>]*><title>ValidateInput → CheckValidation', svg)
     assert "http" not in svg  # inline SVG in HTML needs no namespace URL
+
+
+def test_a_parallel_state_forks_to_its_branches_which_join_at_its_next_state():
+    edges = {(e.source, e.target): e.kind for e in transitions(DEFINITION)}
+    assert edges[("DiscoverAndCheckQuality", "RunDataDiscovery")] == "next"
+    assert edges[("DiscoverAndCheckQuality", "RunDataQualityCheck")] == "next"
+    assert edges[("RecordRawTableVersion", "CheckDataQuality")] == "next"
+    assert edges[("RunDataQualityCheck", "CheckDataQuality")] == "next"
+    # a failed branch fails the Parallel state, whose Catch goes on to NotifyFailure
+    assert edges[("CrawlerFailed", "NotifyFailure")] == "catch"
+    assert edges[("DiscoverAndCheckQuality", "NotifyFailure")] == "catch"
+    assert ("DiscoverAndCheckQuality", "CheckDataQuality") not in edges
+
+
+def steps(*names: str) -> list[dict]:
+    return [{"state": name} for name in names]
+
+
+def test_the_transitions_taken_follow_each_branch_through_interleaved_steps():
+    taken = taken_transitions(
+        DEFINITION,
+        steps(
+            "CheckValidation",
+            "DiscoverAndCheckQuality",
+            "RunDataDiscovery",
+            "RunDataQualityCheck",
+            "WaitForCrawler",
+            "CheckCrawlerStatus",
+            "CountCrawlerPoll",
+            "IsCrawlerComplete",
+            "DidCrawlSucceed",
+            "RecordRawTableVersion",
+            "CheckDataQuality",
+        ),
+    )
+    assert {
+        ("CheckValidation", "DiscoverAndCheckQuality"),
+        ("DiscoverAndCheckQuality", "RunDataDiscovery"),
+        ("DiscoverAndCheckQuality", "RunDataQualityCheck"),
+        ("RunDataDiscovery", "WaitForCrawler"),
+        ("RecordRawTableVersion", "CheckDataQuality"),
+        ("RunDataQualityCheck", "CheckDataQuality"),
+    } <= taken
+    assert ("RunDataDiscovery", "RunDataQualityCheck") not in taken
+    assert ("DiscoverAndCheckQuality", "NotifyFailure") not in taken
+
+
+def test_a_failed_branch_is_drawn_through_the_parallel_states_catch():
+    taken = taken_transitions(
+        DEFINITION,
+        steps(
+            "DiscoverAndCheckQuality",
+            "RunDataDiscovery",
+            "RunDataQualityCheck",
+            "DidCrawlSucceed",
+            "CrawlerFailed",
+            "NotifyFailure",
+        ),
+    )
+    assert ("CrawlerFailed", "NotifyFailure") in taken
+    assert ("DiscoverAndCheckQuality", "NotifyFailure") in taken
+    assert ("RunDataQualityCheck", "CheckDataQuality") not in taken

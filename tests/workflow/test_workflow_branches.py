@@ -10,20 +10,27 @@ import pytest
 from workflow_support import states_visited, write_json_lines
 
 from etl.local.moto_adapter import AwsServiceError
+from etl.local.services import default_functions
 
 SEED_SUCCESS_PATH = [
     "ValidateInput",
     "CheckValidation",
-    "RunDataDiscovery",
-    "WaitForCrawler",
-    "CheckCrawlerStatus",
-    "IsCrawlerComplete",
-    "RunDataQualityCheck",
+    "DiscoverAndCheckQuality",
     "CheckDataQuality",
     "RunETLJob",
     "UpdateDataCatalog",
     "NotifySuccess",
 ]
+# The two branches of DiscoverAndCheckQuality, each in its own order (they interleave).
+CRAWLER_BRANCH = [
+    "RunDataDiscovery",
+    "WaitForCrawler",
+    "CheckCrawlerStatus",
+    "IsCrawlerComplete",
+    "DidCrawlSucceed",
+    "RecordRawTableVersion",
+]
+QUALITY_BRANCH = ["RunDataQualityCheck"]
 
 
 def in_order(expected: list[str], visited: list[str]) -> bool:
@@ -43,6 +50,8 @@ def test_a_good_file_visits_the_seed_states_in_order_and_succeeds(
     visited = states_visited(record)
     assert record["execution"]["status"] == "SUCCEEDED"
     assert in_order(SEED_SUCCESS_PATH, visited) and visited[-1] == "Succeeded"
+    for branch in (CRAWLER_BRANCH, QUALITY_BRANCH):
+        assert in_order(["DiscoverAndCheckQuality", *branch, "CheckDataQuality"], visited)
     assert last_notification(lake)["status"] == "SUCCESS"
     assert list(Path(lake.curated_table_path("orders")).rglob("*.parquet"))
 
@@ -110,16 +119,18 @@ def test_the_glue_jobs_own_quality_gate_stopping_it_is_a_quality_failure(
     assert message["reason"] == record["execution"]["cause"]
 
 
-def test_a_crawl_that_fails_goes_to_notify_failure(run_workflow, tmp_path):
+def test_a_crawl_that_fails_goes_to_notify_failure(run_workflow, tmp_path, lake):
     record = run_workflow(write_json_lines(tmp_path / "no_ids.json", [{"name": "x"}] * 3))
     assert record["execution"]["cause"].startswith("Glue.CrawlerFailed: ")
     assert "has no 'id' column" in record["execution"]["cause"]
-    assert states_visited(record)[-4:] == [
-        "DidCrawlSucceed",
-        "CrawlerFailed",
-        "NotifyFailure",
-        "PipelineFailed",
-    ]
+    visited = states_visited(record)
+    assert in_order(["DidCrawlSucceed", "CrawlerFailed", "NotifyFailure"], visited)
+    assert visited[-2:] == ["NotifyFailure", "PipelineFailed"]
+    assert "CheckDataQuality" not in visited
+    # The Parallel state's Catch hands on the branch's Error and Cause, as the Pass state did.
+    error = last_notification(lake)["error"]
+    assert error["Error"] == "Glue.CrawlerFailed"
+    assert json.loads(error["Cause"])["LastCrawl"]["Status"] == "FAILED"
 
 
 def test_a_crawler_that_never_finishes_stops_the_execution_after_60_polls(
@@ -129,7 +140,11 @@ def test_a_crawler_that_never_finishes_stops_the_execution_after_60_polls(
     visited = states_visited(record)
     assert record["execution"]["cause"].startswith("Glue.CrawlerTimeout: ")
     assert visited.count("CheckCrawlerStatus") == 60
-    assert visited[-3:] == ["CrawlerTimedOut", "NotifyFailure", "PipelineFailed"]
+    assert in_order(["CrawlerTimedOut", "NotifyFailure", "PipelineFailed"], visited)
+    assert visited[-2:] == ["NotifyFailure", "PipelineFailed"]
+    assert record["execution"]["cause"] == (
+        "Glue.CrawlerTimeout: crawler etl-local-raw-crawler still not READY after 60 polls"
+    )
 
 
 def test_a_transient_lambda_service_error_is_retried_then_the_run_goes_on(run_workflow, tmp_path):
@@ -204,3 +219,52 @@ def test_events_heard_while_running_are_the_api_history(spark, lake, small_sampl
 
     assert [seconds(e) for e in heard] == pytest.approx([seconds(e) for e in record["events"]])
     assert [e["id"] for e in heard] == list(range(1, len(heard) + 1))
+
+def test_the_crawl_and_the_quality_check_run_at_the_same_time(spark, lake, small_samples):
+    """Each side waits for the other to have started: run one after the other, the first
+    would wait for ever (bounded: the waits time out and the test fails)."""
+    import threading
+
+    from workflow_support import RUN_DATE, local_workflow
+
+    from etl.lambdas import quality_check
+    from etl.storage.lake import land_file
+
+    crawling, scoring = threading.Event(), threading.Event()
+    met = []
+
+    def quality_when_crawling(event, context):
+        scoring.set()
+        met.append(("quality saw the crawl", crawling.wait(timeout=60)))
+        return quality_check.handler(event, context)
+
+    landed = land_file(str(small_samples / "orders.json"), lake)
+    functions = {**default_functions(), "data-quality-check": quality_when_crawling}
+    with local_workflow(spark, lake, functions=functions) as workflow:
+        crawl = workflow.services._crawl_raw  # the local raw crawler's work
+
+        def crawl_when_scoring():
+            crawling.set()
+            met.append(("crawl saw the quality check", scoring.wait(timeout=60)))
+            crawl()
+
+        workflow.services._crawl_raw = crawl_when_scoring
+        record = workflow.run_landed(landed, RUN_DATE)
+    assert sorted(met) == [("crawl saw the quality check", True), ("quality saw the crawl", True)]
+    assert record["execution"]["status"] == "SUCCEEDED"
+
+
+def test_a_quality_lambda_error_in_its_branch_goes_to_notify_failure(
+    run_workflow, small_samples, lake
+):
+    def quality_that_crashes(event, context):
+        raise MemoryError("out of memory")
+
+    functions = {**default_functions(), "data-quality-check": quality_that_crashes}
+    record = run_workflow(small_samples / "orders.json", functions=functions)
+    visited = states_visited(record)
+    assert visited[-2:] == ["NotifyFailure", "PipelineFailed"]
+    assert "RunETLJob" not in visited
+    error = last_notification(lake)["error"]
+    assert error["Error"] == "MemoryError"
+    assert json.loads(error["Cause"])["errorMessage"] == "out of memory"

@@ -35,7 +35,7 @@ job.init(args["JOB_NAME"], args)
 # 04_transform.ipynb, cell 25
 job_run = job_arguments(args)
 lake = job_lake(job_run)
-catalog = job_catalog(lake)
+catalog = job_catalog(lake, job_run)
 dataset = job_dataset(job_run)
 
 # 04_transform.ipynb, cell 26
