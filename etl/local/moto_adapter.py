@@ -183,6 +183,7 @@ def execution_events(execution_arn: str) -> list[dict]:
 
     return get_backend(ACCOUNT, REGION).get_execution_history(execution_arn)["events"]
 
+
 def _serialise_client_creation(session) -> None:
     """One client created at a time from ``session`` (botocore sessions are not thread-safe)."""
     create, lock = session.client, threading.Lock()

@@ -220,6 +220,7 @@ def test_events_heard_while_running_are_the_api_history(spark, lake, small_sampl
     assert [seconds(e) for e in heard] == pytest.approx([seconds(e) for e in record["events"]])
     assert [e["id"] for e in heard] == list(range(1, len(heard) + 1))
 
+
 def test_the_crawl_and_the_quality_check_run_at_the_same_time(spark, lake, small_samples):
     """Each side waits for the other to have started: run one after the other, the first
     would wait for ever (bounded: the waits time out and the test fails)."""
