@@ -76,7 +76,12 @@ def child_env(checkout: Path = ROOT) -> dict[str, str]:
 
 
 class TreeMonitor:
-    """Samples a process tree (Python + JVM) every 50 ms: peak RSS and CPU seconds.
+    """Samples a process tree (Python + JVM) every 50 ms: peak memory and CPU seconds.
+
+    Memory is the tree's proportional set size (PSS): the JVM forks short-lived helpers
+    (Hadoop's local file system runs ``chmod``), and a fork shares its parent's pages until
+    it execs, so summing RSS counted the JVM twice whenever a sample caught one (a 1.1 GB JVM
+    then showed as 2.6 GB).
 
     CPU seconds are the last value seen per process (so a process's final 50 ms may be
     missed); they move far less than wall time when other work loads the machine.
@@ -107,7 +112,7 @@ class TreeMonitor:
             for proc in procs:
                 try:
                     with proc.oneshot():
-                        rss += proc.memory_info().rss
+                        rss += _pss(proc)
                         times = proc.cpu_times()
                 except psutil.Error:
                     continue
@@ -121,6 +126,13 @@ class TreeMonitor:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _pss(proc: psutil.Process) -> int:
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):  # no smaps: RSS, which may double-count
+        return proc.memory_info().rss
 
 
 def timed_process(argv: list[str], checkout: Path = ROOT, timeout: float = 1800.0) -> dict:
@@ -303,7 +315,7 @@ def bench_rows(rows: int, repeat: int, work: Path, before: Path | None, out: dic
         for stage, values in stages.items():
             print_row(f"  {stage}", values, *ratio(stage))
         print_row("CPU s, etl run", summary["etl_run_cpu_s"], f"{summary['cpu_ratio']:.1f}x")
-        print(f"peak RSS of etl run (Python + JVM): {summary['peak_rss_mb']:,} MB")
+        print(f"peak memory (PSS) of etl run (Python + JVM): {summary['peak_rss_mb']:,} MB")
 
 
 def bench_cold_small(repeat: int, work: Path, before: Path | None, out: dict) -> None:
