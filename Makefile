@@ -69,6 +69,7 @@ browser:
 	  echo "warning: no chromium (apt-get install chromium); the report's browser tests skip (fail under CI)"
 
 test: venv node tools browser
+	@mkdir -p $(IPYTHONDIR)  # IPython warns when its folder's parent is missing
 	$(BIN)/python -m pytest -q
 
 lint: venv
