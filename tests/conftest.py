@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Spark session for the whole test run, and throwaway lakes."""
+"""Shared fixtures: one local Spark session for the whole test run, throwaway lakes, and
+moto standing in for S3 with the raw bucket the Lambda tests' events name."""
 
 from __future__ import annotations
 
@@ -13,6 +14,22 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
 RUN_DATE = date(2026, 11, 26)
+
+
+RAW_BUCKET = "raw"  # the bucket of the Lambda tests' events (their modules' BUCKET)
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """An S3 client on moto's in-memory S3 (a stand-in for AWS) holding ``RAW_BUCKET``."""
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # Lambda always sets the region
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=RAW_BUCKET)
+        yield client
 
 
 @pytest.fixture(scope="session")

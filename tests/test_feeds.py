@@ -10,11 +10,9 @@ import io
 import json
 from pathlib import Path
 
-import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from moto import mock_aws
 
 from etl.core import feeds
 from etl.core.datasets import get_dataset
@@ -31,7 +29,7 @@ from etl.storage.publish import source_id
 
 ORDERS = get_dataset("orders")
 RUN_DATE = "2026-11-26"
-BUCKET = "raw"
+BUCKET = "raw"  # the shared ``s3`` fixture's bucket (tests/conftest.py)
 HEADER = "id,name,email,region_code,status,quantity,price,amount,created_date,channel"
 
 
@@ -148,15 +146,6 @@ def test_concatenated_gzip_members_read_as_one_stream():
     body = gzip.compress(json_lines([order(1)])) + gzip.compress(json_lines([order(2)]))
     content = b"".join(feeds.gunzip([body[:7], body[7:]], max_bytes=1 << 20))
     assert content == json_lines([order(1), order(2)])
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def lambda_event(key: str, data_format: str = "") -> dict:

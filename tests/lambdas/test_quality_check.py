@@ -13,25 +13,14 @@ import json
 import random
 import tracemalloc
 
-import boto3
 import orjson
 import pytest
-from moto import mock_aws
 
 from etl.core.datasets import get_dataset
 from etl.lambdas import quality_check as qc
 from etl.stages.validate import HEAD_BYTES
 
-BUCKET = "raw"
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+BUCKET = "raw"  # the shared ``s3`` fixture's bucket (tests/conftest.py)
 
 
 def score(s3, key: str, body: bytes, data_format: str) -> dict:

@@ -6,23 +6,13 @@ import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from etl.core.datasets import get_dataset
 from etl.lambdas import quality_check, validation
 
 ORDERS = get_dataset("orders")
 
-BUCKET = "raw"
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # Lambda always sets the region
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+BUCKET = "raw"  # the shared ``s3`` fixture's bucket (tests/conftest.py)
 
 
 def event(key: str, data_format: str = "") -> dict:
@@ -85,7 +75,6 @@ def test_a_file_of_mostly_nulls_scores_below_the_threshold_with_a_reason(s3):
 
 def test_the_score_is_put_as_the_data_quality_score_metric(s3):
     """moto stands in for CloudWatch; the monitoring stack alarms on this metric."""
-    import boto3
 
     key = put(s3, "incoming/ok.json", b'{"id": 1, "status": "ACTIVE"}\n')
     score = quality_check.handler(event(key, "json"), None)["qualityScore"]
