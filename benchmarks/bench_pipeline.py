@@ -48,17 +48,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN_DATE = date(2026, 11, 26)
 TARGETS = {"whole": 16.0, "RunDataQualityCheck": 4.0, "RunETLJob": 9.0}
 COLD_TARGET = 1.6
-# The crawler is a Task, a Wait/poll loop and a version read: one stage, from the start of
-# the first to the end of the last (its branch's wall time; the quality check runs beside it).
-CRAWLER_STATES = (
-    "RunDataDiscovery",
-    "WaitForCrawler",
-    "CheckCrawlerStatus",
-    "CountCrawlerPoll",
-    "IsCrawlerComplete",
-    "DidCrawlSucceed",
-    "RecordRawTableVersion",
-)
 BARE_PYSPARK = (
     "from pyspark.sql import SparkSession\n"
     "spark = SparkSession.builder.master('local[*]').appName('bare').getOrCreate()\n"
@@ -213,6 +202,15 @@ def etl_run(source: Path, lake: Path, checkout: Path = ROOT) -> dict:
     return {**run, "states": state_seconds(record), "lake": str(lake)}
 
 
+def crawler_states() -> set[str]:
+    """The states of the definition's crawler branch (its Task, Wait/poll loop and version
+    read), timed as one stage: from the start of the first to the end of the last."""
+    from etl.local.definition import branch_of, load_definition
+
+    owners = branch_of(json.loads(load_definition()))
+    return {state for state, owner in owners.items() if owner == owners["RunDataDiscovery"]}
+
+
 def state_seconds(record: dict) -> dict[str, float]:
     """Seconds per stage from an execution history: Task and Parallel states (repeated
     visits summed), the crawler's states as one stage (its span), and the whole execution."""
@@ -220,8 +218,9 @@ def state_seconds(record: dict) -> dict[str, float]:
 
     stages: dict[str, float] = {}
     crawl: list[datetime] = []
+    crawler = crawler_states()
     for step in path_taken(record["events"]):
-        if step["state"] in CRAWLER_STATES:
+        if step["state"] in crawler:
             crawl += [_moment(step["entered"]), _moment(step["exited"] or step["entered"])]
         elif step["type"] in ("Task", "Parallel"):
             stages[step["state"]] = stages.get(step["state"], 0.0) + (step["seconds"] or 0.0)
