@@ -222,19 +222,25 @@ def s3_run(version: str) -> JobRun:
     )
 
 
-def test_the_deployed_job_reads_the_current_object_only_when_it_is_its_version(monkeypatch):
+@pytest.fixture
+def versioned_raw(monkeypatch):
+    """An S3 client on moto (a stand-in for AWS) with a versioned raw bucket, ``etl-raw``."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="etl-raw")
         s3.put_bucket_versioning(Bucket="etl-raw", VersioningConfiguration={"Status": "Enabled"})
-        key = "incoming/orders.json"
-        day_1 = s3.put_object(Bucket="etl-raw", Key=key, Body=b"day 1\n")["VersionId"]
-        day_2 = s3.put_object(Bucket="etl-raw", Key=key, Body=b"day 2\n")["VersionId"]
-        lake = Lake.s3("s3://etl-raw", "s3://etl-curated", "s3://etl-analytics")
-        assert job_source(s3_run(day_2), lake) == "s3://etl-raw/incoming/orders.json"
-        with pytest.raises(EtlError, match=f"is now version {day_2}, not {day_1}"):
-            job_source(s3_run(day_1), lake)
+        yield s3
+
+
+def test_the_deployed_job_reads_the_current_object_only_when_it_is_its_version(versioned_raw):
+    key = "incoming/orders.json"
+    day_1 = versioned_raw.put_object(Bucket="etl-raw", Key=key, Body=b"day 1\n")["VersionId"]
+    day_2 = versioned_raw.put_object(Bucket="etl-raw", Key=key, Body=b"day 2\n")["VersionId"]
+    lake = Lake.s3("s3://etl-raw", "s3://etl-curated", "s3://etl-analytics")
+    assert job_source(s3_run(day_2), lake) == "s3://etl-raw/incoming/orders.json"
+    with pytest.raises(EtlError, match=f"is now version {day_2}, not {day_1}"):
+        job_source(s3_run(day_1), lake)
 
 
 # --- end to end: etl run ------------------------------------------------------------------
@@ -285,21 +291,16 @@ def test_the_run_summary_names_the_source_key_and_version():
 
 
 # --- the Lambdas read the version their execution is for ---------------------------------
-def test_the_lambdas_read_the_execution_version_not_a_newer_one(monkeypatch):
+def test_the_lambdas_read_the_execution_version_not_a_newer_one(versioned_raw):
     from etl.lambdas import quality_check, validation
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket="etl-raw")
-        s3.put_bucket_versioning(Bucket="etl-raw", VersioningConfiguration={"Status": "Enabled"})
-        key = "incoming/orders.json"
-        day_1 = b'{"id": 1}\n{"id": 2}\n{"id": 3}\n'
-        first = s3.put_object(Bucket="etl-raw", Key=key, Body=day_1)["VersionId"]
-        s3.put_object(Bucket="etl-raw", Key=key, Body=b"not json at all")  # lands next
-        event = {"inputData": {"bucket": "etl-raw", "key": key, "versionId": first}}
-        checked = validation.handler(event)
-        scored = quality_check.handler(event | {"validationResult": checked})
+    key = "incoming/orders.json"
+    day_1 = b'{"id": 1}\n{"id": 2}\n{"id": 3}\n'
+    first = versioned_raw.put_object(Bucket="etl-raw", Key=key, Body=day_1)["VersionId"]
+    versioned_raw.put_object(Bucket="etl-raw", Key=key, Body=b"not json at all")  # lands next
+    event = {"inputData": {"bucket": "etl-raw", "key": key, "versionId": first}}
+    checked = validation.handler(event)
+    scored = quality_check.handler(event | {"validationResult": checked})
     assert checked["isValid"] and checked["fileSize"] == len(day_1)
     assert scored["totalRecords"] == 3
 
