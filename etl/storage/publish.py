@@ -563,15 +563,23 @@ def _data_files(location: str | None) -> list[str]:
 def _partition_of(table_path: str, location: str, depth: int) -> str | None:
     """``k=v/…`` of a partition location inside the table (a version or the folder)."""
     base = table_path.rstrip("/") + "/"
-    if not location.startswith(base):
+    split = _in_partition(location[len(base) :], depth) if location.startswith(base) else None
+    if split is None:
         return None
-    segments = location[len(base) :].strip("/").split("/")
-    folders, rest = segments[:depth], segments[depth:]
-    if len(folders) != depth or not all("=" in s for s in folders):
-        return None
+    folders, rest = split
     if rest and (len(rest) > 1 or not rest[0].startswith(VERSION_PREFIX)):
         return None
     return "/".join(folders)
+
+
+def _in_partition(path: str, depth: int) -> tuple[list[str], list[str]] | None:
+    """The ``k=v`` folders of a path inside a table and what follows them; None when the
+    path is not inside a partition."""
+    segments = path.strip("/").split("/")
+    folders, rest = segments[:depth], segments[depth:]
+    if len(folders) != depth or not all("=" in s for s in folders):
+        return None
+    return folders, rest
 
 
 def _stamp_of(location: str) -> str:
@@ -611,10 +619,10 @@ def collect_garbage(
     for info in infos:
         if info.type != pafs.FileType.File:
             continue
-        segments = info.path[len(root) :].strip("/").split("/")
-        folders, rest = segments[:depth], segments[depth:]
-        if len(folders) != depth or not all("=" in s for s in folders) or not rest:
+        split = _in_partition(info.path[len(root) :], depth)
+        if split is None or not split[1]:
             continue
+        folders, rest = split
         partition = "s3://" + "/".join([root, *folders])
         if len(rest) == 1 and rest[0].endswith(RETIRED_SUFFIX):
             stem = rest[0].removesuffix(RETIRED_SUFFIX)
