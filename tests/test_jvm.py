@@ -22,13 +22,16 @@ def option(options: list[str], prefix: str) -> str | None:
 
 
 def test_a_small_input_gets_only_the_quick_jit_tier(cache):
-    assert "-XX:TieredStopAtLevel=1" in jvm.java_options(jvm.SMALL_INPUT_BYTES - 1)
+    options = jvm.java_options(jvm.SMALL_INPUT_BYTES - 1)
+    assert "-XX:TieredStopAtLevel=1" in options
+    assert jvm.SMALL_INLINING_BUDGET not in options  # no optimising compiler to budget
 
 
 @pytest.mark.parametrize("size", [jvm.SMALL_INPUT_BYTES, 450 << 20, None])
 def test_a_big_or_unknown_input_keeps_the_optimising_compiler(cache, size):
     options = jvm.java_options(size)
     assert "-XX:TieredStopAtLevel=1" not in options
+    assert jvm.SMALL_INLINING_BUDGET in options
     assert "-XX:+UseParallelGC" in options
 
 
