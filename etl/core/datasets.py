@@ -130,8 +130,10 @@ def validate_document(document: dict, where: str) -> None:
 
 # jsonschema imports every optional format checker it finds installed. One of them,
 # rfc3987-syntax (pulled into the environment by Jupyter's jsonschema[format-nongpl]),
-# compiles 38 grammars as it is imported: 1.3 of the 1.4 s that importing jsonschema took,
-# in every `etl run`. The dataset schema checks no formats, so that checker is not loaded.
+# compiles 38 grammars as it is imported: 1.3 of the 1.4 s that importing jsonschema takes.
+# The dataset schema checks no formats, so that checker is not loaded. The `etl` command
+# already keeps the module out of its whole process (etl/cli/main.py); this is for the rest
+# that reads a spec: a notebook's kernel, a papermill run, library use, the tests.
 _UNUSED_FORMAT_CHECKER = "rfc3987_syntax"
 
 
