@@ -25,6 +25,10 @@ interleaved so that load from other processes hits both alike.
 
 ``--spark-stages`` adds the in-process breakdown of the Spark work (discover, quality
 profile, GX suite, transform+load) with the number of Spark jobs each runs.
+
+Each run's lake (1-2 GB at 2 M rows) and DuckDB's output are deleted once measured, and a
+scratch folder the benchmark made itself at the end; ``--keep-lakes`` keeps them (to look at
+a run with ``etl executions show --lake``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -183,7 +188,9 @@ def duckdb_transform(source: Path, out: Path) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     with duckdb.connect() as connection:
         connection.sql(DUCKDB_TRANSFORM.format(src=source, out=out))
-    return {"seconds": time.perf_counter() - started, "cpu_s": time.process_time() - cpu}
+    seconds, cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    done_with(out)
+    return {"seconds": seconds, "cpu_s": cpu_s}
 
 
 # --- one `etl run` -------------------------------------------------------------------------
@@ -191,7 +198,7 @@ def duckdb_transform(source: Path, out: Path) -> dict:
 
 def etl_run(source: Path, lake: Path, checkout: Path = ROOT) -> dict:
     """One `etl run` of ``checkout`` in a fresh process: wall/CPU seconds, peak RSS, and
-    seconds per state from the execution history it saved."""
+    seconds per state from the execution history it saved (then the lake is ``done_with``)."""
     argv = [sys.executable, "-m", "etl.cli", "run", str(source), "--lake", str(lake)]
     argv += ["--run-date", RUN_DATE.isoformat(), "--json"]
     run = timed_process(argv, checkout)
@@ -199,7 +206,18 @@ def etl_run(source: Path, lake: Path, checkout: Path = ROOT) -> dict:
     if result["status"] != "SUCCEEDED":
         raise RuntimeError(f"etl run ended {result['status']}: {result.get('error')}")
     record = json.loads((lake / "_system/executions" / f"{result['run_id']}.json").read_text())
-    return {**run, "states": state_seconds(record), "lake": str(lake)}
+    return {**run, "states": state_seconds(record), "lake": done_with(lake)}
+
+
+KEEP_LAKES = False  # --keep-lakes
+
+
+def done_with(folder: Path) -> str | None:
+    """Delete a measured run's ``folder`` unless ``--keep-lakes``; its path if kept."""
+    if KEEP_LAKES:
+        return str(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def crawler_states() -> set[str]:
@@ -264,7 +282,7 @@ def summarise_runs(runs: list[dict]) -> dict:
         "etl_run_cpu_s": spread([r["cpu_s"] for r in runs]),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         "stages_s": per_state(runs),
-        "lakes": [r["lake"] for r in runs],
+        "lakes": [r["lake"] for r in runs if r["lake"]],
     }
 
 
@@ -401,6 +419,7 @@ def bench_spark_stages(rows: int, work: Path, out: dict) -> None:
             discover(spark, catalog, orders, landed, "json")
         with stage(f"Glue job ({run})"):
             run_transform_job(spark, lake, catalog, orders, landed, RUN_DATE, f"bench-{run}")
+        done_with(Path(lake.system).parent)
     out["spark_stages"] = [{"stage": n, "seconds": round(s, 2), "jobs": j} for n, s, j in results]
     print(f"\nSpark stages in one process ({rows:,} rows; start-up excluded)")
     for name, seconds, jobs in results:
@@ -415,6 +434,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--work", default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--keep-lakes", action="store_true", help="keep each run's lake")
     parser.add_argument(
         "--before",
         type=Path,
@@ -424,6 +444,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.rows is None and not args.cold_small:
         parser.error("give --rows N and/or --cold-small")
+    global KEEP_LAKES
+    KEEP_LAKES = args.keep_lakes
     work = Path(args.work or tempfile.mkdtemp(prefix="etl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     out: dict = {"cores": os.cpu_count(), "load_average": os.getloadavg()}
@@ -438,6 +460,8 @@ def main() -> None:
     print(f"load average before/after: {out['load_average']} / {out['load_average_after']}")
     if args.json:
         print(json.dumps(out, indent=2))
+    if args.work is None:  # a scratch folder of its own: generated files too
+        done_with(work)
 
 
 if __name__ == "__main__":
