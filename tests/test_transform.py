@@ -174,6 +174,18 @@ def test_a_value_that_does_not_cast_is_a_rejection_never_a_silent_null(spark):
     assertDataFrameEqual(rules_of(df, spec), expected)
 
 
+def test_a_feed_column_named_like_the_checks_own_columns_is_kept_as_it_was(spark):
+    # The rules compute each converted value once, in a column of their own: its name must
+    # not take the place of one the feed has.
+    spec = DatasetSpec("t", columns=(Column("amount", "double"),))
+    df = spark.createDataFrame([("1.5", "x"), ("abc", "y")], "amount string, _converted_0 string")
+    expected = spark.createDataFrame(
+        [("1.5", "x", None), ("abc", "y", "cast:amount")],
+        "amount string, _converted_0 string, _rejected_by string",
+    )
+    assertDataFrameEqual(rules_of(df, spec), expected)
+
+
 def test_an_integer_column_rejects_values_with_a_fraction_instead_of_truncating_them(spark):
     spec = DatasetSpec("t", columns=(Column("id", "bigint"),))
     df = spark.createDataFrame([("1.0",), ("1.5",), ("7",), ("7.25",)], "id string")

@@ -291,21 +291,21 @@ def rejection_rules(
     df: DataFrame,
     dataset: DatasetSpec,
     run_date: date,
-    converted_values: dict[str, SparkColumn] | None = None,
+    computed: dict[str, SparkColumn] | None = None,
 ) -> list[tuple[str, SparkColumn]]:
     """``(rule, condition)`` for each rule of the dataset, in the order they are checked.
 
     Conditions are never null, and they read the raw values as ``curate`` converts them
     (null markers, casts, formats, composed timestamps), so a record passes here exactly
-    when its curated values are what the rules allow. ``converted_values`` may give a
-    converted column's value already computed (``converted_values``, the function).
+    when its curated values are what the rules allow. ``computed`` may give converted
+    columns' values already computed (``converted_values``).
     """
     converted = [c for c in dataset.columns if c.type != "string" or c.format]
     accepted = [c for c in dataset.columns if c.accepted_values]
     _require(df, *dataset.key, *(c.name for c in (*accepted, *converted)))
     raw = {name: _without_markers(df, name, dataset.null_markers) for name in df.columns}
     typed = {c.name: typed_value(c, raw[c.name]) for c in dataset.columns if c.name in raw}
-    typed |= converted_values or {}
+    typed |= computed or {}
     rules = [(f"null_key:{k}", raw[k].isNull()) for k in dataset.key]
     for column in accepted:
         allowed = normalised(column, raw[column.name]).isin(list(column.accepted_values))
@@ -359,6 +359,16 @@ def converted_values(df: DataFrame, dataset: DatasetSpec) -> dict[str, SparkColu
     }
 
 
+def _unused_names(df: DataFrame, prefix: str, n: int) -> list[str]:
+    """``n`` column names ``prefix<i>`` that ``df`` does not have (a feed may name anything)."""
+    names, i = [], 0
+    while len(names) < n:
+        if f"{prefix}{i}" not in df.columns:
+            names.append(f"{prefix}{i}")
+        i += 1
+    return names
+
+
 def mark_rejections(dataset: DatasetSpec, run_date: date) -> Transform:
     """Add ``_rejected_by``: the first rule the record breaks (null if none), computed in
     one projection from the record's own values.
@@ -370,7 +380,7 @@ def mark_rejections(dataset: DatasetSpec, run_date: date) -> Transform:
 
     def _transform(df: DataFrame) -> DataFrame:
         values = converted_values(df, dataset)
-        hidden = {name: f"_converted_{i}" for i, name in enumerate(values)}
+        hidden = dict(zip(values, _unused_names(df, "_converted_", len(values)), strict=True))
         with_values = df.withColumns({hidden[name]: value for name, value in values.items()})
         computed = {name: F.col(column) for name, column in hidden.items()}
         rule = first_broken_rule(rejection_rules(with_values, dataset, run_date, computed))
