@@ -32,6 +32,16 @@ def s3(monkeypatch):
         yield client
 
 
+@pytest.fixture(scope="module")
+def s3_lake_bucket():
+    """moto's S3 (a stand-in for AWS) with the S3 lake tests' bucket (``s3_support``), one
+    per test module; ``s3_support.fresh_lake`` gives each test a clean table in it."""
+    from s3_support import moto_bucket
+
+    with moto_bucket() as s3:
+        yield s3
+
+
 @pytest.fixture(scope="session")
 def spark():
     """The one Spark session of the test run (fewer shuffle partitions: test data is tiny)."""

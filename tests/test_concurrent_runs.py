@@ -12,10 +12,10 @@ import os
 import queue
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from process_support import lines_of
 
 from etl.local.samples.orders import generate_orders, write_csv, write_json_lines
 from etl.storage.lake import Lake, land_file, raw_versions
@@ -54,21 +54,6 @@ def etl_json(lake: Path, *argv: str):
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
-
-
-def lines_of(stream, into: queue.Queue) -> threading.Thread:
-    """Every line of ``stream`` (or of the FIFO at that path) into ``into``: a thread, so the
-    test waits with a bound even while opening a FIFO blocks."""
-
-    def pump() -> None:
-        lines = open(stream, encoding="utf-8") if isinstance(stream, str) else stream  # noqa: SIM115
-        for line in lines:
-            into.put(line)
-        into.put(None)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    return thread
 
 
 def wait_for(lines: queue.Queue, text: str, seen: list[str]) -> str:

@@ -15,7 +15,7 @@ import json
 
 import pytest
 from pyspark.sql.types import StructField, StructType
-from s3_support import BUCKET, DAY, HOUR, TABLE, fresh_lake, moto_bucket, object_keys, parquet
+from s3_support import BUCKET, DAY, HOUR, TABLE, fresh_lake, object_keys, parquet
 
 from etl.core.errors import EtlError
 from etl.storage.publish import (
@@ -30,15 +30,9 @@ from etl.storage.publish import (
 )
 
 
-@pytest.fixture(scope="module")
-def aws():
-    with moto_bucket() as s3:
-        yield s3
-
-
 @pytest.fixture
-def lake(aws):
-    with fresh_lake(aws) as lake:
+def lake(s3_lake_bucket):
+    with fresh_lake(s3_lake_bucket) as lake:
         yield lake
 
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from s3_support import BUCKET, HOUR, TABLE, fresh_lake, moto_bucket, object_keys
+from s3_support import BUCKET, HOUR, TABLE, fresh_lake, object_keys
 
 from etl.storage.publish import claim_staging
 
@@ -52,15 +52,9 @@ STEPS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def aws():
-    with moto_bucket() as s3:
-        yield s3
-
-
 @pytest.fixture
-def lake(aws):
-    with fresh_lake(aws) as lake:
+def lake(s3_lake_bucket):
+    with fresh_lake(s3_lake_bucket) as lake:
         lake.publish("a.json", {26: [1, 2], 27: [3]})
         lake.publish("b.json", {26: [5], 27: [6]})
         assert lake.seen() == OLD

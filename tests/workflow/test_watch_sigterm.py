@@ -12,27 +12,15 @@ import os
 import queue
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from process_support import lines_of
 
 from etl.local.samples.orders import generate_orders, write_json_lines
 from etl.storage.lake import Lake, land_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300  # seconds: the execution may start Spark on a busy 2-core machine
-
-
-def lines_into(stream, into: queue.Queue) -> None:
-    """Every line of ``stream`` (or of the FIFO at that path) into ``into``, from a thread,
-    so the test waits with a bound even while opening a FIFO blocks."""
-
-    def pump() -> None:
-        lines = open(stream, encoding="utf-8") if isinstance(stream, str) else stream  # noqa: SIM115
-        for line in lines:
-            into.put(line)
-        into.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
 
 
 def test_sigterm_during_an_execution_of_etl_watch_records_it_aborted(tmp_path):
@@ -56,9 +44,9 @@ def test_sigterm_during_an_execution_of_etl_watch_records_it_aborted(tmp_path):
         text=True,
     )
     errors: queue.Queue = queue.Queue()
-    lines_into(watch.stderr, errors)
+    lines_of(watch.stderr, errors)
     paused: queue.Queue = queue.Queue()
-    lines_into(f"{channel}.out", paused)
+    lines_of(f"{channel}.out", paused)
     try:
         assert (paused.get(timeout=TIMEOUT) or "").startswith("locked")
         watch.terminate()  # SIGTERM, as a service manager stopping the watch would
