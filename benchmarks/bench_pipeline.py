@@ -23,6 +23,13 @@ such row.
 PySpark start + one tiny job + stop in the same interpreter (target ratio <= 1.6), the two
 interleaved so that load from other processes hits both alike.
 
+``--spark-server`` adds a third subject to both: this checkout's ``etl run`` using a warm
+Spark server (``etl spark start``, state in the scratch folder), after ``--server-warm-up``
+unmeasured runs, interleaved with the others. Its CPU and memory include the server's JVM
+(CPU: what it used during the run; memory: its whole PSS, heap kept from earlier runs
+included). Every other subject runs with ``ETL_SPARK_SERVER=off``: a server the user keeps
+running must not serve the cold runs.
+
 ``--spark-stages`` adds the in-process breakdown of the Spark work (discover, quality
 profile, GX suite, transform+load) with the number of Spark jobs each runs.
 
@@ -44,7 +51,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -62,11 +71,22 @@ BARE_PYSPARK = (
 )
 
 
-def child_env(checkout: Path = ROOT) -> dict[str, str]:
-    """The environment of the processes we time: ``checkout`` first on the path."""
+@dataclass(frozen=True)
+class Subject:
+    """What is timed: a checkout's ``etl run``, in a JVM of its own or in a Spark server's."""
+
+    checkout: Path = ROOT
+    server: Path | None = None  # the Spark server's state folder (``ETL_SPARK_SERVER``)
+
+
+def child_env(subject: Subject = Subject()) -> dict[str, str]:
+    """The environment of the processes we time: the checkout first on the path, and the
+    Spark server only for the subject that uses it."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(checkout), env.get("PYTHONPATH")) if p)
+    path = (str(subject.checkout), env.get("PYTHONPATH"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in path if p)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    env["ETL_SPARK_SERVER"] = str(subject.server) if subject.server else "off"
     return env
 
 
@@ -87,16 +107,20 @@ class TreeMonitor:
     missed); they move far less than wall time when other work loads the machine.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, also: tuple[int, ...] = ()) -> None:
         self.pid = pid
         self.peak = 0
         self._cpu: dict[int, float] = {}
+        # Processes outside the tree that work for it (a Spark server's JVM): their CPU
+        # seconds count from now.
+        self._also = [psutil.Process(p) for p in also]
+        self._before = {p.pid: sum(p.cpu_times()[:2]) for p in self._also}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     @property
     def cpu_seconds(self) -> float:
-        return sum(self._cpu.values())
+        return sum(self._cpu.values()) - sum(self._before.values())
 
     def _sample(self) -> None:
         try:
@@ -107,7 +131,7 @@ class TreeMonitor:
             if self._stop.wait(0.05):
                 return
             try:
-                procs = [root, *root.children(recursive=True)]
+                procs = [root, *root.children(recursive=True), *self._also]
             except psutil.Error:
                 continue
             memory = tick % MEMORY_EVERY == 0
@@ -141,19 +165,21 @@ def _pss(proc: psutil.Process) -> int:
         return proc.memory_info().rss
 
 
-def timed_process(argv: list[str], checkout: Path = ROOT, timeout: float = 1800.0) -> dict:
-    """Run ``argv`` in ``checkout``: wall and CPU seconds and peak RSS (MB) of its process
-    tree, and its stdout."""
+def timed_process(argv: list[str], subject: Subject = Subject(), timeout: float = 1800.0) -> dict:
+    """Run ``argv`` in the subject's checkout: wall and CPU seconds and peak memory (MB) of
+    its process tree (and of the Spark server's JVM, for a subject using one), and its stdout.
+    """
+    also = (server_state(subject.server)["jvm_pid"],) if subject.server else ()
     started = time.perf_counter()
     with subprocess.Popen(
         argv,
-        cwd=checkout,
-        env=child_env(checkout),
+        cwd=subject.checkout,
+        env=child_env(subject),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     ) as process:
-        with TreeMonitor(process.pid) as monitor:
+        with TreeMonitor(process.pid, also) as monitor:
             out, err = process.communicate(timeout=timeout)
         seconds = time.perf_counter() - started
     if process.returncode != 0:
@@ -208,20 +234,23 @@ def duckdb_transform(source: Path, out: Path) -> dict:
 # --- one `etl run` -------------------------------------------------------------------------
 
 
-def etl_run(source: Path, lake: Path, checkout: Path = ROOT) -> dict:
-    """One `etl run` of ``checkout`` in a fresh process: wall/CPU seconds, peak RSS, and
+def etl_run(source: Path, lake: Path, subject: Subject = Subject()) -> dict:
+    """One `etl run` of the subject in a fresh process: wall/CPU seconds, peak memory, and
     seconds per state from the execution history it saved (then the lake is ``done_with``)."""
     argv = [sys.executable, "-m", "etl.cli", "run", str(source), "--lake", str(lake)]
     argv += ["--run-date", RUN_DATE.isoformat(), "--json"]
-    run = timed_process(argv, checkout)
+    run = timed_process(argv, subject)
     result = json.loads(run.pop("stdout"))
     if result["status"] != "SUCCEEDED":
         raise RuntimeError(f"etl run ended {result['status']}: {result.get('error')}")
+    if subject.server and "Spark server" not in result.get("spark", ""):
+        raise RuntimeError(f"etl run did not use the Spark server: {result.get('spark')}")
     record = json.loads((lake / "_system/executions" / f"{result['run_id']}.json").read_text())
     return {**run, "states": state_seconds(record), "lake": done_with(lake)}
 
 
 KEEP_LAKES = False  # --keep-lakes
+WARM_UP_RUNS = 1  # --server-warm-up
 
 
 def done_with(folder: Path) -> str | None:
@@ -283,9 +312,45 @@ def print_row(label: str, values: list[float], ratio: str = "", target: str = ""
     print(LINE.format(label, *(f"{v:.2f}" for v in values), ratio, target))
 
 
-def subjects(before: Path | None) -> dict[str, Path]:
-    """The checkouts to time: this one, and the ``--before`` one if given."""
-    return {"after": ROOT, "before": before} if before else {"this checkout": ROOT}
+def subjects(before: Path | None, server: Path | None) -> dict[str, Subject]:
+    """What to time: this checkout, the ``--before`` one if given, and this one in a Spark
+    server if one was started."""
+    found = (
+        {"after": Subject(), "before": Subject(before)} if before else {"this checkout": Subject()}
+    )
+    if server:
+        found["this checkout, warm Spark server"] = Subject(ROOT, server)
+    return found
+
+
+def server_state(folder: Path) -> dict:
+    """The state a Spark server recorded in ``folder`` (one server per folder here)."""
+    (state,) = folder.glob("server-*.json")
+    return json.loads(state.read_text())
+
+
+@contextmanager
+def spark_server(work: Path, enabled: bool) -> Iterator[Path | None]:
+    """A Spark server of the benchmark's own, with its state under ``work`` (None if not
+    ``enabled``); stopped at the end."""
+    if not enabled:
+        yield None
+        return
+    folder = work / "spark-server"
+    command = [sys.executable, "-m", "etl.cli", "spark"]
+    env = child_env(Subject(ROOT, folder))
+    subprocess.run([*command, "start", "--idle-minutes", "60"], env=env, check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run([*command, "stop"], env=env, check=True)
+
+
+def warm_up(subject: Subject, source: Path, work: Path, runs: int) -> None:
+    """Unmeasured runs of the subject on ``source``, for a Spark server's JVM to warm up."""
+    for attempt in range(1, runs + 1):
+        run = etl_run(source, work / f"lake-{time.time_ns()}", subject)
+        print(f"warm-up {attempt}/{runs}: {run['seconds']:.1f}s", file=sys.stderr)
 
 
 def summarise_runs(runs: list[dict]) -> dict:
@@ -298,7 +363,7 @@ def summarise_runs(runs: list[dict]) -> dict:
     }
 
 
-def bench_rows(rows: int, repeat: int, work: Path, before: Path | None, out: dict) -> None:
+def bench_rows(rows: int, repeat: int, work: Path, choice: dict[str, Subject], out: dict) -> None:
     source = work / f"orders_{rows}.json"
     if not source.exists():
         print(f"generating {rows:,} rows -> {source}", file=sys.stderr)
@@ -306,13 +371,15 @@ def bench_rows(rows: int, repeat: int, work: Path, before: Path | None, out: dic
 
         write_json_lines(generate_orders(rows, RUN_DATE), source)
     size_mb = source.stat().st_size / 2**20
-    checkouts = subjects(before)
+    checkouts = choice
     runs: dict[str, list[dict]] = {name: [] for name in checkouts}
+    for subject in (s for s in checkouts.values() if s.server):
+        warm_up(subject, source, work, WARM_UP_RUNS)
     duck = []
     for attempt in range(1, repeat + 1):
         duck.append(duckdb_transform(source, work / f"duck-{time.time_ns()}"))
-        for name, checkout in checkouts.items():
-            runs[name].append(etl_run(source, work / f"lake-{time.time_ns()}", checkout))
+        for name, subject in checkouts.items():
+            runs[name].append(etl_run(source, work / f"lake-{time.time_ns()}", subject))
         print(
             f"run {attempt}/{repeat}: DuckDB {duck[-1]['seconds']:.2f}s, etl run "
             + ", ".join(f"{n} {r[-1]['seconds']:.1f}s" for n, r in runs.items()),
@@ -338,7 +405,7 @@ def bench_rows(rows: int, repeat: int, work: Path, before: Path | None, out: dic
                 return "", ""
             return f"{ratios[stage]:.1f}x", f"<={TARGETS[stage]:g}x"
 
-        print(f"\n{name}: {checkouts[name]}")
+        print(f"\n{name}: {checkouts[name].checkout}")
         print(LINE.format("seconds", "median", "min", "max", "/ DuckDB", "target"))
         print_row("etl run (whole process)", summary["etl_run_s"], *ratio("whole"))
         for stage, values in stages.items():
@@ -347,20 +414,22 @@ def bench_rows(rows: int, repeat: int, work: Path, before: Path | None, out: dic
         print(f"peak memory (PSS) of etl run (Python + JVM): {summary['peak_rss_mb']:,} MB")
 
 
-def bench_cold_small(repeat: int, work: Path, before: Path | None, out: dict) -> None:
+def bench_cold_small(repeat: int, work: Path, choice: dict[str, Subject], out: dict) -> None:
     from etl.local.samples.orders import write_samples
 
     sample = work / "sample-1000"
     if not (sample / "orders.json").exists():
         write_samples(sample, rows=1000, as_of=RUN_DATE)
-    checkouts = subjects(before)
+    checkouts = choice
     runs: dict[str, list[dict]] = {name: [] for name in checkouts}
+    for subject in (s for s in checkouts.values() if s.server):
+        warm_up(subject, sample / "orders.json", work, WARM_UP_RUNS)
     bare = []
     for attempt in range(1, repeat + 1):
         bare.append(timed_process([sys.executable, "-c", BARE_PYSPARK]))
-        for name, checkout in checkouts.items():
+        for name, subject in checkouts.items():
             lake = work / f"lake-{time.time_ns()}"
-            runs[name].append(etl_run(sample / "orders.json", lake, checkout))
+            runs[name].append(etl_run(sample / "orders.json", lake, subject))
         print(
             f"run {attempt}/{repeat}: bare PySpark {bare[-1]['seconds']:.1f}s, etl run "
             + ", ".join(f"{n} {r[-1]['seconds']:.1f}s" for n, r in runs.items()),
@@ -380,7 +449,7 @@ def bench_cold_small(repeat: int, work: Path, before: Path | None, out: dict) ->
         summary["ratio"] = round(summary["etl_run_s"][0] / bare_wall[0], 2)
         summary["cpu_ratio"] = round(summary["etl_run_cpu_s"][0] / bare_cpu[0], 2)
         out["cold_small"]["runs"][name] = summary
-        print(f"\n{name}: {checkouts[name]}")
+        print(f"\n{name}: {checkouts[name].checkout}")
         print_row("etl run", summary["etl_run_s"])
         for stage, values in summary["stages_s"].items():
             print_row(f"  {stage}", values)
@@ -448,6 +517,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     parser.add_argument("--keep-lakes", action="store_true", help="keep each run's lake")
     parser.add_argument(
+        "--spark-server", action="store_true", help="also time runs in a warm Spark server"
+    )
+    parser.add_argument(
+        "--server-warm-up", type=int, default=1, help="unmeasured runs in the server first"
+    )
+    parser.add_argument(
         "--before",
         type=Path,
         default=None,
@@ -456,16 +531,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.rows is None and not args.cold_small:
         parser.error("give --rows N and/or --cold-small")
-    global KEEP_LAKES
-    KEEP_LAKES = args.keep_lakes
+    global KEEP_LAKES, WARM_UP_RUNS
+    KEEP_LAKES, WARM_UP_RUNS = args.keep_lakes, args.server_warm_up
     work = Path(args.work or tempfile.mkdtemp(prefix="etl-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     out: dict = {"cores": os.cpu_count(), "load_average": os.getloadavg()}
     print(f"load average before: {out['load_average']}", file=sys.stderr)
-    if args.rows:
-        bench_rows(args.rows, args.repeat, work, args.before, out)
-    if args.cold_small:
-        bench_cold_small(args.repeat, work, args.before, out)
+    with spark_server(work, args.spark_server) as server:
+        choice = subjects(args.before, server)
+        if args.rows:
+            bench_rows(args.rows, args.repeat, work, choice, out)
+        if args.cold_small:
+            bench_cold_small(args.repeat, work, choice, out)
     if args.spark_stages and args.rows:
         bench_spark_stages(args.rows, work, out)
     out["load_average_after"] = os.getloadavg()

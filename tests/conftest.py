@@ -12,6 +12,9 @@ import pytest
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+# Each test run starts its own JVM: a Spark server the developer keeps running (`etl spark
+# start`) must not serve the tests; the server's own tests point at one of their own.
+os.environ["ETL_SPARK_SERVER"] = "off"
 
 RUN_DATE = date(2026, 11, 26)
 

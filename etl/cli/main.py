@@ -35,6 +35,7 @@ commands:
   etl sample [--dataset NAME] [--out DIR]  write a bundled dataset's sample feed
   etl run FILE [--dataset NAME]          land FILE in raw/incoming/ and run every stage
   etl datasets list | show NAME | check | new NAME --from FILE
+  etl spark start | status | stop        keep a warm Spark JVM for the runs that follow
   etl query "SQL"                        SQL (DuckDB) over the catalog's tables, e.g.
                                          etl query "SELECT * FROM etl_pipeline.daily_sales LIMIT 5"
 
@@ -115,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     from etl.cli import datasets as datasets_commands
     from etl.cli import notebooks as notebook_commands
     from etl.cli import report as report_commands
+    from etl.cli import spark as spark_commands
     from etl.cli import workflow as workflow_commands
 
     datasets_commands.register(commands, lake_parent)
@@ -122,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     notebook_commands.register(commands, lake_parent)
     aws_commands.register(commands, lake_parent)
     report_commands.register(commands, lake_parent)
+    spark_commands.register(commands)
     return parser
 
 
@@ -199,6 +202,8 @@ def render_summary(result) -> str:
     if result.rows:
         lines.append(f"rows:     {RowCounts(**result.rows).describe()}")
     lines += [f"output:   {o}" for o in outputs]
+    if result.spark:
+        lines.append(f"spark:    {result.spark}")
     lines.append(f"history:  etl executions show {result.run_id}")
     return "\n".join(lines)
 

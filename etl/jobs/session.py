@@ -6,7 +6,9 @@ session comes from the ``GlueContext``. Everywhere else we build a local session
 no UI, small shuffles, and all Spark state under a temp dir instead of the user's home.
 
 The driver JVM is tuned for a short local run (``etl.jobs.jvm``): most of a small run's
-time is the JVM warming up.
+time is the JVM warming up. When ``etl spark start`` keeps a JVM running, a session is
+created in that one instead, already warm, unless another run is using it
+(``etl.jobs.spark_server``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
-from etl.jobs import jvm
+from etl.jobs import jvm, spark_server
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_CONF = {
@@ -50,6 +53,7 @@ def in_glue() -> bool:
 
 
 _SCRATCH: list[str] = []
+_LEASE: list[tuple[int, spark_server.ServerState]] = []  # the server this process uses
 
 
 def _new_scratch() -> str:
@@ -64,6 +68,7 @@ def _new_scratch() -> str:
 def remove_scratch() -> None:
     """Remove the temp folders local sessions of this process made (Spark removes only
     what it made inside them). For the end of the process: the session cannot run after."""
+    release_server()
     while _SCRATCH:
         shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
 
@@ -85,6 +90,7 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
         return active
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     scratch = os.environ.get("ETL_SPARK_TMP") or _new_scratch()
+    attached = _attach_to_server()
     builder = SparkSession.builder.master(os.environ.get("ETL_SPARK_MASTER", "local[*]"))
     builder = builder.appName(app_name)
     for key, value in LOCAL_CONF.items():
@@ -92,14 +98,71 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
     builder = builder.config("spark.local.dir", scratch).config(
         "spark.sql.warehouse.dir", os.path.join(scratch, "warehouse")
     )
-    options = " ".join(
+    options = "" if attached else jvm_options(scratch, input_bytes)
+    spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
+    if not attached:
+        jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+    spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
+    return spark
+
+
+def jvm_options(scratch: str, input_bytes: int | None = None) -> str:
+    """The driver JVM's options for a local session keeping its state in ``scratch``."""
+    return " ".join(
         [
             f"-Dderby.system.home={scratch}",
             f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}",
             *jvm.java_options(input_bytes),
         ]
     )
-    spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
-    jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
-    spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
-    return spark
+
+
+def jvm_conf(scratch: str) -> tuple[SparkConf, str]:
+    """The configuration a Spark server's JVM starts with, and its JVM options (sized for
+    any input: runs of every size will use it)."""
+    options = jvm_options(scratch)
+    conf = SparkConf(loadDefaults=False).setAll(LOCAL_CONF.items())
+    conf.setMaster("local[*]").set("spark.driver.extraJavaOptions", options)
+    return conf, options
+
+
+def _attach_to_server() -> spark_server.ServerState | None:
+    """Point PySpark at the running Spark server's JVM, if there is one and it is free."""
+    if not spark_server.enabled() or (state := spark_server.running()) is None:
+        return None
+    lease = spark_server.take_lease()
+    if lease is None:
+        return None  # another run has it: this one starts its own JVM
+    try:
+        gateway = spark_server.connect(state)
+        spark_server.stop_left_context(gateway.jvm)
+        spark_server.set_working_directory(gateway.jvm, os.getcwd())
+    except Exception:  # it stopped since, or its JVM fails: start one as if it never ran
+        spark_server.release_lease(lease)
+        return None
+    from pyspark import SparkContext
+
+    SparkContext._ensure_initialized(gateway=gateway)
+    _LEASE.append((lease, state))
+    atexit.register(release_server)
+    return state
+
+
+def server_in_use() -> spark_server.ServerState | None:
+    """The Spark server this process's session runs in; None for a JVM of its own."""
+    return _LEASE[0][1] if _LEASE else None
+
+
+def release_server() -> None:
+    """Stop this process's session in the Spark server's JVM and free the server for the
+    next run. For the end of the process: the session cannot run after."""
+    from pyspark import SparkContext
+
+    while _LEASE:
+        lease, _ = _LEASE.pop()
+        context = SparkContext._active_spark_context  # the session may be another thread's
+        try:
+            if context is not None:
+                context.stop()
+        finally:
+            spark_server.release_lease(lease)

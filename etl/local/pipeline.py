@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 from etl.core.errors import EtlError, QualityCheckFailed, ValidationFailed, one_line
 from etl.core.progress import bytes_reporter
 from etl.core.spec import DatasetSpec
-from etl.jobs.session import get_spark
+from etl.jobs.session import get_spark, server_in_use
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.local.definition import branch_of
 from etl.local.history import path_taken, state_value
@@ -66,6 +66,7 @@ class RunResult:
     rows: dict | None = None
     error: str = ""
     stages: list[StageResult] = field(default_factory=list)
+    spark: str = ""  # which JVM ran it: the Spark server's (etl spark start) or its own
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,6 +111,7 @@ def run_pipeline(
         etl_result = state_value(record["events"], "etlResult") or {}
         outcome = flow.services.job_outcome(etl_result.get("Id", ""))
     execution = record["execution"]
+    result.spark = _which_jvm()
     result.run_id = execution["name"]
     result.status = execution["status"]
     result.quality = state_value(record["events"], "qualityResult")
@@ -133,6 +135,18 @@ def _start_early(source: str) -> Callable[[], SparkSession] | None:
     session = early.submit(get_spark, "etl-workbench", lake_io.size_of(source))
     early.shutdown(wait=False)
     return session.result
+
+
+def _which_jvm() -> str:
+    """Which JVM the run's Spark session is in, for the summary."""
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is None:
+        return ""
+    server = server_in_use()
+    if server is None:
+        return "its own JVM (`etl spark start` keeps a warm one for the runs that follow)"
+    return f"the Spark server's warm JVM (PID {server.jvm_pid})"
 
 
 def _import_in_background(module: str) -> None:

@@ -1,0 +1,163 @@
+"""A local Spark driver JVM kept running between runs: ``etl spark start | status | stop``.
+
+A cold local run spends much of its time in a JVM that has not warmed up: loading classes
+and compiling the code that runs hot (``etl.jobs.jvm``; README "Performance"). A person
+iterating on a feed runs the same job again and again, so, like a Glue interactive session,
+a server process can keep one JVM running: each run's process then connects to it over
+PySpark's own gateway (py4j, with its secret) instead of starting one, and creates and stops
+its own ``SparkContext`` in it. Spark's classes stay loaded and their compiled code stays
+compiled from one run to the next.
+
+Why home-made: Spark Connect, Spark's own remote-driver server, is not in PySpark 3.5's jars
+and cannot be fetched offline; PySpark itself connects to a running gateway
+(``PYSPARK_GATEWAY_PORT``), which is what this builds on.
+
+* **One run at a time.** A JVM holds one ``SparkContext``. A run leases the server with an
+  exclusive ``flock`` on ``<key>.lock`` for the life of its process; a run that finds the
+  server in use starts a JVM of its own, as without a server.
+* **Nothing left behind.** A run stops its context when it ends. One that was killed
+  leaves it running: the server, or the next run to take the lease, stops it.
+* **Off when not used.** The server ends after ``idle_minutes`` without a run, and the JVM
+  ends with the server (its stdin is the server's pipe, as with any PySpark JVM).
+The server's process (starting, serving, stopping) is ``etl.jobs.spark_server_process``;
+this module is what runs and the server share: its record, the lease, the connection.
+
+* **Where:** ``<key>.json`` (port, secret, PIDs; readable by the user only), ``.lock`` and
+  ``.log`` in ``~/.cache/etl-workbench/spark-server/``, one server per Python environment
+  (``.venv``). ``ETL_SPARK_SERVER=off`` makes runs ignore a server;
+  ``ETL_SPARK_SERVER=DIR`` keeps that state in DIR instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+from etl.storage.locks import pid_alive
+
+LEASE_WAIT_SECONDS = 0.5  # the server's own look takes the lease for a moment
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What a running server recorded: who it is and how to reach its JVM."""
+
+    pid: int
+    jvm_pid: int
+    port: int
+    secret: str
+    started: str
+    idle_minutes: float
+    python: str
+
+    def alive(self) -> bool:
+        return process_runs(self.pid) and process_runs(self.jvm_pid)
+
+
+# --- where ----------------------------------------------------------------------------
+def enabled() -> bool:
+    """False when ``ETL_SPARK_SERVER=off``: runs then always start their own JVM."""
+    return os.environ.get("ETL_SPARK_SERVER", "").lower() != "off"
+
+
+def folder() -> Path:
+    """The folder holding the servers' state (``ETL_SPARK_SERVER`` or the user cache)."""
+    setting = os.environ.get("ETL_SPARK_SERVER", "")
+    if setting and setting.lower() != "off":
+        return Path(setting)
+    return Path.home() / ".cache" / "etl-workbench" / "spark-server"
+
+
+def _path(suffix: str) -> Path:
+    """This Python environment's server file ``suffix`` (one server per ``.venv``)."""
+    import pyspark
+
+    key = hashlib.sha256(f"{sys.prefix}\n{pyspark.__version__}".encode()).hexdigest()[:12]
+    return folder() / f"server-{key}{suffix}"
+
+
+def state_path() -> Path:
+    return _path(".json")
+
+
+def log_path() -> Path:
+    return _path(".log")
+
+
+def running() -> ServerState | None:
+    """The server of this Python environment if it runs (a stale record is removed)."""
+    path = state_path()
+    try:
+        state = ServerState(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+    if state.alive():
+        return state
+    path.unlink(missing_ok=True)
+    return None
+
+
+# --- the lease (one run at a time) ------------------------------------------------------
+def take_lease(wait: float = LEASE_WAIT_SECONDS) -> int | None:
+    """An open descriptor holding the exclusive lease, or None if it stayed taken ``wait`` s."""
+    path = _path(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait
+    pause = threading.Event()
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(descriptor)
+                return None
+            pause.wait(0.02)
+
+
+def release_lease(descriptor: int) -> None:
+    os.close(descriptor)  # closing the descriptor releases the flock
+
+
+# --- the run's side ---------------------------------------------------------------------
+def connect(state: ServerState):
+    """A py4j gateway to the server's JVM (PySpark's own connection to a running gateway)."""
+    from pyspark.java_gateway import launch_gateway
+
+    reach = {"PYSPARK_GATEWAY_PORT": str(state.port), "PYSPARK_GATEWAY_SECRET": state.secret}
+    with mock.patch.dict(os.environ, reach):  # not left for child processes to inherit
+        return launch_gateway()
+
+
+def stop_left_context(jvm) -> bool:
+    """Stop a ``SparkContext`` a run left in the JVM (it was killed); True if there was one."""
+    context = getattr(getattr(jvm.org.apache.spark, "SparkContext$"), "MODULE$").getActive()
+    if not context.isDefined():
+        return False
+    context.get().stop()
+    return True
+
+
+def set_working_directory(jvm, directory: str) -> None:
+    """Resolve relative paths as the run's process does, not as the server's did."""
+    hadoop_conf = jvm.org.apache.hadoop.conf.Configuration()
+    local = jvm.org.apache.hadoop.fs.FileSystem.getLocal(hadoop_conf)
+    local.setWorkingDirectory(jvm.org.apache.hadoop.fs.Path(f"file://{directory}"))
+
+
+def process_runs(pid: int) -> bool:
+    """Whether ``pid`` runs: exists and has not exited (a zombie waiting to be reaped has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return pid_alive(pid)  # no /proc: the signal test
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

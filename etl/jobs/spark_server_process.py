@@ -1,0 +1,173 @@
+"""The Spark server's process: started in the background, tending its JVM, stopped.
+
+``start`` runs ``python -m etl.jobs.spark_server_process`` detached; that process starts the
+driver JVM with the local session's settings (``etl.jobs.session``), records how to reach it
+(``etl.jobs.spark_server``), and every ``CHECK_SECONDS`` stops a session a killed run left and
+ends when idle for its ``idle_minutes``, when told (SIGTERM: ``stop``), or when the JVM died.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from etl.jobs import jvm
+from etl.jobs.session import jvm_conf
+from etl.jobs.spark_server import (
+    ServerState,
+    log_path,
+    process_runs,
+    release_lease,
+    running,
+    state_path,
+    stop_left_context,
+    take_lease,
+)
+
+MODULE = "etl.jobs.spark_server_process"  # what `start` runs
+DEFAULT_IDLE_MINUTES = 60.0
+CHECK_SECONDS = 2.0  # how often the server looks for a finished or killed run
+START_TIMEOUT = 120.0
+
+
+class ServerError(Exception):
+    """The server could not be started or stopped."""
+
+
+def start(idle_minutes: float = DEFAULT_IDLE_MINUTES) -> tuple[ServerState, bool]:
+    """Start this environment's server in the background unless it runs; ``(state, started)``."""
+    start_lock = state_path().with_suffix(".start.lock")
+    start_lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(start_lock, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two `etl spark start` at once make one server
+        state = running()
+        if state is not None:
+            return state, False
+        command = [
+            sys.executable,
+            "-m",
+            "etl.jobs.spark_server_process",
+            f"--idle-minutes={idle_minutes}",
+        ]
+        with open(log_path(), "ab") as log:
+            server = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the terminal that started it is not for it
+            )
+        return _wait_until_up(server), True
+
+
+def _wait_until_up(server: subprocess.Popen) -> ServerState:
+    deadline = time.monotonic() + START_TIMEOUT
+    pause = threading.Event()
+    while (state := running()) is None or state.pid != server.pid:
+        if server.poll() is not None:
+            raise ServerError(f"the Spark server exited at start; see {log_path()}")
+        if time.monotonic() > deadline:
+            server.terminate()
+            raise ServerError(f"the Spark server did not start in {START_TIMEOUT:.0f} s")
+        pause.wait(0.1)
+    return state
+
+
+def stop(timeout: float = 60.0) -> ServerState | None:
+    """Stop the running server (it stops its JVM); the state it had, or None if none ran."""
+    state = running()
+    if state is None:
+        return None
+    os.kill(state.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while (left := [p for p in (state.pid, state.jvm_pid) if process_runs(p)]) and (
+        time.monotonic() < deadline
+    ):
+        pause.wait(0.1)
+    if left:
+        raise ServerError(f"the Spark server (PID {state.pid}) did not stop in {timeout:.0f} s")
+    return state
+
+
+def serve(idle_minutes: float) -> None:
+    """Run the server: start the JVM, record how to reach it, tend it until idle or told."""
+    from pyspark.java_gateway import launch_gateway
+
+    told = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: told.set())
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    scratch = tempfile.mkdtemp(prefix="etl-spark-server-")
+    conf, options = jvm_conf(scratch)
+    gateway = launch_gateway(conf)
+    jvm_pid = gateway.jvm.java.lang.ProcessHandle.current().pid()
+    jvm.record_writer(options, jvm_pid)
+    state = ServerState(
+        pid=os.getpid(),
+        jvm_pid=jvm_pid,
+        port=gateway.java_parameters.port,
+        secret=gateway.java_parameters.auth_token,
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
+        idle_minutes=idle_minutes,
+        python=sys.executable,
+    )
+    _write_state(state)
+    _log(f"serving: JVM PID {jvm_pid}, idle timeout {idle_minutes} min")
+    try:
+        reason = _tend(gateway, state, told)
+    finally:
+        if running() == state:
+            state_path().unlink(missing_ok=True)
+        gateway.proc.stdin.close()  # the JVM's lifeline: it exits (and writes its archive)
+        gateway.proc.wait()
+    _log(f"stopped: {reason}")
+
+
+def _log(message: str) -> None:
+    print(f"{datetime.now(UTC).isoformat(timespec='seconds')} {message}", flush=True)
+
+
+def _tend(gateway, state: ServerState, told: threading.Event) -> str:
+    """Every ``CHECK_SECONDS``: stop what a killed run left; end when idle, told or dead."""
+    last_used = time.monotonic()
+    while not told.wait(CHECK_SECONDS):
+        if not process_runs(state.jvm_pid):
+            return "the JVM exited"
+        lease = take_lease(wait=0)
+        if lease is None:
+            last_used = time.monotonic()
+            continue
+        try:
+            if stop_left_context(gateway.jvm):
+                _log("stopped the Spark context of a run that ended without stopping it")
+        finally:
+            release_lease(lease)
+        if time.monotonic() - last_used > state.idle_minutes * 60:
+            return f"idle for {state.idle_minutes} min"
+    return "told to stop"
+
+
+def _write_state(state: ServerState) -> None:
+    path = state_path()
+    writing = path.with_suffix(f".{os.getpid()}.writing")
+    descriptor = os.open(writing, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        json.dump(asdict(state), out)
+    os.replace(writing, path)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Serve a local Spark driver JVM (etl spark).")
+    parser.add_argument("--idle-minutes", type=float, default=DEFAULT_IDLE_MINUTES)
+    serve(parser.parse_args().idle_minutes)

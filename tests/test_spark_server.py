@@ -1,0 +1,216 @@
+"""The local Spark server (``etl spark``): runs create their session in its warm JVM, one
+at a time, write exactly what a run in a JVM of its own writes, and leave nothing behind.
+
+Each test's server keeps its state in a folder of its own (``ETL_SPARK_SERVER``), so a
+server the developer runs is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from etl.cli.main import main
+from etl.jobs import spark_server
+from etl.local.samples.orders import generate_orders, write_json_lines
+from tests.process_support import lines_of
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 420  # seconds for one `etl run` on a busy 2-core machine
+
+
+def environment(folder: Path) -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(ROOT), "ETL_SPARK_SERVER": str(folder)}
+
+
+def etl(folder: Path, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-m", "etl.cli", *argv],
+        env=environment(folder),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def etl_run(folder: Path, source: Path, lake: Path) -> dict:
+    argv = ["run", str(source), "--lake", str(lake), "--run-date", "2026-11-26", "--json"]
+    return json.loads(etl(folder, *argv).stdout)
+
+
+def state_in(folder: Path, monkeypatch) -> spark_server.ServerState | None:
+    monkeypatch.setenv("ETL_SPARK_SERVER", str(folder))
+    return spark_server.running()
+
+
+def wait_until(condition, what: str, timeout: float = 120.0) -> None:
+    """Wait, with a bound, for something another process does."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, f"still not {what} after {timeout} s"
+        pause.wait(0.1)
+
+
+RUN_OWN = {"run_id", "source_key"}  # the run's id and its lake's raw version: each run's own
+
+
+def curated_rows(lake: Path) -> list[dict]:
+    """Every curated record (processed and quarantined) with the table it is in."""
+    rows = []
+    for file in (lake / "curated").rglob("*.parquet"):
+        table = file.relative_to(lake / "curated").parts[:2]
+        for row in pq.read_table(file).to_pylist():
+            rows.append({"table": table} | {k: v for k, v in row.items() if k not in RUN_OWN})
+    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True, default=str))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A Spark server of this module's own: its state folder and its state."""
+    folder = tmp_path_factory.mktemp("spark-server")
+    started = etl(folder, "spark", "start", "--idle-minutes", "10")
+    assert "started: PID" in started.stdout
+    state = spark_server.ServerState(**json.loads(next(folder.glob("server-*.json")).read_text()))
+    yield folder, state
+    etl(folder, "spark", "stop")
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("feed")
+    return write_json_lines(generate_orders(200, date(2026, 11, 26)), folder / "orders.json")
+
+
+@pytest.fixture(scope="module")
+def run_beside_busy_server(server, source, tmp_path_factory):
+    """A run started while this process holds the server's lease, as another run would."""
+    folder, _ = server
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ETL_SPARK_SERVER", str(folder))
+        lease = spark_server.take_lease()
+        assert lease is not None
+        try:
+            lake = tmp_path_factory.mktemp("busy") / "lake"
+            return etl_run(folder, source, lake), lake
+        finally:
+            spark_server.release_lease(lease)
+
+
+def test_a_run_that_finds_the_server_in_use_starts_a_jvm_of_its_own(run_beside_busy_server):
+    result, _ = run_beside_busy_server
+    assert result["status"] == "SUCCEEDED"
+    assert result["spark"].startswith("its own JVM")
+
+
+def test_runs_in_the_server_use_its_jvm_and_write_what_a_run_in_its_own_jvm_writes(
+    server, source, run_beside_busy_server, tmp_path
+):
+    folder, state = server
+    own_result, own_lake = run_beside_busy_server
+    for attempt in ("first", "second"):  # the second finds the first's session stopped
+        lake = tmp_path / attempt / "lake"
+        result = etl_run(folder, source, lake)
+        assert result["spark"] == f"the Spark server's warm JVM (PID {state.jvm_pid})"
+        assert result["rows"] == own_result["rows"]
+        assert curated_rows(lake) == curated_rows(own_lake)
+    assert "free" in etl(folder, "spark", "status").stdout
+
+
+CLIENT = """\
+import sys
+from etl.jobs.session import get_spark, server_in_use
+spark = get_spark()
+spark.range(3).write.parquet("written-here")
+print(server_in_use().jvm_pid, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_killed_run_leaves_nothing_that_stops_the_next_one(server, source, tmp_path):
+    folder, state = server
+    with subprocess.Popen(
+        [sys.executable, "-c", CLIENT],
+        env=environment(folder),
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as client:
+        lines: queue.Queue = queue.Queue()
+        lines_of(client.stdout, lines)
+        assert lines.get(timeout=TIMEOUT) == f"{state.jvm_pid}\n"  # its session is up
+        # Relative paths are the run's own directory's, not the server's.
+        assert (tmp_path / "written-here").is_dir()
+        client.kill()  # no chance to stop its session
+    result = etl_run(folder, source, tmp_path / "lake")
+    assert result["status"] == "SUCCEEDED"
+    assert result["spark"] == f"the Spark server's warm JVM (PID {state.jvm_pid})"
+
+
+def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatch):
+    started = etl(tmp_path, "spark", "start", "--idle-minutes", "0.01").stdout
+    # Its PIDs from what `start` printed: the server may already have stopped.
+    pid, jvm_pid = map(int, re.findall(r"PID (\d+)", started))
+    wait_until(lambda: not spark_server.process_runs(jvm_pid), "stopped")
+    wait_until(lambda: not spark_server.process_runs(pid), "stopped")
+    monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
+    assert spark_server.running() is None
+    assert "stopped: idle for 0.01 min" in (spark_server.log_path()).read_text()
+    assert "not running" in etl(tmp_path, "spark", "status").stdout
+
+
+def test_stop_ends_the_server_and_its_jvm(tmp_path, monkeypatch):
+    assert "not running; nothing to stop" in etl(tmp_path, "spark", "stop").stdout
+    etl(tmp_path, "spark", "start")
+    assert "already running" in etl(tmp_path, "spark", "start").stdout
+    state = state_in(tmp_path, monkeypatch)
+    assert "stopped: PID" in etl(tmp_path, "spark", "stop").stdout
+    assert not spark_server.process_runs(state.pid)
+    assert not spark_server.process_runs(state.jvm_pid)
+    assert not list(tmp_path.glob("server-*.json"))
+
+
+def test_a_record_left_by_a_server_that_died_is_not_a_server(tmp_path, monkeypatch):
+    monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    pid = int(dead.stdout)
+    record = spark_server.ServerState(pid, pid, 1, "secret", "2026-11-27", 60.0, sys.executable)
+    spark_server.state_path().parent.mkdir(parents=True, exist_ok=True)
+    spark_server.state_path().write_text(json.dumps(record.__dict__))
+    assert spark_server.running() is None
+    assert not spark_server.state_path().exists()
+
+
+def test_off_makes_runs_ignore_a_server(monkeypatch):
+    monkeypatch.setenv("ETL_SPARK_SERVER", "off")
+    assert not spark_server.enabled()
+    monkeypatch.setenv("ETL_SPARK_SERVER", "")
+    assert spark_server.enabled()
+
+
+@pytest.mark.parametrize("minutes", ["0", "-1", "soon"])
+def test_an_idle_time_that_is_not_a_positive_number_is_a_usage_error(minutes, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["spark", "start", "--idle-minutes", minutes])
+    assert stopped.value.code == 2
+    assert "is not a number of minutes above 0" in capsys.readouterr().err
