@@ -79,6 +79,8 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
 
     ``input_bytes``, the size of the input the process is about to run on, tunes a local
     JVM started for it (``etl.jobs.jvm.java_options``); an existing session is returned as is.
+    With a Spark server running and free (``etl spark start``), the session is created in the
+    server's JVM instead, and stopped when the process ends (``release_server``).
     """
     if in_glue():
         from awsglue.context import GlueContext
