@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -172,6 +173,21 @@ def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatc
     assert spark_server.running() is None
     assert "stopped: idle for 0.01 min" in (spark_server.log_path()).read_text()
     assert "not running" in etl(tmp_path, "spark", "status").stdout
+
+
+def test_a_run_after_the_servers_jvm_died_starts_its_own_and_the_server_ends(
+    source, tmp_path, monkeypatch
+):
+    started = etl(tmp_path, "spark", "start").stdout
+    pid, jvm_pid = map(int, re.findall(r"PID (\d+)", started))
+    os.kill(jvm_pid, signal.SIGKILL)  # as the kernel's OOM killer would
+    result = etl_run(tmp_path, source, tmp_path / "lake")
+    assert result["status"] == "SUCCEEDED"
+    assert result["spark"].startswith("its own JVM")
+    wait_until(lambda: not spark_server.process_runs(pid), "ended")
+    monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
+    assert "stopped: the JVM exited" in spark_server.log_path().read_text()
+    assert spark_server.running() is None
 
 
 def test_stop_ends_the_server_and_its_jvm(tmp_path, monkeypatch):
