@@ -1,5 +1,5 @@
-"""The local Spark server (``etl spark``): runs create their session in its warm JVM, one
-at a time, write exactly what a run in a JVM of its own writes, and leave nothing behind.
+"""The local Spark server (``etl spark``): runs create their session on its warm context,
+one at a time, write exactly what a run in a JVM of its own writes, and leave nothing behind.
 
 Each test's server keeps its state in a folder of its own (``ETL_SPARK_SERVER``), so a
 server the developer runs is never touched.
@@ -118,12 +118,12 @@ def test_a_run_that_finds_the_server_in_use_starts_a_jvm_of_its_own(run_beside_b
     assert result["spark"].startswith("its own JVM")
 
 
-def test_runs_in_the_server_use_its_jvm_and_write_what_a_run_in_its_own_jvm_writes(
+def test_runs_in_the_server_use_its_context_and_write_what_a_run_in_its_own_jvm_writes(
     server, source, run_beside_busy_server, tmp_path
 ):
     folder, state = server
     own_result, own_lake = run_beside_busy_server
-    for attempt in ("first", "second"):  # the second finds the first's session stopped
+    for attempt in ("first", "second"):  # the second reuses the context the first used
         lake = tmp_path / attempt / "lake"
         result = etl_run(folder, source, lake)
         assert result["spark"] == f"the Spark server's warm JVM (PID {state.jvm_pid})"
@@ -137,9 +137,34 @@ import sys
 from etl.jobs.session import get_spark, server_in_use
 spark = get_spark()
 spark.range(3).write.parquet("written-here")
+spark.range(5).cache().count()
 print(server_in_use().jvm_pid, flush=True)
 sys.stdin.readline()
 """
+PERSISTED = """\
+from etl.jobs.session import get_spark, server_in_use
+spark = get_spark()
+print(server_in_use() is not None, len(spark.sparkContext._jsc.getPersistentRDDs()))
+"""
+STOPPING = """\
+from etl.jobs.session import get_spark, server_in_use
+spark = get_spark()
+assert server_in_use() is not None
+spark.stop()
+"""
+
+
+def python(folder: Path, code: str, cwd: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment(folder),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def test_a_killed_run_leaves_nothing_that_stops_the_next_one(server, source, tmp_path):
@@ -157,10 +182,22 @@ def test_a_killed_run_leaves_nothing_that_stops_the_next_one(server, source, tmp
         assert lines.get(timeout=TIMEOUT) == f"{state.jvm_pid}\n"  # its session is up
         # Relative paths are the run's own directory's, not the server's.
         assert (tmp_path / "written-here").is_dir()
-        client.kill()  # no chance to stop its session
+        client.kill()  # no chance to clear what it cached
+    # Whoever comes first, the server tidying or the next run attaching, clears it.
+    assert python(folder, PERSISTED, tmp_path) == "True 0\n"
     result = etl_run(folder, source, tmp_path / "lake")
     assert result["status"] == "SUCCEEDED"
     assert result["spark"] == f"the Spark server's warm JVM (PID {state.jvm_pid})"
+
+
+def test_a_run_that_stops_the_shared_context_does_not_stop_the_server(server, source, tmp_path):
+    folder, _ = server
+    python(folder, STOPPING, tmp_path)
+    result = etl_run(folder, source, tmp_path / "lake")  # in the server or in its own JVM
+    assert result["status"] == "SUCCEEDED"
+    log = next(folder.glob("server-*.log"))
+    wait_until(lambda: "started it again" in log.read_text(), "started again")
+    assert "True 0" in python(folder, PERSISTED, tmp_path)  # the server serves again
 
 
 def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatch):

@@ -79,8 +79,8 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
 
     ``input_bytes``, the size of the input the process is about to run on, tunes a local
     JVM started for it (``etl.jobs.jvm.java_options``); an existing session is returned as is.
-    With a Spark server running and free (``etl spark start``), the session is created in the
-    server's JVM instead, and stopped when the process ends (``release_server``).
+    With a Spark server running and free (``etl spark start``), the session is a new one on
+    the server's warm context instead (``_attach_to_server``).
     """
     if in_glue():
         from awsglue.context import GlueContext
@@ -91,8 +91,11 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
     if active is not None:  # one session per process, whoever built it
         return active
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    scratch = os.environ.get("ETL_SPARK_TMP") or _new_scratch()
     attached = _attach_to_server()
+    if attached is not None:
+        attached.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
+        return attached
+    scratch = os.environ.get("ETL_SPARK_TMP") or _new_scratch()
     builder = SparkSession.builder.master(os.environ.get("ETL_SPARK_MASTER", "local[*]"))
     builder = builder.appName(app_name)
     for key, value in LOCAL_CONF.items():
@@ -100,10 +103,9 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
     builder = builder.config("spark.local.dir", scratch).config(
         "spark.sql.warehouse.dir", os.path.join(scratch, "warehouse")
     )
-    options = "" if attached else jvm_options(scratch, input_bytes)
+    options = jvm_options(scratch, input_bytes)
     spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
-    if not attached:
-        jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+    jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
     spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
     return spark
 
@@ -120,16 +122,22 @@ def jvm_options(scratch: str, input_bytes: int | None = None) -> str:
 
 
 def jvm_conf(scratch: str) -> tuple[SparkConf, str]:
-    """The configuration a Spark server's JVM starts with, and its JVM options (sized for
-    any input: runs of every size will use it)."""
+    """The configuration of a Spark server's JVM and of the context it keeps, with its state
+    in ``scratch``, and its JVM options (sized for any input: runs of every size use it)."""
     options = jvm_options(scratch)
     conf = SparkConf(loadDefaults=False).setAll(LOCAL_CONF.items())
-    conf.setMaster("local[*]").set("spark.driver.extraJavaOptions", options)
-    return conf, options
+    conf.setMaster("local[*]").setAppName("etl-workbench-server")
+    conf.set("spark.local.dir", scratch).set("spark.sql.warehouse.dir", f"{scratch}/warehouse")
+    return conf.set("spark.driver.extraJavaOptions", options), options
 
 
-def _attach_to_server() -> spark_server.ServerState | None:
-    """Point PySpark at the running Spark server's JVM, if there is one and it is free."""
+def _attach_to_server() -> SparkSession | None:
+    """A new session on the running Spark server's context, if there is one and it is free.
+
+    The server keeps one ``SparkContext`` warm: its JVM's compiled code, and Spark's cache
+    of compiled query code, which is kept per context. Each run gets a session of its own on
+    it (its own SQL settings and temporary views) and leaves the context as it found it.
+    """
     if not spark_server.enabled() or (state := spark_server.running()) is None:
         return None
     lease = spark_server.take_lease()
@@ -137,17 +145,26 @@ def _attach_to_server() -> spark_server.ServerState | None:
         return None  # another run has it: this one starts its own JVM
     try:
         gateway = spark_server.connect(state)
-        spark_server.stop_left_context(gateway.jvm)
+        context = spark_server.shared_context(gateway.jvm)
+        if context is None:
+            raise LookupError("the server's context was stopped; it starts a new one")
+        spark_server.reset_context(gateway.jvm, context)  # what a killed run left
         spark_server.set_working_directory(gateway.jvm, os.getcwd())
-    except Exception:  # it stopped since, or its JVM fails: start one as if it never ran
+    except Exception:  # gone, stopped or failing: start a JVM as if it never ran
         spark_server.release_lease(lease)
         return None
     from pyspark import SparkContext
 
     SparkContext._ensure_initialized(gateway=gateway)
+    java_context = gateway.jvm.org.apache.spark.api.java.JavaSparkContext(context)
+    python_context = SparkContext(gateway=gateway, jsc=java_context)
+    session = gateway.jvm.org.apache.spark.sql.SparkSession.getDefaultSession().get().newSession()
+    for key, value in LOCAL_CONF.items():
+        if key.startswith("spark.sql."):  # the session's settings; the rest are the server's
+            session.conf().set(key, value)
     _LEASE.append((lease, state))
     atexit.register(release_server)
-    return state
+    return SparkSession(python_context, jsparkSession=session)
 
 
 def server_in_use() -> spark_server.ServerState | None:
@@ -156,15 +173,15 @@ def server_in_use() -> spark_server.ServerState | None:
 
 
 def release_server() -> None:
-    """Stop this process's session in the Spark server's JVM and free the server for the
-    next run. For the end of the process: the session cannot run after."""
+    """Leave the Spark server's context as this process found it (its jobs and cached data
+    cleared) and free the server for the next run. For the end of the process."""
     from pyspark import SparkContext
 
     while _LEASE:
         lease, _ = _LEASE.pop()
-        context = SparkContext._active_spark_context  # the session may be another thread's
+        context = SparkContext._active_spark_context
         try:
             if context is not None:
-                context.stop()
+                spark_server.reset_context(context._jvm, context._jsc.sc())
         finally:
             spark_server.release_lease(lease)

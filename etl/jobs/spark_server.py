@@ -1,31 +1,36 @@
-"""A local Spark driver JVM kept running between runs: ``etl spark start | status | stop``.
+"""A local Spark driver kept running between runs: ``etl spark start | status | stop``.
 
 A cold local run spends much of its time in a JVM that has not warmed up: loading classes
 and compiling the code that runs hot (``etl.jobs.jvm``; README "Performance"). A person
 iterating on a feed runs the same job again and again, so, like a Glue interactive session,
-a server process can keep one JVM running: each run's process then connects to it over
-PySpark's own gateway (py4j, with its secret) instead of starting one, and creates and stops
-its own ``SparkContext`` in it. Spark's classes stay loaded and their compiled code stays
-compiled from one run to the next.
+a server process keeps one JVM and one ``SparkContext`` running: each run's process connects
+to it over PySpark's own gateway (py4j, with its secret) instead of starting a JVM, and works
+in a ``SparkSession`` of its own on that context (its own SQL settings and temporary views).
+Spark's classes stay loaded and compiled from one run to the next, and so does the query code
+Spark generates (its cache of compiled query code is per context: a new context per run
+compiled some 40 classes again every run).
 
 Why home-made: Spark Connect, Spark's own remote-driver server, is not in PySpark 3.5's jars
 and cannot be fetched offline; PySpark itself connects to a running gateway
-(``PYSPARK_GATEWAY_PORT``), which is what this builds on.
+(``PYSPARK_GATEWAY_PORT``) and wraps an existing context (``SparkContext(jsc=...)``), which is
+what this builds on.
 
-* **One run at a time.** A JVM holds one ``SparkContext``. A run leases the server with an
-  exclusive ``flock`` on ``<key>.lock`` for the life of its process; a run that finds the
-  server in use starts a JVM of its own, as without a server.
-* **Nothing left behind.** A run stops its context when it ends. One that was killed
-  leaves it running: the server, or the next run to take the lease, stops it.
+* **One run at a time.** A run leases the server with an exclusive ``flock`` on
+  ``<key>.lock`` for the life of its process; a run that finds the server in use starts a
+  JVM of its own, as without a server.
+* **Nothing left behind.** A run leaves the context as it found it: its jobs cancelled and
+  its cached data dropped. For a run that was killed, the server (within ``CHECK_SECONDS``)
+  or the next run to take the lease does it; a run that stopped the context has the server
+  start a new one.
 * **Off when not used.** The server ends after ``idle_minutes`` without a run, and the JVM
   ends with the server (its stdin is the server's pipe, as with any PySpark JVM).
-The server's process (starting, serving, stopping) is ``etl.jobs.spark_server_process``;
-this module is what runs and the server share: its record, the lease, the connection.
-
 * **Where:** ``<key>.json`` (port, secret, PIDs; readable by the user only), ``.lock`` and
   ``.log`` in ``~/.cache/etl-workbench/spark-server/``, one server per Python environment
   (``.venv``). ``ETL_SPARK_SERVER=off`` makes runs ignore a server;
   ``ETL_SPARK_SERVER=DIR`` keeps that state in DIR instead.
+
+The server's process (starting, serving, stopping) is ``etl.jobs.spark_server_process``;
+this module is what runs and the server share: its record, the lease, the context.
 """
 
 from __future__ import annotations
@@ -138,13 +143,24 @@ def connect(state: ServerState):
         return launch_gateway()
 
 
-def stop_left_context(jvm) -> bool:
-    """Stop a ``SparkContext`` a run left in the JVM (it was killed); True if there was one."""
+def shared_context(jvm):
+    """The server's ``SparkContext`` (JVM object), or None if it was stopped."""
     context = getattr(getattr(jvm.org.apache.spark, "SparkContext$"), "MODULE$").getActive()
-    if not context.isDefined():
-        return False
-    context.get().stop()
-    return True
+    return context.get() if context.isDefined() and not context.get().isStopped() else None
+
+
+def reset_context(jvm, context) -> bool:
+    """Clear what a run left in the shared context: its jobs (cancelled) and its cached data
+    (tables cached through any session, and RDDs persisted directly). True if any was left."""
+    persisted = jvm.org.apache.spark.api.java.JavaSparkContext(context).getPersistentRDDs()
+    left = len(context.statusTracker().getActiveJobIds()) > 0 or len(persisted) > 0
+    context.cancelAllJobs()
+    session = jvm.org.apache.spark.sql.SparkSession.getDefaultSession()
+    if session.isDefined():
+        session.get().sharedState().cacheManager().clearCache()
+    for rdd in list(persisted.values()):
+        rdd.unpersist(False)
+    return left
 
 
 def set_working_directory(jvm, directory: str) -> None:

@@ -1,9 +1,10 @@
 """The Spark server's process: started in the background, tending its JVM, stopped.
 
 ``start`` runs ``python -m etl.jobs.spark_server_process`` detached; that process starts the
-driver JVM with the local session's settings (``etl.jobs.session``), records how to reach it
-(``etl.jobs.spark_server``), and every ``CHECK_SECONDS`` stops a session a killed run left and
-ends when idle for its ``idle_minutes``, when told (SIGTERM: ``stop``), or when the JVM died.
+driver JVM and the context runs share, with the local session's settings (``etl.jobs.session``),
+records how to reach it (``etl.jobs.spark_server``), and every ``CHECK_SECONDS`` clears what a
+killed run left (or starts the context again if a run stopped it), and ends when idle for its
+``idle_minutes``, when told (SIGTERM: ``stop``), or when the JVM died.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from etl.jobs.spark_server import (
     log_path,
     process_runs,
     release_lease,
+    reset_context,
     running,
+    shared_context,
     state_path,
-    stop_left_context,
     take_lease,
 )
 
@@ -113,6 +115,7 @@ def serve(idle_minutes: float) -> None:
     gateway = launch_gateway(conf)
     jvm_pid = gateway.jvm.java.lang.ProcessHandle.current().pid()
     jvm.record_writer(options, jvm_pid)
+    _start_context(conf, gateway)
     state = ServerState(
         pid=os.getpid(),
         jvm_pid=jvm_pid,
@@ -125,7 +128,7 @@ def serve(idle_minutes: float) -> None:
     _write_state(state)
     _log(f"serving: JVM PID {jvm_pid}, idle timeout {idle_minutes} min")
     try:
-        reason = _tend(gateway, state, told)
+        reason = _tend(gateway, state, told, conf)
     finally:
         if running() == state:
             state_path().unlink(missing_ok=True)
@@ -138,8 +141,17 @@ def _log(message: str) -> None:
     print(f"{datetime.now(UTC).isoformat(timespec='seconds')} {message}", flush=True)
 
 
-def _tend(gateway, state: ServerState, told: threading.Event) -> str:
-    """Every ``CHECK_SECONDS``: stop what a killed run left; end when idle, told or dead."""
+def _start_context(conf, gateway) -> None:
+    """Start the context runs share, with its default session (runs make theirs from it)."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    SparkSession(SparkContext(conf=conf, gateway=gateway))
+
+
+def _tend(gateway, state: ServerState, told: threading.Event, conf) -> str:
+    """Every ``CHECK_SECONDS``, while no run holds the lease: clear what a killed run left,
+    start the context again if a run stopped it; end when idle, told or the JVM died."""
     last_used = time.monotonic()
     while not told.wait(CHECK_SECONDS):
         if not process_runs(state.jvm_pid):
@@ -149,13 +161,25 @@ def _tend(gateway, state: ServerState, told: threading.Event) -> str:
             last_used = time.monotonic()
             continue
         try:
-            if stop_left_context(gateway.jvm):
-                _log("stopped the Spark context of a run that ended without stopping it")
+            _tidy(gateway, conf)
         finally:
             release_lease(lease)
         if time.monotonic() - last_used > state.idle_minutes * 60:
             return f"idle for {state.idle_minutes} min"
     return "told to stop"
+
+
+def _tidy(gateway, conf) -> None:
+    from pyspark import SparkContext
+
+    context = shared_context(gateway.jvm)
+    if context is None:
+        if SparkContext._active_spark_context is not None:
+            SparkContext._active_spark_context.stop()  # this process's handle on it
+        _start_context(conf, gateway)
+        _log("a run stopped the shared Spark context: started it again")
+    elif reset_context(gateway.jvm, context):
+        _log("cleared the jobs and cached data of a run that ended without clearing them")
 
 
 def _write_state(state: ServerState) -> None:
