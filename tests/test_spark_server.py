@@ -35,22 +35,26 @@ def environment(folder: Path) -> dict[str, str]:
     return os.environ | {"PYTHONPATH": str(ROOT), "ETL_SPARK_SERVER": str(folder)}
 
 
-def etl(folder: Path, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def succeeds(folder: Path, argv: list[str], cwd: Path | None = None) -> str:
+    """Run ``argv`` with the server in ``folder``; its output (it must exit 0)."""
     done = subprocess.run(
-        [sys.executable, "-m", "etl.cli", *argv],
-        env=environment(folder),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
+        argv, env=environment(folder), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT
     )
     assert done.returncode == 0, done.stderr
-    return done
+    return done.stdout
+
+
+def etl(folder: Path, *argv: str) -> str:
+    return succeeds(folder, [sys.executable, "-m", "etl.cli", *argv])
+
+
+def python(folder: Path, code: str, cwd: Path) -> str:
+    return succeeds(folder, [sys.executable, "-c", code], cwd)
 
 
 def etl_run(folder: Path, source: Path, lake: Path) -> dict:
     argv = ["run", str(source), "--lake", str(lake), "--run-date", "2026-11-26", "--json"]
-    return json.loads(etl(folder, *argv).stdout)
+    return json.loads(etl(folder, *argv))
 
 
 def state_in(folder: Path, monkeypatch) -> spark_server.ServerState | None:
@@ -85,7 +89,7 @@ def server(tmp_path_factory):
     """A Spark server of this module's own: its state folder and its state."""
     folder = tmp_path_factory.mktemp("spark-server")
     started = etl(folder, "spark", "start", "--idle-minutes", "10")
-    assert "started: PID" in started.stdout
+    assert "started: PID" in started
     state = spark_server.ServerState(**json.loads(next(folder.glob("server-*.json")).read_text()))
     yield folder, state
     etl(folder, "spark", "stop")
@@ -129,7 +133,7 @@ def test_runs_in_the_server_use_its_context_and_write_what_a_run_in_its_own_jvm_
         assert result["spark"] == f"the Spark server's warm JVM (PID {state.jvm_pid})"
         assert result["rows"] == own_result["rows"]
         assert curated_rows(lake) == curated_rows(own_lake)
-    assert "free" in etl(folder, "spark", "status").stdout
+    assert "free" in etl(folder, "spark", "status")
 
 
 CLIENT = """\
@@ -152,19 +156,6 @@ spark = get_spark()
 assert server_in_use() is not None
 spark.stop()
 """
-
-
-def python(folder: Path, code: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=environment(folder),
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def test_a_killed_run_leaves_nothing_that_stops_the_next_one(server, source, tmp_path):
@@ -201,7 +192,7 @@ def test_a_run_that_stops_the_shared_context_does_not_stop_the_server(server, so
 
 
 def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatch):
-    started = etl(tmp_path, "spark", "start", "--idle-minutes", "0.01").stdout
+    started = etl(tmp_path, "spark", "start", "--idle-minutes", "0.01")
     # Its PIDs from what `start` printed: the server may already have stopped.
     pid, jvm_pid = map(int, re.findall(r"PID (\d+)", started))
     wait_until(lambda: not spark_server.process_runs(jvm_pid), "stopped")
@@ -209,13 +200,13 @@ def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatc
     monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
     assert spark_server.running() is None
     assert "stopped: idle for 0.01 min" in (spark_server.log_path()).read_text()
-    assert "not running" in etl(tmp_path, "spark", "status").stdout
+    assert "not running" in etl(tmp_path, "spark", "status")
 
 
 def test_a_run_after_the_servers_jvm_died_starts_its_own_and_the_server_ends(
     source, tmp_path, monkeypatch
 ):
-    started = etl(tmp_path, "spark", "start").stdout
+    started = etl(tmp_path, "spark", "start")
     pid, jvm_pid = map(int, re.findall(r"PID (\d+)", started))
     os.kill(jvm_pid, signal.SIGKILL)  # as the kernel's OOM killer would
     result = etl_run(tmp_path, source, tmp_path / "lake")
@@ -228,11 +219,11 @@ def test_a_run_after_the_servers_jvm_died_starts_its_own_and_the_server_ends(
 
 
 def test_stop_ends_the_server_and_its_jvm(tmp_path, monkeypatch):
-    assert "not running; nothing to stop" in etl(tmp_path, "spark", "stop").stdout
+    assert "not running; nothing to stop" in etl(tmp_path, "spark", "stop")
     etl(tmp_path, "spark", "start")
-    assert "already running" in etl(tmp_path, "spark", "start").stdout
+    assert "already running" in etl(tmp_path, "spark", "start")
     state = state_in(tmp_path, monkeypatch)
-    assert "stopped: PID" in etl(tmp_path, "spark", "stop").stdout
+    assert "stopped: PID" in etl(tmp_path, "spark", "stop")
     assert not spark_server.process_runs(state.pid)
     assert not spark_server.process_runs(state.jvm_pid)
     assert not list(tmp_path.glob("server-*.json"))
