@@ -32,7 +32,15 @@ TIMEOUT = 420  # seconds for one `etl run` on a busy 2-core machine
 
 
 def environment(folder: Path) -> dict[str, str]:
-    return os.environ | {"PYTHONPATH": str(ROOT), "ETL_SPARK_SERVER": str(folder)}
+    """The server's state in ``folder``, and temp files (the server's and the runs') in
+    ``folder/tmp``."""
+    temp = folder / "tmp"
+    temp.mkdir(exist_ok=True)
+    return os.environ | {
+        "PYTHONPATH": str(ROOT),
+        "ETL_SPARK_SERVER": str(folder),
+        "TMPDIR": str(temp),
+    }
 
 
 def succeeds(folder: Path, argv: list[str], cwd: Path | None = None) -> str:
@@ -223,7 +231,9 @@ def test_stop_ends_the_server_and_its_jvm(tmp_path, monkeypatch):
     etl(tmp_path, "spark", "start")
     assert "already running" in etl(tmp_path, "spark", "start")
     state = state_in(tmp_path, monkeypatch)
+    assert list((tmp_path / "tmp").glob("etl-spark-server-*"))  # the server's scratch
     assert "stopped: PID" in etl(tmp_path, "spark", "stop")
+    assert not list((tmp_path / "tmp").glob("etl-spark-server-*"))
     assert not spark_server.process_runs(state.pid)
     assert not spark_server.process_runs(state.jvm_pid)
     assert not list(tmp_path.glob("server-*.json"))

@@ -13,6 +13,7 @@ import argparse
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -134,6 +135,7 @@ def serve(idle_minutes: float) -> None:
             state_path().unlink(missing_ok=True)
         gateway.proc.stdin.close()  # the JVM's lifeline: it exits (and writes its archive)
         gateway.proc.wait()
+        shutil.rmtree(scratch, ignore_errors=True)
     _log(f"stopped: {reason}")
 
 
