@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.storage.locks import LakeBusy, file_lock, lock_timeout
+from etl.storage.locks import LakeBusy, file_lock, lock_timeout, pid_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
@@ -94,3 +94,13 @@ def test_a_timeout_that_is_not_a_number_is_one_line(monkeypatch):
     monkeypatch.setenv("ETL_LOCK_TIMEOUT", "soon")
     with pytest.raises(LakeBusy, match="ETL_LOCK_TIMEOUT='soon' is not a number of seconds"):
         lock_timeout()
+
+
+def test_a_process_that_exited_but_is_not_reaped_is_not_alive():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, left a zombie
+    try:
+        assert not pid_alive(child.pid)
+    finally:
+        child.wait()
+    assert pid_alive(os.getpid())

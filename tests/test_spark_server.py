@@ -25,6 +25,7 @@ import pytest
 from etl.cli.main import main
 from etl.jobs import spark_server
 from etl.local.samples.orders import generate_orders, write_json_lines
+from etl.storage.locks import pid_alive
 from tests.process_support import lines_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,8 +204,8 @@ def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatc
     started = etl(tmp_path, "spark", "start", "--idle-minutes", "0.01")
     # Its PIDs from what `start` printed: the server may already have stopped.
     pid, jvm_pid = map(int, re.findall(r"PID (\d+)", started))
-    wait_until(lambda: not spark_server.process_runs(jvm_pid), "stopped")
-    wait_until(lambda: not spark_server.process_runs(pid), "stopped")
+    wait_until(lambda: not pid_alive(jvm_pid), "stopped")
+    wait_until(lambda: not pid_alive(pid), "stopped")
     monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
     assert spark_server.running() is None
     assert "stopped: idle for 0.01 min" in (spark_server.log_path()).read_text()
@@ -220,7 +221,7 @@ def test_a_run_after_the_servers_jvm_died_starts_its_own_and_the_server_ends(
     result = etl_run(tmp_path, source, tmp_path / "lake")
     assert result["status"] == "SUCCEEDED"
     assert result["spark"].startswith("its own JVM")
-    wait_until(lambda: not spark_server.process_runs(pid), "ended")
+    wait_until(lambda: not pid_alive(pid), "ended")
     monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
     assert "stopped: the JVM exited" in spark_server.log_path().read_text()
     assert spark_server.running() is None
@@ -234,8 +235,8 @@ def test_stop_ends_the_server_and_its_jvm(tmp_path, monkeypatch):
     assert list((tmp_path / "tmp").glob("etl-spark-server-*"))  # the server's scratch
     assert "stopped: PID" in etl(tmp_path, "spark", "stop")
     assert not list((tmp_path / "tmp").glob("etl-spark-server-*"))
-    assert not spark_server.process_runs(state.pid)
-    assert not spark_server.process_runs(state.jvm_pid)
+    assert not pid_alive(state.pid)
+    assert not pid_alive(state.jvm_pid)
     assert not list(tmp_path.glob("server-*.json"))
 
 

@@ -64,7 +64,7 @@ class ServerState:
     python: str
 
     def alive(self) -> bool:
-        return process_runs(self.pid) and process_runs(self.jvm_pid)
+        return pid_alive(self.pid) and pid_alive(self.jvm_pid)
 
 
 # --- where ----------------------------------------------------------------------------
@@ -168,12 +168,3 @@ def set_working_directory(jvm, directory: str) -> None:
     hadoop_conf = jvm.org.apache.hadoop.conf.Configuration()
     local = jvm.org.apache.hadoop.fs.FileSystem.getLocal(hadoop_conf)
     local.setWorkingDirectory(jvm.org.apache.hadoop.fs.Path(f"file://{directory}"))
-
-
-def process_runs(pid: int) -> bool:
-    """Whether ``pid`` runs: exists and has not exited (a zombie waiting to be reaped has)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except OSError:
-        return pid_alive(pid)  # no /proc: the signal test
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"

@@ -28,7 +28,6 @@ from etl.jobs.session import jvm_conf
 from etl.jobs.spark_server import (
     ServerState,
     log_path,
-    process_runs,
     release_lease,
     reset_context,
     running,
@@ -36,6 +35,7 @@ from etl.jobs.spark_server import (
     state_path,
     take_lease,
 )
+from etl.storage.locks import pid_alive
 
 MODULE = "etl.jobs.spark_server_process"  # what `start` runs
 DEFAULT_IDLE_MINUTES = 60.0
@@ -94,7 +94,7 @@ def stop(timeout: float = 60.0) -> ServerState | None:
     os.kill(state.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     pause = threading.Event()
-    while (left := [p for p in (state.pid, state.jvm_pid) if process_runs(p)]) and (
+    while (left := [p for p in (state.pid, state.jvm_pid) if pid_alive(p)]) and (
         time.monotonic() < deadline
     ):
         pause.wait(0.1)
@@ -156,7 +156,7 @@ def _tend(gateway, state: ServerState, told: threading.Event, conf) -> str:
     start the context again if a run stopped it; end when idle, told or the JVM died."""
     last_used = time.monotonic()
     while not told.wait(CHECK_SECONDS):
-        if not process_runs(state.jvm_pid):
+        if not pid_alive(state.jvm_pid):
             return "the JVM exited"
         lease = take_lease(wait=0)
         if lease is None:

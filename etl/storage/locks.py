@@ -143,7 +143,8 @@ def owner_alive(marker: str | os.PathLike) -> bool:
 
 def pid_alive(pid: int | None, started: str | None = None) -> bool:
     """Whether ``pid`` runs and (when known) is the same process that started at ``started``,
-    not a later one that reused the number."""
+    not a later one that reused the number. A process that has exited but is not yet reaped
+    (a zombie) does not run."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -152,17 +153,26 @@ def pid_alive(pid: int | None, started: str | None = None) -> bool:
         return False
     except PermissionError:
         return True
-    return started is None or process_start(pid) in (None, started)
+    fields = _stat_fields(pid)
+    if fields is None:  # no /proc: the signal answered
+        return True
+    return fields[0] != "Z" and (started is None or fields[19] == started)
 
 
 def process_start(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux), else ``None``."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields else None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """``/proc/<pid>/stat`` from its state on (field 3), or None without it."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
     except OSError:
         return None
     # The command name (field 2) may hold spaces; fields after its ")" are plain.
-    return stat.rsplit(")", 1)[-1].split()[19]
+    return stat.rsplit(")", 1)[-1].split()
 
 
 # --- test hooks -----------------------------------------------------------------------------
