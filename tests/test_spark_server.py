@@ -249,7 +249,7 @@ def test_a_record_left_by_a_server_that_died_is_not_a_server(tmp_path, monkeypat
         check=True,
     )
     pid = int(dead.stdout)
-    record = spark_server.ServerState(pid, pid, 1, "secret", "2026-11-27", 60.0, sys.executable)
+    record = spark_server.ServerState(pid, pid, 1, "secret", "2026-11-27", 60.0)
     spark_server.state_path().parent.mkdir(parents=True, exist_ok=True)
     spark_server.state_path().write_text(json.dumps(record.__dict__))
     assert spark_server.running() is None

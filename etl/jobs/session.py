@@ -53,7 +53,9 @@ def in_glue() -> bool:
 
 
 _SCRATCH: list[str] = []
-_LEASE: list[tuple[int, spark_server.ServerState]] = []  # the server this process uses
+# The Spark server this process uses, and its lease: a descriptor left open until the process
+# ends, when the system closes it and so frees the server for the next run.
+_LEASE: list[tuple[int, spark_server.ServerState]] = []
 
 
 def _new_scratch() -> str:
@@ -68,7 +70,6 @@ def _new_scratch() -> str:
 def remove_scratch() -> None:
     """Remove the temp folders local sessions of this process made (Spark removes only
     what it made inside them). For the end of the process: the session cannot run after."""
-    release_server()
     while _SCRATCH:
         shutil.rmtree(_SCRATCH.pop(), ignore_errors=True)
 
@@ -136,7 +137,8 @@ def _attach_to_server() -> SparkSession | None:
 
     The server keeps one ``SparkContext`` warm: its JVM's compiled code, and Spark's cache
     of compiled query code, which is kept per context. Each run gets a session of its own on
-    it (its own SQL settings and temporary views) and leaves the context as it found it.
+    it (its own SQL settings and temporary views), and starts by clearing what an earlier
+    run left, if the server has not yet (``spark_server.reset_context``).
     """
     if not spark_server.enabled() or (state := spark_server.running()) is None:
         return None
@@ -155,7 +157,6 @@ def _attach_to_server() -> SparkSession | None:
         return None
     from pyspark import SparkContext
 
-    SparkContext._ensure_initialized(gateway=gateway)
     java_context = gateway.jvm.org.apache.spark.api.java.JavaSparkContext(context)
     python_context = SparkContext(gateway=gateway, jsc=java_context)
     session = gateway.jvm.org.apache.spark.sql.SparkSession.getDefaultSession().get().newSession()
@@ -163,25 +164,9 @@ def _attach_to_server() -> SparkSession | None:
         if key.startswith("spark.sql."):  # the session's settings; the rest are the server's
             session.conf().set(key, value)
     _LEASE.append((lease, state))
-    atexit.register(release_server)
     return SparkSession(python_context, jsparkSession=session)
 
 
 def server_in_use() -> spark_server.ServerState | None:
     """The Spark server this process's session runs in; None for a JVM of its own."""
     return _LEASE[0][1] if _LEASE else None
-
-
-def release_server() -> None:
-    """Leave the Spark server's context as this process found it (its jobs and cached data
-    cleared) and free the server for the next run. For the end of the process."""
-    from pyspark import SparkContext
-
-    while _LEASE:
-        lease, _ = _LEASE.pop()
-        context = SparkContext._active_spark_context
-        try:
-            if context is not None:
-                spark_server.reset_context(context._jvm, context._jsc.sc())
-        finally:
-            spark_server.release_lease(lease)

@@ -18,10 +18,10 @@ what this builds on.
 * **One run at a time.** A run leases the server with an exclusive ``flock`` on
   ``<key>.lock`` for the life of its process; a run that finds the server in use starts a
   JVM of its own, as without a server.
-* **Nothing left behind.** A run leaves the context as it found it: its jobs cancelled and
-  its cached data dropped. For a run that was killed, the server (within ``CHECK_SECONDS``)
-  or the next run to take the lease does it; a run that stopped the context has the server
-  start a new one.
+* **Nothing left behind.** What a run leaves in the context (jobs still running if it was
+  killed, data it cached) is cleared once it has ended: by the server, which looks every
+  ``CHECK_SECONDS`` while no run holds the lease, or by the next run as it takes the lease,
+  whichever comes first. A run that stopped the context has the server start a new one.
 * **Off when not used.** The server ends after ``idle_minutes`` without a run, and the JVM
   ends with the server (its stdin is the server's pipe, as with any PySpark JVM).
 * **Where:** ``<key>.json`` (port, secret, PIDs; readable by the user only), ``.lock`` and
@@ -61,7 +61,6 @@ class ServerState:
     secret: str
     started: str
     idle_minutes: float
-    python: str
 
     def alive(self) -> bool:
         return pid_alive(self.pid) and pid_alive(self.jvm_pid)

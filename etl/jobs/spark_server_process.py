@@ -124,7 +124,6 @@ def serve(idle_minutes: float) -> None:
         secret=gateway.java_parameters.auth_token,
         started=datetime.now(UTC).isoformat(timespec="seconds"),
         idle_minutes=idle_minutes,
-        python=sys.executable,
     )
     _write_state(state)
     _log(f"serving: JVM PID {jvm_pid}, idle timeout {idle_minutes} min")
