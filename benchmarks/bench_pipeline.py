@@ -24,8 +24,10 @@ PySpark start + one tiny job + stop in the same interpreter (target ratio <= 1.6
 interleaved so that load from other processes hits both alike.
 
 ``--spark-server`` adds a third subject to both: this checkout's ``etl run`` using a warm
-Spark server (``etl spark start``, state in the scratch folder), after ``--server-warm-up``
-unmeasured runs, interleaved with the others. Its CPU and memory include the server's JVM
+Spark server (``etl spark start``, state in the scratch folder), once the server has
+finished its own warm-up run (``--server-warm-up-rows`` generated orders; 0: none) and
+after ``--server-warm-up`` unmeasured runs of the benchmark's (default none), interleaved
+with the others. Its CPU and memory include the server's JVM
 (CPU: what it used during the run; memory: its whole PSS, heap kept from earlier runs
 included). Every other subject runs with ``ETL_SPARK_SERVER=off``: a server the user keeps
 running must not serve the cold runs.
@@ -58,6 +60,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import psutil
+
+from etl.jobs.spark_server_process import DEFAULT_WARM_UP_ROWS
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_DATE = date(2026, 11, 26)
@@ -250,7 +254,7 @@ def etl_run(source: Path, lake: Path, subject: Subject = Subject()) -> dict:
 
 
 KEEP_LAKES = False  # --keep-lakes
-WARM_UP_RUNS = 1  # --server-warm-up
+WARM_UP_RUNS = 0  # --server-warm-up
 
 
 def done_with(folder: Path) -> str | None:
@@ -330,20 +334,39 @@ def server_state(folder: Path) -> dict:
 
 
 @contextmanager
-def spark_server(work: Path, enabled: bool) -> Iterator[Path | None]:
+def spark_server(work: Path, enabled: bool, warm_up_rows: int) -> Iterator[Path | None]:
     """A Spark server of the benchmark's own, with its state under ``work`` (None if not
-    ``enabled``); stopped at the end."""
+    ``enabled``), once it has warmed up on ``warm_up_rows``; stopped at the end."""
     if not enabled:
         yield None
         return
     folder = work / "spark-server"
     command = [sys.executable, "-m", "etl.cli", "spark"]
     env = child_env(Subject(ROOT, folder))
-    subprocess.run([*command, "start", "--idle-minutes", "60"], env=env, check=True)
+    started = time.perf_counter()
+    options = ["--idle-minutes", "60", "--warm-up-rows", str(warm_up_rows)]
+    subprocess.run([*command, "start", *options], env=env, check=True)
     try:
+        if warm_up_rows:
+            said = wait_for_warm_up(folder)
+            took = time.perf_counter() - started
+            print(f"server up and warmed in {took:.1f}s: {said}", file=sys.stderr)
         yield folder
     finally:
         subprocess.run([*command, "stop"], env=env, check=True)
+
+
+def wait_for_warm_up(folder: Path, timeout: float = 600.0) -> str:
+    """The server's line on how its warm-up ended, once it has (measured runs must not
+    stop it)."""
+    (log,) = folder.glob("server-*.log")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ended = [line for line in log.read_text().splitlines() if "warm-up" in line]
+        if ended:
+            return ended[-1]
+        time.sleep(0.5)  # another process's progress, polled with a bound
+    raise RuntimeError(f"the Spark server did not finish warming up in {timeout:.0f} s")
 
 
 def warm_up(subject: Subject, source: Path, work: Path, runs: int) -> None:
@@ -520,7 +543,13 @@ def main() -> None:
         "--spark-server", action="store_true", help="also time runs in a warm Spark server"
     )
     parser.add_argument(
-        "--server-warm-up", type=int, default=1, help="unmeasured runs in the server first"
+        "--server-warm-up", type=int, default=0, help="unmeasured runs in the server first"
+    )
+    parser.add_argument(
+        "--server-warm-up-rows",
+        type=int,
+        default=DEFAULT_WARM_UP_ROWS,
+        help="the server's own warm-up run (etl spark start --warm-up-rows; 0: none)",
     )
     parser.add_argument(
         "--before",
@@ -537,7 +566,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     out: dict = {"cores": os.cpu_count(), "load_average": os.getloadavg()}
     print(f"load average before: {out['load_average']}", file=sys.stderr)
-    with spark_server(work, args.spark_server) as server:
+    with spark_server(work, args.spark_server, args.server_warm_up_rows) as server:
         choice = subjects(args.before, server)
         if args.rows:
             bench_rows(args.rows, args.repeat, work, choice, out)

@@ -44,17 +44,28 @@ def environment(folder: Path) -> dict[str, str]:
     }
 
 
-def succeeds(folder: Path, argv: list[str], cwd: Path | None = None) -> str:
-    """Run ``argv`` with the server in ``folder``; its output (it must exit 0)."""
+def succeeds(folder: Path, argv: list[str], cwd: Path | None = None, **env: str) -> str:
+    """Run ``argv`` with the server in ``folder`` (and ``env``); its output (it must exit 0)."""
     done = subprocess.run(
-        argv, env=environment(folder), cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT
+        argv,
+        env=environment(folder) | env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def etl(folder: Path, *argv: str) -> str:
-    return succeeds(folder, [sys.executable, "-m", "etl.cli", *argv])
+def etl(folder: Path, *argv: str, **env: str) -> str:
+    return succeeds(folder, [sys.executable, "-m", "etl.cli", *argv], **env)
+
+
+def start_server(folder: Path, *argv: str, warm_up_rows: int = 0, **env: str) -> str:
+    """``etl spark start`` with the server in ``folder``; without a warm-up unless asked, so
+    the tests' runs, not the warm-up, decide what uses the server when."""
+    return etl(folder, "spark", "start", "--warm-up-rows", str(warm_up_rows), *argv, **env)
 
 
 def python(folder: Path, code: str, cwd: Path) -> str:
@@ -97,7 +108,7 @@ def curated_rows(lake: Path) -> list[dict]:
 def server(tmp_path_factory):
     """A Spark server of this module's own: its state folder and its state."""
     folder = tmp_path_factory.mktemp("spark-server")
-    started = etl(folder, "spark", "start", "--idle-minutes", "10")
+    started = start_server(folder, "--idle-minutes", "10")
     assert "started: PID" in started
     state = spark_server.ServerState(**json.loads(next(folder.glob("server-*.json")).read_text()))
     yield folder, state
@@ -201,7 +212,7 @@ def test_a_run_that_stops_the_shared_context_does_not_stop_the_server(server, so
 
 
 def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatch):
-    started = etl(tmp_path, "spark", "start", "--idle-minutes", "0.01")
+    started = start_server(tmp_path, "--idle-minutes", "0.01")
     # Its PIDs from what `start` printed: the server may already have stopped.
     pid, jvm_pid = map(int, re.findall(r"PID (\d+)", started))
     wait_until(lambda: not pid_alive(jvm_pid), "stopped")
@@ -215,7 +226,7 @@ def test_an_idle_server_stops_by_itself_and_its_jvm_with_it(tmp_path, monkeypatc
 def test_a_run_after_the_servers_jvm_died_starts_its_own_and_the_server_ends(
     source, tmp_path, monkeypatch
 ):
-    started = etl(tmp_path, "spark", "start")
+    started = start_server(tmp_path)
     pid, jvm_pid = map(int, re.findall(r"PID (\d+)", started))
     os.kill(jvm_pid, signal.SIGKILL)  # as the kernel's OOM killer would
     result = etl_run(tmp_path, source, tmp_path / "lake")
@@ -229,7 +240,7 @@ def test_a_run_after_the_servers_jvm_died_starts_its_own_and_the_server_ends(
 
 def test_stop_ends_the_server_and_its_jvm(tmp_path, monkeypatch):
     assert "not running; nothing to stop" in etl(tmp_path, "spark", "stop")
-    etl(tmp_path, "spark", "start")
+    start_server(tmp_path)
     assert "already running" in etl(tmp_path, "spark", "start")
     state = state_in(tmp_path, monkeypatch)
     assert list((tmp_path / "tmp").glob("etl-spark-server-*"))  # the server's scratch
@@ -269,3 +280,58 @@ def test_an_idle_time_that_is_not_a_positive_number_is_a_usage_error(minutes, ca
         main(["spark", "start", "--idle-minutes", minutes])
     assert stopped.value.code == 2
     assert "is not a number of minutes above 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rows", ["-1", "many"])
+def test_a_warm_up_size_that_is_not_a_number_of_rows_is_a_usage_error(rows, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["spark", "start", "--warm-up-rows", rows])
+    assert stopped.value.code == 2
+    assert "is not a number of rows (0 or more)" in capsys.readouterr().err
+
+
+def test_a_new_server_warms_up_with_a_run_of_its_own_and_leaves_nothing_of_it(
+    tmp_path, monkeypatch
+):
+    started = start_server(tmp_path, warm_up_rows=2000)
+    try:
+        assert "warming up in the background on 2,000 generated orders" in started
+        state = state_in(tmp_path, monkeypatch)
+        log = spark_server.log_path()
+        wait_until(lambda: "warm-up: " in log.read_text(), "warmed up", timeout=TIMEOUT)
+        said = log.read_text()
+        assert "warm-up: SUCCEEDED on 2,000 rows" in said
+        assert f"in the Spark server's warm JVM (PID {state.jvm_pid})" in said
+        # The server notes the end within CHECK_SECONDS: its PID file and scratch lake go.
+        (scratch,) = (tmp_path / "tmp").glob("etl-spark-server-*")
+        wait_until(lambda: not (scratch / "warm-up").exists(), "removed its warm-up folder")
+        assert not spark_server.warm_up_path().exists()
+        assert "; free;" in etl(tmp_path, "spark", "status")
+    finally:
+        etl(tmp_path, "spark", "stop")
+
+
+def test_a_run_stops_the_warm_up_and_takes_the_server(source, tmp_path, monkeypatch):
+    channel = tmp_path / "warm-up"
+    os.mkfifo(f"{channel}.out")
+    os.mkfifo(f"{channel}.in")
+    # The warm-up pauses holding the server's lease, as if its run were under way.
+    pause = {"ETL_TEST_PAUSE_AT": f"warm-up-reserved={channel}"}
+    start_server(tmp_path, warm_up_rows=200, **pause)
+    try:
+        lines: queue.Queue = queue.Queue()
+        lines_of(f"{channel}.out", lines)
+        step, pid = lines.get(timeout=TIMEOUT).split()
+        assert step == "warm-up-reserved"
+        state = state_in(tmp_path, monkeypatch)
+        assert spark_server.warming_up() == int(pid)
+        assert f"warming up (PID {pid}; a run stops it)" in etl(tmp_path, "spark", "status")
+        result = etl_run(tmp_path, source, tmp_path / "lake")
+        assert result["status"] == "SUCCEEDED"
+        assert result["spark"] == f"the Spark server's warm JVM (PID {state.jvm_pid})"
+        assert not pid_alive(int(pid))
+        log = spark_server.log_path()
+        noted = "warm-up stopped: a run needed the server"
+        wait_until(lambda: noted in log.read_text(), "noted")
+    finally:
+        etl(tmp_path, "spark", "stop")

@@ -12,7 +12,10 @@ start   start a Spark driver JVM in the background and keep it running: `etl run
         run took 27-32 s in a warm server against 40-46 s cold: README "Performance").
         One run uses it at a time; a run that finds it in use starts its own JVM. It stops by itself
         after --idle-minutes without a run (default 60). Harmless when already running.
-status  running or not: PIDs, since when, in use or free, the JVM's memory.
+        Once up, it warms itself in the background with a run of its own on --warm-up-rows
+        generated orders (default 300000, ~20 s; 0: none), so even the first run finds it
+        warm; a run started meanwhile stops the warm-up and takes the server at once.
+status  running or not: PIDs, since when, warming up, in use or free, the JVM's memory.
 stop    stop the server and its JVM. Harmless when not running.
 
 One server per Python environment (.venv); its state and log are in
@@ -40,6 +43,13 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="stop after this many minutes without a run (default 60)",
     )
+    start.add_argument(
+        "--warm-up-rows",
+        type=_rows,
+        default=None,
+        help="generated orders the server runs to warm up in the background (default "
+        "300000; 0: none)",
+    )
     start.set_defaults(handler=cmd_start)
     status = actions.add_parser("status", help="is it running, and is a run using it")
     status.set_defaults(handler=cmd_status)
@@ -57,21 +67,39 @@ def _minutes(text: str) -> float:
     return minutes
 
 
+def _rows(text: str) -> int:
+    try:
+        rows = int(text)
+    except ValueError:
+        rows = -1
+    if rows < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows (0 or more)")
+    return rows
+
+
 def cmd_start(args: argparse.Namespace) -> int:
     from etl.jobs import spark_server, spark_server_process
 
     idle = args.idle_minutes or spark_server_process.DEFAULT_IDLE_MINUTES
+    rows = args.warm_up_rows
+    rows = spark_server_process.DEFAULT_WARM_UP_ROWS if rows is None else rows
     if spark_server.running() is None:
         print("starting a Spark server (the JVM takes a few seconds)", file=sys.stderr, flush=True)
     try:
-        state, started = spark_server_process.start(idle)
+        state, started = spark_server_process.start(idle, rows)
     except spark_server_process.ServerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if started:
         print(f"started: {_describe(state)}")
+        if rows:
+            print(
+                f"warming up in the background on {rows:,} generated orders (~20 s at the "
+                "default size); a run started meanwhile stops it and takes the server"
+            )
     else:
-        ignored = f"; --idle-minutes {idle:g} ignored" if args.idle_minutes else ""
+        given = [f"--{name} {value:g}" for name, value in _given(args)]
+        ignored = f"; {', '.join(given)} ignored" if given else ""
         print(f"already running: {_describe(state)}{ignored}")
     if not spark_server.enabled():
         print("note: ETL_SPARK_SERVER=off here, so runs from this shell will not use it")
@@ -88,7 +116,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     lease = spark_server.take_lease()
     if lease is not None:
         spark_server.release_lease(lease)
-    use = "free" if lease is not None else "in use by a run"
+    warming = spark_server.warming_up()
+    if warming is not None:
+        use = f"warming up (PID {warming}; a run stops it)"
+    else:
+        use = "free" if lease is not None else "in use by a run"
     print(f"running: {_describe(state)}; {use}; JVM memory {_resident(state.jvm_pid)}")
     return 0
 
@@ -103,6 +135,12 @@ def cmd_stop(args: argparse.Namespace) -> int:
         return 1
     print("not running; nothing to stop" if stopped is None else f"stopped: {_describe(stopped)}")
     return 0
+
+
+def _given(args: argparse.Namespace) -> list[tuple[str, float]]:
+    """The start options given on the command line (a running server keeps its own)."""
+    named = {"idle-minutes": args.idle_minutes, "warm-up-rows": args.warm_up_rows}
+    return [(name, value) for name, value in named.items() if value is not None]
 
 
 def _describe(state) -> str:

@@ -56,6 +56,7 @@ _SCRATCH: list[str] = []
 # The Spark server this process uses, and its lease: a descriptor left open until the process
 # ends, when the system closes it and so frees the server for the next run.
 _LEASE: list[tuple[int, spark_server.ServerState]] = []
+_RESERVED: list[int] = []  # a lease taken before the session (``reserve_server``)
 
 
 def _new_scratch() -> str:
@@ -133,7 +134,8 @@ def jvm_conf(scratch: str) -> tuple[SparkConf, str]:
 
 
 def _attach_to_server() -> SparkSession | None:
-    """A new session on the running Spark server's context, if there is one and it is free.
+    """A new session on the running Spark server's context, if there is one and no other
+    run has it (the server's own warm-up gives way: ``spark_server.stop_warm_up``).
 
     The server keeps one ``SparkContext`` warm: its JVM's compiled code, and Spark's cache
     of compiled query code, which is kept per context. Each run gets a session of its own on
@@ -142,7 +144,9 @@ def _attach_to_server() -> SparkSession | None:
     """
     if not spark_server.enabled() or (state := spark_server.running()) is None:
         return None
-    lease = spark_server.take_lease()
+    lease = _RESERVED.pop() if _RESERVED else spark_server.take_lease()
+    if lease is None and spark_server.stop_warm_up():  # the server's own warm-up had it
+        lease = spark_server.take_lease(wait=spark_server.WARM_UP_STOP_SECONDS)
     if lease is None:
         return None  # another run has it: this one starts its own JVM
     try:
@@ -165,6 +169,20 @@ def _attach_to_server() -> SparkSession | None:
             session.conf().set(key, value)
     _LEASE.append((lease, state))
     return SparkSession(python_context, jsparkSession=session)
+
+
+def reserve_server() -> bool:
+    """Take the running Spark server's lease now, for the session this process builds later
+    (``get_spark``); False if no server runs or a run has it. For a process that has no use
+    for a JVM of its own (the server's warm-up, ``etl.local.spark_warm_up``)."""
+    if _RESERVED:
+        return True
+    if not spark_server.enabled() or spark_server.running() is None:
+        return False
+    lease = spark_server.take_lease()
+    if lease is not None:
+        _RESERVED.append(lease)
+    return lease is not None
 
 
 def server_in_use() -> spark_server.ServerState | None:

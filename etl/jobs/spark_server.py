@@ -22,12 +22,18 @@ what this builds on.
   killed, data it cached) is cleared once it has ended: by the server, which looks every
   ``CHECK_SECONDS`` while no run holds the lease, or by the next run as it takes the lease,
   whichever comes first. A run that stopped the context has the server start a new one.
+* **Warm from the first run.** A new server runs one pipeline run of its own in the
+  background (``etl.local.spark_warm_up``: generated orders in its scratch folder), so the
+  JVM has loaded and compiled the job's code before a person's first run. A run that
+  arrives meanwhile stops it (``stop_warm_up``) and takes the server: a warm-up never
+  makes a run wait for it or start a JVM of its own.
 * **Off when not used.** The server ends after ``idle_minutes`` without a run, and the JVM
   ends with the server (its stdin is the server's pipe, as with any PySpark JVM).
-* **Where:** ``<key>.json`` (port, secret, PIDs; readable by the user only), ``.lock`` and
-  ``.log`` in ``~/.cache/etl-workbench/spark-server/``, one server per Python environment
-  (``.venv``). ``ETL_SPARK_SERVER=off`` makes runs ignore a server;
-  ``ETL_SPARK_SERVER=DIR`` keeps that state in DIR instead.
+* **Where:** ``<key>.json`` (port, secret, PIDs; readable by the user only), ``.lock``,
+  ``.log`` and, while the warm-up runs, ``.warm-up`` (its PID) in
+  ``~/.cache/etl-workbench/spark-server/``, one server per Python environment (``.venv``).
+  ``ETL_SPARK_SERVER=off`` makes runs ignore a server; ``ETL_SPARK_SERVER=DIR`` keeps that
+  state in DIR instead.
 
 The server's process (starting, serving, stopping) is ``etl.jobs.spark_server_process``;
 this module is what runs and the server share: its record, the lease, the context.
@@ -35,10 +41,12 @@ this module is what runs and the server share: its record, the lease, the contex
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -46,9 +54,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from etl.storage.locks import pid_alive
+from etl.storage.locks import pid_alive, process_start
 
 LEASE_WAIT_SECONDS = 0.5  # the server's own look takes the lease for a moment
+WARM_UP_STOP_SECONDS = 10.0  # for a stopped warm-up's process to end and free the lease
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,10 @@ def log_path() -> Path:
     return _path(".log")
 
 
+def warm_up_path() -> Path:
+    return _path(".warm-up")
+
+
 def running() -> ServerState | None:
     """The server of this Python environment if it runs (a stale record is removed)."""
     path = state_path()
@@ -130,6 +143,35 @@ def take_lease(wait: float = LEASE_WAIT_SECONDS) -> int | None:
 
 def release_lease(descriptor: int) -> None:
     os.close(descriptor)  # closing the descriptor releases the flock
+
+
+# --- the warm-up (a run of the server's own) --------------------------------------------
+def record_warm_up(pid: int) -> None:
+    """Note the server's warm-up process (with its start time: a PID may be reused)."""
+    record = {"pid": pid, "started": process_start(pid)}
+    warm_up_path().write_text(json.dumps(record), encoding="utf-8")
+
+
+def warming_up() -> int | None:
+    """The PID of the server's warm-up process while it runs, else None."""
+    try:
+        record = json.loads(warm_up_path().read_text(encoding="utf-8"))
+        pid, started = int(record["pid"]), record.get("started")
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return pid if pid != os.getpid() and pid_alive(pid, started) else None
+
+
+def stop_warm_up() -> bool:
+    """Stop the server's warm-up if it runs (a run needs the server); True if one was
+    stopped. It only warms the JVM, in a scratch lake of the server's: killing it loses
+    nothing, and what it left in the context is cleared like any killed run's."""
+    pid = warming_up()
+    if pid is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):  # it ended by itself meanwhile
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 # --- the run's side ---------------------------------------------------------------------

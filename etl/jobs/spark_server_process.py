@@ -2,9 +2,10 @@
 
 ``start`` runs ``python -m etl.jobs.spark_server_process`` detached; that process starts the
 driver JVM and the context runs share, with the local session's settings (``etl.jobs.session``),
-records how to reach it (``etl.jobs.spark_server``), and every ``CHECK_SECONDS`` clears what a
-killed run left (or starts the context again if a run stopped it), and ends when idle for its
-``idle_minutes``, when told (SIGTERM: ``stop``), or when the JVM died.
+records how to reach it (``etl.jobs.spark_server``), starts its warm-up run
+(``etl.local.spark_warm_up``, in a process of its own), and every ``CHECK_SECONDS`` clears
+what a killed run left (or starts the context again if a run stopped it), and ends when idle
+for its ``idle_minutes``, when told (SIGTERM: ``stop``), or when the JVM died.
 """
 
 from __future__ import annotations
@@ -28,17 +29,23 @@ from etl.jobs.session import jvm_conf
 from etl.jobs.spark_server import (
     ServerState,
     log_path,
+    record_warm_up,
     release_lease,
     reset_context,
     running,
     shared_context,
     state_path,
     take_lease,
+    warm_up_path,
 )
 from etl.storage.locks import pid_alive
 
 MODULE = "etl.jobs.spark_server_process"  # what `start` runs
+WARM_UP_MODULE = "etl.local.spark_warm_up"  # what the server runs to warm its JVM
 DEFAULT_IDLE_MINUTES = 60.0
+# Orders rows the warm-up runs: 67 MB of JSON lines. On 2 cores one run of 300,000 rows did
+# as much for the next runs as two of 100,000 (README "Performance"), and takes ~20 s.
+DEFAULT_WARM_UP_ROWS = 300_000
 CHECK_SECONDS = 2.0  # how often the server looks for a finished or killed run
 START_TIMEOUT = 120.0
 
@@ -47,8 +54,11 @@ class ServerError(Exception):
     """The server could not be started or stopped."""
 
 
-def start(idle_minutes: float = DEFAULT_IDLE_MINUTES) -> tuple[ServerState, bool]:
-    """Start this environment's server in the background unless it runs; ``(state, started)``."""
+def start(
+    idle_minutes: float = DEFAULT_IDLE_MINUTES, warm_up_rows: int = DEFAULT_WARM_UP_ROWS
+) -> tuple[ServerState, bool]:
+    """Start this environment's server in the background unless it runs; ``(state, started)``.
+    It warms up on ``warm_up_rows`` generated orders (0: no warm-up) once it is up."""
     start_lock = state_path().with_suffix(".start.lock")
     start_lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(start_lock, "w") as lock:
@@ -61,6 +71,7 @@ def start(idle_minutes: float = DEFAULT_IDLE_MINUTES) -> tuple[ServerState, bool
             "-m",
             "etl.jobs.spark_server_process",
             f"--idle-minutes={idle_minutes}",
+            f"--warm-up-rows={warm_up_rows}",
         ]
         with open(log_path(), "ab") as log:
             server = subprocess.Popen(
@@ -103,7 +114,7 @@ def stop(timeout: float = 60.0) -> ServerState | None:
     return state
 
 
-def serve(idle_minutes: float) -> None:
+def serve(idle_minutes: float, warm_up_rows: int = 0) -> None:
     """Run the server: start the JVM, record how to reach it, tend it until idle or told."""
     from pyspark.java_gateway import launch_gateway
 
@@ -127,9 +138,14 @@ def serve(idle_minutes: float) -> None:
     )
     _write_state(state)
     _log(f"serving: JVM PID {jvm_pid}, idle timeout {idle_minutes} min")
+    warm_up = _start_warm_up(warm_up_rows, scratch) if warm_up_rows > 0 else None
     try:
-        reason = _tend(gateway, state, told, conf)
+        reason = _tend(gateway, state, told, conf, warm_up)
     finally:
+        if warm_up is not None and warm_up.poll() is None:
+            warm_up.kill()
+            warm_up.wait()
+        warm_up_path().unlink(missing_ok=True)
         if running() == state:
             state_path().unlink(missing_ok=True)
         gateway.proc.stdin.close()  # the JVM's lifeline: it exits (and writes its archive)
@@ -150,13 +166,40 @@ def _start_context(conf, gateway) -> None:
     SparkSession(SparkContext(conf=conf, gateway=gateway))
 
 
-def _tend(gateway, state: ServerState, told: threading.Event, conf) -> str:
+def _start_warm_up(rows: int, scratch: str) -> subprocess.Popen:
+    """Start the warm-up run (its output goes to this server's log) and record its PID."""
+    folder = os.path.join(scratch, "warm-up")
+    command = [sys.executable, "-m", WARM_UP_MODULE, f"--rows={rows}", f"--folder={folder}"]
+    warm_up = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    record_warm_up(warm_up.pid)
+    _log(f"warming up: a run on {rows:,} generated orders (PID {warm_up.pid})")
+    return warm_up
+
+
+def _warm_up_ended(warm_up: subprocess.Popen) -> None:
+    warm_up_path().unlink(missing_ok=True)
+    if warm_up.returncode == -signal.SIGKILL:
+        _log("warm-up stopped: a run needed the server")
+    elif warm_up.returncode:
+        _log(f"warm-up failed (exit code {warm_up.returncode}); runs still use the server")
+    folder = next((a.split("=", 1)[1] for a in warm_up.args if a.startswith("--folder=")), None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _tend(
+    gateway, state: ServerState, told: threading.Event, conf, warm_up: subprocess.Popen | None
+) -> str:
     """Every ``CHECK_SECONDS``, while no run holds the lease: clear what a killed run left,
-    start the context again if a run stopped it; end when idle, told or the JVM died."""
+    start the context again if a run stopped it; end when idle, told or the JVM died. Notes
+    the end of the warm-up run."""
     last_used = time.monotonic()
     while not told.wait(CHECK_SECONDS):
         if not pid_alive(state.jvm_pid):
             return "the JVM exited"
+        if warm_up is not None and warm_up.poll() is not None:
+            _warm_up_ended(warm_up)
+            warm_up = None
         lease = take_lease(wait=0)
         if lease is None:
             last_used = time.monotonic()
@@ -195,4 +238,6 @@ def _write_state(state: ServerState) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Serve a local Spark driver JVM (etl spark).")
     parser.add_argument("--idle-minutes", type=float, default=DEFAULT_IDLE_MINUTES)
-    serve(parser.parse_args().idle_minutes)
+    parser.add_argument("--warm-up-rows", type=int, default=0)
+    arguments = parser.parse_args()
+    serve(arguments.idle_minutes, arguments.warm_up_rows)
