@@ -344,11 +344,12 @@ def spark_server(work: Path, enabled: bool, warm_up_rows: int) -> Iterator[Path 
     command = [sys.executable, "-m", "etl.cli", "spark"]
     env = child_env(Subject(ROOT, folder))
     started = time.perf_counter()
+    logged = sum(log.stat().st_size for log in folder.glob("server-*.log"))  # earlier servers'
     options = ["--idle-minutes", "60", "--warm-up-rows", str(warm_up_rows)]
     subprocess.run([*command, "start", *options], env=env, check=True)
     try:
         if warm_up_rows:
-            said = wait_for_warm_up(folder)
+            said = wait_for_warm_up(folder, logged)
             took = time.perf_counter() - started
             print(f"server up and warmed in {took:.1f}s: {said}", file=sys.stderr)
         yield folder
@@ -356,13 +357,16 @@ def spark_server(work: Path, enabled: bool, warm_up_rows: int) -> Iterator[Path 
         subprocess.run([*command, "stop"], env=env, check=True)
 
 
-def wait_for_warm_up(folder: Path, timeout: float = 600.0) -> str:
+def wait_for_warm_up(folder: Path, logged: int, timeout: float = 600.0) -> str:
     """The server's line on how its warm-up ended, once it has (measured runs must not
-    stop it)."""
+    stop it); its log's first ``logged`` bytes are earlier servers'."""
     (log,) = folder.glob("server-*.log")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ended = [line for line in log.read_text().splitlines() if "warm-up" in line]
+        with log.open("rb") as text:
+            text.seek(logged)
+            lines = text.read().decode("utf-8", "replace").splitlines()
+        ended = [line for line in lines if "warm-up" in line]
         if ended:
             return ended[-1]
         time.sleep(0.5)  # another process's progress, polled with a bound
