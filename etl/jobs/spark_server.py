@@ -147,13 +147,14 @@ def release_lease(descriptor: int) -> None:
 
 # --- the warm-up (a run of the server's own) --------------------------------------------
 def record_warm_up(pid: int) -> None:
-    """Note the server's warm-up process (with its start time: a PID may be reused)."""
+    """Note the server's warm-up process, once it holds the lease (with its start time: a
+    PID may be reused). The server removes the note when the warm-up has ended."""
     record = {"pid": pid, "started": process_start(pid)}
     warm_up_path().write_text(json.dumps(record), encoding="utf-8")
 
 
 def warming_up() -> int | None:
-    """The PID of the server's warm-up process while it runs, else None."""
+    """The PID of the server's warm-up process while it runs holding the lease, else None."""
     try:
         record = json.loads(warm_up_path().read_text(encoding="utf-8"))
         pid, started = int(record["pid"]), record.get("started")

@@ -29,7 +29,6 @@ from etl.jobs.session import jvm_conf
 from etl.jobs.spark_server import (
     ServerState,
     log_path,
-    record_warm_up,
     release_lease,
     reset_context,
     running,
@@ -167,11 +166,11 @@ def _start_context(conf, gateway) -> None:
 
 
 def _start_warm_up(rows: int, scratch: str) -> subprocess.Popen:
-    """Start the warm-up run (its output goes to this server's log) and record its PID."""
+    """Start the warm-up run, in this server (its output goes to this server's log)."""
     folder = os.path.join(scratch, "warm-up")
     command = [sys.executable, "-m", WARM_UP_MODULE, f"--rows={rows}", f"--folder={folder}"]
-    warm_up = subprocess.Popen(command, stdin=subprocess.DEVNULL)
-    record_warm_up(warm_up.pid)
+    env = os.environ | {"ETL_SPARK_SERVER": str(state_path().parent)}  # even if "off" here
+    warm_up = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env)
     _log(f"warming up: a run on {rows:,} generated orders (PID {warm_up.pid})")
     return warm_up
 

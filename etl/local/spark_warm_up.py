@@ -9,7 +9,8 @@ generated orders (JSON lines, the bundled feed) into a scratch lake, in the serv
 run. That exercises what every run uses (the JSON
 and Parquet readers and writers, the grouping, the checks, great-expectations' metrics);
 a feed in another format or with other rules still has its own parts compiled by its first
-run. The server's process starts this one, records its PID and removes its folder after it.
+run. The server's process starts this one and removes its folder after it; this one records
+its PID once it holds the server's lease.
 
 A run that needs the server while this one has it stops it (``spark_server.stop_warm_up``):
 warming up never makes anyone wait.
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from etl.core.datasets import get_dataset
-from etl.jobs import session
+from etl.jobs import session, spark_server
 from etl.local.pipeline import run_pipeline
 from etl.local.samples.orders import generate_orders, write_json_lines
 from etl.storage.lake import Lake
@@ -41,6 +42,7 @@ def warm_up(rows: int, folder: Path) -> str:
     source = write_json_lines(generate_orders(rows, today), folder / "orders.json")
     if not session.reserve_server():
         return "not needed: a run has the server"
+    spark_server.record_warm_up(os.getpid())  # a run that finds the server busy may stop it
     step_hook("warm-up-reserved")
     lake = Lake.local(folder / "lake")
     result = run_pipeline(str(source), lake, today, get_dataset("orders"))
