@@ -41,9 +41,11 @@ from etl.storage.locks import pid_alive
 
 MODULE = "etl.jobs.spark_server_process"  # what `start` runs
 WARM_UP_MODULE = "etl.local.spark_warm_up"  # what the server runs to warm its JVM
+WARM_UP_FOLDER = "warm-up"  # its rows and lake, in the server's scratch folder
 DEFAULT_IDLE_MINUTES = 60.0
 # Orders rows the warm-up runs: 67 MB of JSON lines. On 2 cores one run of 300,000 rows did
-# as much for the next runs as two of 100,000 (README "Performance"), and takes ~20 s.
+# about as much for the next runs as two of 50,000 or 100,000, in less time (README
+# "Performance", sixth round): ~20 s with the rows generated first.
 DEFAULT_WARM_UP_ROWS = 300_000
 CHECK_SECONDS = 2.0  # how often the server looks for a finished or killed run
 START_TIMEOUT = 120.0
@@ -139,7 +141,7 @@ def serve(idle_minutes: float, warm_up_rows: int = 0) -> None:
     _log(f"serving: JVM PID {jvm_pid}, idle timeout {idle_minutes} min")
     warm_up = _start_warm_up(warm_up_rows, scratch) if warm_up_rows > 0 else None
     try:
-        reason = _tend(gateway, state, told, conf, warm_up)
+        reason = _tend(gateway, state, told, conf, warm_up, scratch)
     finally:
         if warm_up is not None and warm_up.poll() is None:
             warm_up.kill()
@@ -166,8 +168,9 @@ def _start_context(conf, gateway) -> None:
 
 
 def _start_warm_up(rows: int, scratch: str) -> subprocess.Popen:
-    """Start the warm-up run, in this server (its output goes to this server's log)."""
-    folder = os.path.join(scratch, "warm-up")
+    """Start the warm-up run, in this server (its output goes to this server's log), with
+    its lake in ``scratch/warm-up``."""
+    folder = os.path.join(scratch, WARM_UP_FOLDER)
     command = [sys.executable, "-m", WARM_UP_MODULE, f"--rows={rows}", f"--folder={folder}"]
     env = os.environ | {"ETL_SPARK_SERVER": str(state_path().parent)}  # even if "off" here
     warm_up = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env)
@@ -175,19 +178,22 @@ def _start_warm_up(rows: int, scratch: str) -> subprocess.Popen:
     return warm_up
 
 
-def _warm_up_ended(warm_up: subprocess.Popen) -> None:
+def _warm_up_ended(warm_up: subprocess.Popen, scratch: str) -> None:
     warm_up_path().unlink(missing_ok=True)
     if warm_up.returncode == -signal.SIGKILL:
         _log("warm-up stopped: a run needed the server")
     elif warm_up.returncode:
         _log(f"warm-up failed (exit code {warm_up.returncode}); runs still use the server")
-    folder = next((a.split("=", 1)[1] for a in warm_up.args if a.startswith("--folder=")), None)
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(os.path.join(scratch, WARM_UP_FOLDER), ignore_errors=True)
 
 
 def _tend(
-    gateway, state: ServerState, told: threading.Event, conf, warm_up: subprocess.Popen | None
+    gateway,
+    state: ServerState,
+    told: threading.Event,
+    conf,
+    warm_up: subprocess.Popen | None,
+    scratch: str,
 ) -> str:
     """Every ``CHECK_SECONDS``, while no run holds the lease: clear what a killed run left,
     start the context again if a run stopped it; end when idle, told or the JVM died. Notes
@@ -197,7 +203,7 @@ def _tend(
         if not pid_alive(state.jvm_pid):
             return "the JVM exited"
         if warm_up is not None and warm_up.poll() is not None:
-            _warm_up_ended(warm_up)
+            _warm_up_ended(warm_up, scratch)
             warm_up = None
         lease = take_lease(wait=0)
         if lease is None:

@@ -6,11 +6,10 @@ have them compiled, and compile the job's query code. Measured on 2 cores (READM
 its first 1,000-row run 10.8 s against 6.7-7.3 s. So a new server runs the pipeline itself
 once, in the background: the whole pipeline (``run_pipeline``, what ``etl run`` runs) on
 generated orders (JSON lines, the bundled feed) into a scratch lake, in the server like any
-run. That exercises what every run uses (the JSON
-and Parquet readers and writers, the grouping, the checks, great-expectations' metrics);
-a feed in another format or with other rules still has its own parts compiled by its first
-run. The server's process starts this one and removes its folder after it; this one records
-its PID once it holds the server's lease.
+run. That exercises what every run uses (the JSON and Parquet readers and writers, the
+grouping, the checks, great-expectations' metrics); a feed in another format or with other
+rules still has its own parts compiled by its first run. The server's process starts this
+one and removes its folder after it; this one records its PID once it holds the lease.
 
 A run that needs the server while this one has it stops it (``spark_server.stop_warm_up``):
 warming up never makes anyone wait.
