@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from etl.cli.arguments import checked
 from etl.storage.lake import Lake
 
 EPILOG = """\
@@ -39,14 +40,7 @@ def register(commands: argparse._SubParsersAction, lake_parent: argparse.Argumen
     down.set_defaults(handler=cmd_down)
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
-    return port
+_port = checked(int, lambda port: 1 <= port <= 65535, "a port number (1-65535)")
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from etl.cli.arguments import checked
+
 EPILOG = """\
 start   start a Spark driver JVM in the background and keep it running: `etl run`,
         `etl watch`, notebook kernels and other `get_spark()` callers then create their
@@ -57,24 +59,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     stop.set_defaults(handler=cmd_stop)
 
 
-def _minutes(text: str) -> float:
-    try:
-        minutes = float(text)
-    except ValueError:
-        minutes = -1.0
-    if not minutes > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes above 0")
-    return minutes
-
-
-def _rows(text: str) -> int:
-    try:
-        rows = int(text)
-    except ValueError:
-        rows = -1
-    if rows < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows (0 or more)")
-    return rows
+_minutes = checked(float, lambda minutes: minutes > 0, "a number of minutes above 0")
+_rows = checked(int, lambda rows: rows >= 0, "a number of rows (0 or more)")
 
 
 def cmd_start(args: argparse.Namespace) -> int:

@@ -111,3 +111,11 @@ def test_up_on_a_port_in_use_fails_in_one_line(endpoint_lake, deploys, capsys):
 def test_a_run_is_not_mirrored_when_no_endpoint_runs(endpoint_lake):
     record = {"execution": {"name": "x", "status": "SUCCEEDED"}, "events": []}
     assert aws_mirror.mirror_execution(endpoint_lake, record, names=None) is None
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_a_port_that_is_not_1_to_65535_is_a_usage_error(port, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["aws", "up", "--port", port])
+    assert stopped.value.code == 2
+    assert f"{port!r} is not a port number (1-65535)" in capsys.readouterr().err
