@@ -175,8 +175,6 @@ def reserve_server() -> bool:
     """Take the running Spark server's lease now, for the session this process builds later
     (``get_spark``); False if no server runs or a run has it. For a process that has no use
     for a JVM of its own (the server's warm-up, ``etl.local.spark_warm_up``)."""
-    if _RESERVED:
-        return True
     if not spark_server.enabled() or spark_server.running() is None:
         return False
     lease = spark_server.take_lease()
