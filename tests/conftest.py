@@ -15,6 +15,7 @@ os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 # Each test run starts its own JVM: a Spark server the developer keeps running (`etl spark
 # start`) must not serve the tests; the server's own tests point at one of their own.
 os.environ["ETL_SPARK_SERVER"] = "off"
+os.environ["ETL_SPARK_SERVER_AUTOSTART"] = "off"  # nor start one for "the next runs"
 
 RUN_DATE = date(2026, 11, 26)
 

@@ -72,9 +72,23 @@ def python(folder: Path, code: str, cwd: Path) -> str:
     return succeeds(folder, [sys.executable, "-c", code], cwd)
 
 
-def etl_run(folder: Path, source: Path, lake: Path) -> dict:
+def etl_run(folder: Path, source: Path, lake: Path, **env: str) -> dict:
+    return json.loads(etl_run_said(folder, source, lake, **env)[0])
+
+
+def etl_run_said(folder: Path, source: Path, lake: Path, **env: str) -> tuple[str, str]:
+    """``etl run --json`` (it must exit 0): its stdout and stderr. ``subprocess.run`` reads
+    both to their end, so it returns only once no process is left holding them open."""
     argv = ["run", str(source), "--lake", str(lake), "--run-date", "2026-11-26", "--json"]
-    return json.loads(etl(folder, *argv))
+    done = subprocess.run(
+        [sys.executable, "-m", "etl.cli", *argv],
+        env=environment(folder) | env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
 
 
 def state_in(folder: Path, monkeypatch) -> spark_server.ServerState | None:
@@ -335,3 +349,70 @@ def test_a_run_stops_the_warm_up_and_takes_the_server(source, tmp_path, monkeypa
         wait_until(lambda: noted in log.read_text(), "noted")
     finally:
         etl(tmp_path, "spark", "stop")
+
+
+def test_a_run_leaves_a_server_for_the_next_runs_which_wait_for_it_to_start(
+    source, tmp_path, monkeypatch
+):
+    # Not at a terminal (stderr is a pipe here), "auto" leaves none: scripts and CI get none.
+    said = etl_run_said(tmp_path, source, tmp_path / "lake0", ETL_SPARK_SERVER_AUTOSTART="auto")
+    assert "Spark server" not in said[1]
+    assert state_in(tmp_path, monkeypatch) is None
+    on = {"ETL_SPARK_SERVER_AUTOSTART": "on"}  # what a person at a terminal gets by default
+    try:
+        out, err = etl_run_said(tmp_path, source, tmp_path / "lake1", **on)
+        assert json.loads(out)["spark"].startswith("its own JVM")
+        assert "a Spark server is starting in the background" in err
+        # Started at once, the next run finds the server starting, waits for it, runs in it.
+        second = etl_run(tmp_path, source, tmp_path / "lake2", **on)
+        state = state_in(tmp_path, monkeypatch)
+        assert state is not None
+        assert second["spark"] == f"the Spark server's warm JVM (PID {state.jvm_pid})"
+        assert state.idle_minutes == spark_server.AUTOSTART_IDLE_MINUTES
+        assert curated_rows(tmp_path / "lake2") == curated_rows(tmp_path / "lake1")
+    finally:
+        etl(tmp_path, "spark", "stop")
+
+
+@pytest.mark.parametrize(
+    ("setting", "interactive", "ci", "wanted"),
+    [
+        ("", True, "", True),  # the default, "auto": a person at a terminal
+        ("auto", False, "", False),
+        ("auto", True, "true", False),
+        ("on", False, "true", True),
+        ("off", True, "", False),
+    ],
+)
+def test_when_a_run_starts_a_server_for_the_next_runs(
+    setting, interactive, ci, wanted, monkeypatch
+):
+    monkeypatch.setenv("ETL_SPARK_SERVER", "")
+    monkeypatch.setenv("ETL_SPARK_SERVER_AUTOSTART", setting)
+    monkeypatch.setenv("CI", ci)
+    assert spark_server.autostart_wanted(interactive) is wanted
+
+
+def test_no_server_is_started_where_runs_ignore_servers_or_the_setting_is_unknown(monkeypatch):
+    monkeypatch.setenv("ETL_SPARK_SERVER", "off")
+    monkeypatch.setenv("ETL_SPARK_SERVER_AUTOSTART", "on")
+    assert not spark_server.autostart_wanted(interactive=True)
+    monkeypatch.setenv("ETL_SPARK_SERVER", "")
+    monkeypatch.setenv("ETL_SPARK_SERVER_AUTOSTART", "always")
+    with pytest.raises(ValueError, match="expected one of auto, on, off"):
+        spark_server.autostart_wanted(interactive=True)
+
+
+def test_a_run_waits_while_a_server_starts_and_goes_on_once_it_is_up(tmp_path, monkeypatch):
+    import fcntl
+
+    monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
+    spark_server.wait_for_start(timeout=0)  # no server ever started here: nothing to wait for
+    with open(spark_server.start_lock_path(), "w") as starting:
+        fcntl.flock(starting, fcntl.LOCK_EX)  # as a server holds it until it is up
+        waiting = threading.Thread(target=spark_server.wait_for_start, kwargs={"timeout": 120})
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()
+    waiting.join(timeout=30)  # the lock is released: it goes on
+    assert not waiting.is_alive()

@@ -265,12 +265,18 @@ def run_as_command(argv: list[str] | None = None) -> NoReturn:
     teardown of the 3,000-odd modules pyspark, pandas, great-expectations and moto load
     takes one to two seconds (measured on the sample run): a noticeable part of a short
     run. So output is flushed, the Spark temp folder removed, and the process ends without
-    it (``os._exit``). The JVM ends by itself when this process's pipe to it closes.
+    it (``os._exit``). The JVM ends by itself when this process's pipe to it closes. A
+    command that started a Spark JVM of its own, typed at a terminal, leaves a Spark server
+    starting for the commands that follow (``etl.cli.spark.leave_server_for_next_runs``).
     """
     code = main(argv)
+    session = sys.modules.get("etl.jobs.session")  # loaded only by commands that ran Spark
+    if session is not None and session.started_own_jvm():
+        from etl.cli.spark import leave_server_for_next_runs
+
+        leave_server_for_next_runs()
     sys.stdout.flush()
     sys.stderr.flush()
-    session = sys.modules.get("etl.jobs.session")  # loaded only by commands that ran Spark
     if session is not None:
         session.remove_scratch()
     os._exit(code or 0)

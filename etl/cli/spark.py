@@ -20,6 +20,11 @@ start   start a Spark driver JVM in the background and keep it running: `etl run
 status  running or not: PIDs, since when, warming up, in use or free, the JVM's memory.
 stop    stop the server and its JVM. Harmless when not running.
 
+`etl run` typed at a terminal starts one by itself, in the background, once it has run in a
+JVM of its own, so that the next runs start warm (it stops after 30 idle minutes).
+ETL_SPARK_SERVER_AUTOSTART=auto (default: only when stderr is a terminal and CI is not set),
+on (always) or off (never).
+
 One server per Python environment (.venv); its state and log are in
 ~/.cache/etl-workbench/spark-server/ (ETL_SPARK_SERVER=DIR moves them;
 ETL_SPARK_SERVER=off makes runs ignore a running server).
@@ -121,6 +126,29 @@ def cmd_stop(args: argparse.Namespace) -> int:
         return 1
     print("not running; nothing to stop" if stopped is None else f"stopped: {_describe(stopped)}")
     return 0
+
+
+def leave_server_for_next_runs() -> None:
+    """After a command that ran Spark in a JVM of its own: start a server in the background
+    for the runs that follow, if wanted (``spark_server.autostart_wanted``) and none runs,
+    and say so. Never changes how the command ended."""
+    from etl.jobs import spark_server, spark_server_process
+
+    try:  # a person at a terminal: where the note below is seen
+        if not spark_server.autostart_wanted(interactive=sys.stderr.isatty()):
+            return
+        idle = spark_server.AUTOSTART_IDLE_MINUTES
+        if not spark_server_process.start_in_background(idle):
+            return
+    except (ValueError, OSError) as error:
+        print(f"warning: no Spark server started for the next runs: {error}", file=sys.stderr)
+        return
+    print(
+        "note: a Spark server is starting in the background so that the next runs start warm "
+        f"(`etl spark status`; it stops after {idle:g} idle minutes, `etl spark stop` now; "
+        f"{spark_server.AUTOSTART}=off: never start one)",
+        file=sys.stderr,
+    )
 
 
 def _given(args: argparse.Namespace) -> list[tuple[str, float]]:

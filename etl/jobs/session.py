@@ -57,6 +57,7 @@ _SCRATCH: list[str] = []
 # ends, when the system closes it and so frees the server for the next run.
 _LEASE: list[tuple[int, spark_server.ServerState]] = []
 _RESERVED: list[int] = []  # a lease taken before the session (``reserve_server``)
+_OWN_JVM: list[bool] = []  # set once this process has started a local JVM of its own
 
 
 def _new_scratch() -> str:
@@ -107,6 +108,7 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
     )
     options = jvm_options(scratch, input_bytes)
     spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
+    _OWN_JVM.append(True)
     jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
     spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
     return spark
@@ -142,8 +144,12 @@ def _attach_to_server() -> SparkSession | None:
     it (its own SQL settings and temporary views), and starts by clearing what an earlier
     run left, if the server has not yet (``spark_server.reset_context``).
     """
-    if not spark_server.enabled() or (state := spark_server.running()) is None:
+    if not spark_server.enabled():
         return None
+    if (state := spark_server.running()) is None:
+        spark_server.wait_for_start()  # one being started is as soon up as a JVM of our own
+        if (state := spark_server.running()) is None:
+            return None
     lease = _RESERVED.pop() if _RESERVED else spark_server.take_lease()
     if lease is None and spark_server.stop_warm_up():  # the server's own warm-up had it
         lease = spark_server.take_lease(wait=spark_server.WARM_UP_STOP_SECONDS)
@@ -181,6 +187,11 @@ def reserve_server() -> bool:
     if lease is not None:
         _RESERVED.append(lease)
     return lease is not None
+
+
+def started_own_jvm() -> bool:
+    """True once this process has started a local Spark JVM of its own (no server's)."""
+    return bool(_OWN_JVM)
 
 
 def server_in_use() -> spark_server.ServerState | None:

@@ -27,10 +27,15 @@ what this builds on.
   JVM has loaded and compiled the job's code before a person's first run. A run that
   arrives meanwhile stops it (``stop_warm_up``) and takes the server: a warm-up never
   makes a run wait for it or start a JVM of its own.
+* **Started when a person needs it,** as Gradle starts its daemon: an ``etl run`` typed at a
+  terminal that ran in a JVM of its own leaves a server starting in the background when it
+  ends (``autostart_wanted``; ``ETL_SPARK_SERVER_AUTOSTART=off`` never, ``on`` also when
+  not at a terminal), stopping after ``AUTOSTART_IDLE_MINUTES`` unused. A run that arrives
+  while a server starts waits for it (``wait_for_start``) rather than start a second JVM.
 * **Off when not used.** The server ends after ``idle_minutes`` without a run, and the JVM
   ends with the server (its stdin is the server's pipe, as with any PySpark JVM).
 * **Where:** ``<key>.json`` (port, secret, PIDs; readable by the user only), ``.lock``,
-  ``.log`` and, while the warm-up runs, ``.warm-up`` (its PID) in
+  ``.log``, ``.start.lock`` and, while the warm-up runs, ``.warm-up`` (its PID) in
   ``~/.cache/etl-workbench/spark-server/``, one server per Python environment (``.venv``).
   ``ETL_SPARK_SERVER=off`` makes runs ignore a server; ``ETL_SPARK_SERVER=DIR`` keeps that
   state in DIR instead.
@@ -58,6 +63,7 @@ from etl.storage.locks import pid_alive, process_start
 
 LEASE_WAIT_SECONDS = 0.5  # the server's own look takes the lease for a moment
 WARM_UP_STOP_SECONDS = 10.0  # for a stopped warm-up's process to end and free the lease
+START_WAIT_SECONDS = 60.0  # for a server being started to be up, before starting a JVM
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,11 @@ def warm_up_path() -> Path:
     return _path(".warm-up")
 
 
+def start_lock_path() -> Path:
+    """Held while a server starts, until it has recorded how to reach it."""
+    return _path(".start.lock")
+
+
 def running() -> ServerState | None:
     """The server of this Python environment if it runs (a stale record is removed)."""
     path = state_path()
@@ -120,6 +131,53 @@ def running() -> ServerState | None:
         return state
     path.unlink(missing_ok=True)
     return None
+
+
+def wait_for_start(timeout: float = START_WAIT_SECONDS) -> None:
+    """If a server is starting (its start lock is held), wait until it is up (or failed),
+    at most ``timeout`` s: a run that arrives meanwhile uses it instead of starting a JVM
+    of its own beside it, which would take as long and share the cores with it."""
+    try:
+        descriptor = os.open(start_lock_path(), os.O_RDONLY)
+    except OSError:  # no server was ever started here
+        return
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return
+                pause.wait(0.05)
+    finally:
+        os.close(descriptor)
+
+
+# --- starting one for the runs that follow ------------------------------------------------
+AUTOSTART = "ETL_SPARK_SERVER_AUTOSTART"
+AUTOSTART_SETTINGS = ("auto", "on", "off")
+# A server started for the runs that follow gives its memory back sooner than one a person
+# asked for (``etl spark start``, 60 minutes): its JVM holds 2-2.7 GB.
+AUTOSTART_IDLE_MINUTES = 30.0
+
+
+def autostart_wanted(interactive: bool) -> bool:
+    """Whether ``etl run`` leaves a server starting for the runs that follow once it has
+    run in a JVM of its own: ``ETL_SPARK_SERVER_AUTOSTART`` ``on`` / ``off``, or ``auto``
+    (the default): only for a person at a terminal (``interactive``), never under CI."""
+    setting = os.environ.get(AUTOSTART, "auto").strip().lower() or "auto"
+    if setting not in AUTOSTART_SETTINGS:
+        expected = ", ".join(AUTOSTART_SETTINGS)
+        raise ValueError(f"{AUTOSTART}={setting!r}: expected one of {expected}")
+    if setting == "off" or not enabled():
+        return False
+    return setting == "on" or (interactive and os.environ.get("CI", "").lower() in NOT_CI)
+
+
+NOT_CI = ("", "0", "false")  # CI services set CI=true
 
 
 # --- the lease (one run at a time) ------------------------------------------------------

@@ -33,6 +33,7 @@ from etl.jobs.spark_server import (
     reset_context,
     running,
     shared_context,
+    start_lock_path,
     state_path,
     take_lease,
     warm_up_path,
@@ -60,29 +61,55 @@ def start(
 ) -> tuple[ServerState, bool]:
     """Start this environment's server in the background unless it runs; ``(state, started)``.
     It warms up on ``warm_up_rows`` generated orders (0: no warm-up) once it is up."""
-    start_lock = state_path().with_suffix(".start.lock")
-    start_lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(start_lock, "w") as lock:
+    with _start_lock() as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two `etl spark start` at once make one server
         state = running()
         if state is not None:
             return state, False
-        command = [
-            sys.executable,
-            "-m",
-            "etl.jobs.spark_server_process",
-            f"--idle-minutes={idle_minutes}",
-            f"--warm-up-rows={warm_up_rows}",
-        ]
-        with open(log_path(), "ab") as log:
-            server = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C in the terminal that started it is not for it
-            )
-        return _wait_until_up(server), True
+        return _wait_until_up(_spawn(idle_minutes, warm_up_rows, lock)), True
+
+
+def start_in_background(idle_minutes: float, warm_up_rows: int = DEFAULT_WARM_UP_ROWS) -> bool:
+    """Start this environment's server without waiting for it; False if one runs or is
+    being started. The server holds the start lock until it is up, so a run that arrives
+    meanwhile waits for it (``spark_server.wait_for_start``)."""
+    with _start_lock() as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # another process is starting it
+        if running() is not None:
+            return False
+        _spawn(idle_minutes, warm_up_rows, lock)
+        return True
+
+
+def _start_lock():
+    path = start_lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return open(path, "w")
+
+
+def _spawn(idle_minutes: float, warm_up_rows: int, lock) -> subprocess.Popen:
+    """The server's process, detached, holding the start ``lock`` (a shared descriptor: the
+    lock stays held until the server releases it, up, whoever started it)."""
+    command = [
+        sys.executable,
+        "-m",
+        MODULE,
+        f"--idle-minutes={idle_minutes}",
+        f"--warm-up-rows={warm_up_rows}",
+        f"--start-lock-fd={lock.fileno()}",
+    ]
+    with open(log_path(), "ab") as log:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(lock.fileno(),),
+            start_new_session=True,  # a Ctrl-C in the terminal that started it is not for it
+        )
 
 
 def _wait_until_up(server: subprocess.Popen) -> ServerState:
@@ -115,8 +142,9 @@ def stop(timeout: float = 60.0) -> ServerState | None:
     return state
 
 
-def serve(idle_minutes: float, warm_up_rows: int = 0) -> None:
-    """Run the server: start the JVM, record how to reach it, tend it until idle or told."""
+def serve(idle_minutes: float, warm_up_rows: int = 0, start_lock_fd: int | None = None) -> None:
+    """Run the server: start the JVM, record how to reach it, tend it until idle or told.
+    ``start_lock_fd`` (the start lock, held) is released once it is recorded."""
     from pyspark.java_gateway import launch_gateway
 
     told = threading.Event()
@@ -138,6 +166,8 @@ def serve(idle_minutes: float, warm_up_rows: int = 0) -> None:
         idle_minutes=idle_minutes,
     )
     _write_state(state)
+    if start_lock_fd is not None:
+        os.close(start_lock_fd)  # up: runs waiting for it go on
     _log(f"serving: JVM PID {jvm_pid}, idle timeout {idle_minutes} min")
     warm_up = _start_warm_up(warm_up_rows, scratch) if warm_up_rows > 0 else None
     try:
@@ -244,5 +274,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Serve a local Spark driver JVM (etl spark).")
     parser.add_argument("--idle-minutes", type=float, default=DEFAULT_IDLE_MINUTES)
     parser.add_argument("--warm-up-rows", type=int, default=0)
+    parser.add_argument("--start-lock-fd", type=int, default=None)
     arguments = parser.parse_args()
-    serve(arguments.idle_minutes, arguments.warm_up_rows)
+    serve(arguments.idle_minutes, arguments.warm_up_rows, arguments.start_lock_fd)

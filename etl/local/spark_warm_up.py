@@ -24,11 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etl.core.datasets import get_dataset
 from etl.jobs import session, spark_server
-from etl.local.pipeline import run_pipeline
-from etl.local.samples.orders import generate_orders, write_json_lines
-from etl.storage.lake import Lake
 from etl.storage.locks import step_hook
 
 
@@ -36,13 +32,20 @@ def warm_up(rows: int, folder: Path) -> str:
     """Run the pipeline on ``rows`` generated orders in ``folder``, in the server; what
     happened, in a line for the server's log."""
     started = time.perf_counter()
-    today = datetime.now(UTC).date()
-    folder.mkdir(parents=True, exist_ok=True)
-    source = write_json_lines(generate_orders(rows, today), folder / "orders.json")
+    # The lease first, before the CPU the rows and the pipeline's imports take: a run that
+    # took the server as it started (one that waited for it) then has both cores at once.
     if not session.reserve_server():
         return "not needed: a run has the server"
     spark_server.record_warm_up(os.getpid())  # a run that finds the server busy may stop it
     step_hook("warm-up-reserved")
+    from etl.core.datasets import get_dataset
+    from etl.local.pipeline import run_pipeline
+    from etl.local.samples.orders import generate_orders, write_json_lines
+    from etl.storage.lake import Lake
+
+    today = datetime.now(UTC).date()
+    folder.mkdir(parents=True, exist_ok=True)
+    source = write_json_lines(generate_orders(rows, today), folder / "orders.json")
     lake = Lake.local(folder / "lake")
     result = run_pipeline(str(source), lake, today, get_dataset("orders"))
     seconds = time.perf_counter() - started
