@@ -416,3 +416,23 @@ def test_a_run_waits_while_a_server_starts_and_goes_on_once_it_is_up(tmp_path, m
         assert waiting.is_alive()
     waiting.join(timeout=30)  # the lock is released: it goes on
     assert not waiting.is_alive()
+
+
+def test_no_server_is_started_for_the_next_runs_on_a_machine_short_of_memory(
+    tmp_path, monkeypatch, capsys
+):
+    import psutil
+
+    from etl.cli.spark import AUTOSTART_MIN_AVAILABLE_GB, leave_server_for_next_runs
+    from etl.jobs import spark_server_process
+
+    monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
+    monkeypatch.setenv("ETL_SPARK_SERVER_AUTOSTART", "on")
+    short = (AUTOSTART_MIN_AVAILABLE_GB - 0.5) * 2**30
+    memory = psutil.virtual_memory()._replace(available=int(short))
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory)
+    started = []
+    monkeypatch.setattr(spark_server_process, "start_in_background", started.append)
+    leave_server_for_next_runs()
+    assert started == []
+    assert f"{short / 2**30:.1f} GB of memory available" in capsys.readouterr().err

@@ -137,6 +137,11 @@ def leave_server_for_next_runs() -> None:
     try:  # a person at a terminal: where the note below is seen
         if not spark_server.autostart_wanted(interactive=sys.stderr.isatty()):
             return
+        if spark_server.running() is not None:  # one is busy with another run
+            return
+        if (short := _memory_short()) is not None:
+            print(f"note: no Spark server started for the next runs: {short}", file=sys.stderr)
+            return
         idle = spark_server.AUTOSTART_IDLE_MINUTES
         if not spark_server_process.start_in_background(idle):
             return
@@ -148,6 +153,24 @@ def leave_server_for_next_runs() -> None:
         f"(`etl spark status`; it stops after {idle:g} idle minutes, `etl spark stop` now; "
         f"{spark_server.AUTOSTART}=off: never start one)",
         file=sys.stderr,
+    )
+
+
+# A server's JVM grows to 2-2.7 GB (2 GB heap); started unasked, it leaves at least as much
+# again for everything else on the machine.
+AUTOSTART_MIN_AVAILABLE_GB = 5.0
+
+
+def _memory_short() -> str | None:
+    """Why the machine has too little memory free for a server started unasked, or None."""
+    import psutil
+
+    available = psutil.virtual_memory().available / 2**30
+    if available >= AUTOSTART_MIN_AVAILABLE_GB:
+        return None
+    return (
+        f"{available:.1f} GB of memory available, under the {AUTOSTART_MIN_AVAILABLE_GB:g} GB "
+        "it starts one with (`etl spark start` starts one anyway)"
     )
 
 
