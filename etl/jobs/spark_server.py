@@ -63,7 +63,7 @@ from etl.storage.locks import pid_alive, process_start
 
 LEASE_WAIT_SECONDS = 0.5  # the server's own look takes the lease for a moment
 WARM_UP_STOP_SECONDS = 10.0  # for a stopped warm-up's process to end and free the lease
-START_WAIT_SECONDS = 60.0  # for a server being started to be up, before starting a JVM
+START_WAIT_SECONDS = 30.0  # for a server being started to be up (3-15 s on 2 cores), then own JVM
 
 
 @dataclass(frozen=True)
