@@ -314,7 +314,7 @@ def test_a_new_server_warms_up_with_a_run_of_its_own_and_leaves_nothing_of_it(
         log = spark_server.log_path()
         wait_until(lambda: "warm-up: " in log.read_text(), "warmed up", timeout=TIMEOUT)
         said = log.read_text()
-        assert "warm-up: SUCCEEDED on 2,000 rows" in said
+        assert "warm-up: SUCCEEDED on 2 x 1,000 rows" in said
         assert f"in the Spark server's warm JVM (PID {state.jvm_pid})" in said
         # The server notes the end within CHECK_SECONDS: its PID file and scratch lake go.
         (scratch,) = (tmp_path / "tmp").glob("etl-spark-server-*")

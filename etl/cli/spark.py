@@ -14,9 +14,10 @@ start   start a Spark driver JVM in the background and keep it running: `etl run
         run took 27-32 s in a warm server against 40-46 s cold: README "Performance").
         One run uses it at a time; a run that finds it in use starts its own JVM. It stops by itself
         after --idle-minutes without a run (default 60). Harmless when already running.
-        Once up, it warms itself in the background with a run of its own on --warm-up-rows
-        generated orders (default 300000, ~20 s; 0: none), so even the first run finds it
-        warm; a run started meanwhile stops the warm-up and takes the server at once.
+        Once up, it warms itself in the background with two runs of its own on
+        --warm-up-rows generated orders (default 300000 in all, ~24 s; 0: none), so even
+        the first run finds it warm; a run started meanwhile stops the warm-up and takes
+        the server at once.
 status  running or not: PIDs, since when, warming up, in use or free, the JVM's memory.
 stop    stop the server and its JVM. Harmless when not running.
 

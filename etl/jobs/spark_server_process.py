@@ -44,9 +44,9 @@ MODULE = "etl.jobs.spark_server_process"  # what `start` runs
 WARM_UP_MODULE = "etl.local.spark_warm_up"  # what the server runs to warm its JVM
 WARM_UP_FOLDER = "warm-up"  # its rows and lake, in the server's scratch folder
 DEFAULT_IDLE_MINUTES = 60.0
-# Orders rows the warm-up runs: 67 MB of JSON lines. On 2 cores one run of 300,000 rows did
-# about as much for the next runs as two of 50,000 or 100,000, in less time (README
-# "Performance", sixth round): ~20 s with the rows generated first.
+# Orders rows the warm-up runs, shared between its runs (``etl.local.spark_warm_up``): 300,000
+# rows did as much for the next runs as smaller warm-ups done more often (README
+# "Performance", sixth and seventh rounds): ~24 s on 2 cores, the rows generated first.
 DEFAULT_WARM_UP_ROWS = 300_000
 CHECK_SECONDS = 2.0  # how often the server looks for a finished or killed run
 START_TIMEOUT = 120.0
