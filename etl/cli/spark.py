@@ -11,7 +11,7 @@ EPILOG = """\
 start   start a Spark driver JVM in the background and keep it running: `etl run`,
         `etl watch`, notebook kernels and other `get_spark()` callers then create their
         Spark session in it, already warm, instead of starting a JVM of their own (a 2 M-row
-        run took 27-32 s in a warm server against 40-46 s cold: README "Performance").
+        run took 24-32 s in a warm server against 36-46 s cold: README "Performance").
         One run uses it at a time; a run that finds it in use starts its own JVM. It stops by itself
         after --idle-minutes without a run (default 60). Harmless when already running.
         Once up, it warms itself in the background with two runs of its own on
@@ -86,7 +86,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(f"started: {_describe(state)}")
         if rows:
             print(
-                f"warming up in the background on {rows:,} generated orders (~20 s at the "
+                f"warming up in the background on {rows:,} generated orders (~25 s at the "
                 "default size); a run started meanwhile stops it and takes the server"
             )
     else:
