@@ -270,6 +270,7 @@ def run_as_command(argv: list[str] | None = None) -> NoReturn:
     starting for the commands that follow (``etl.cli.spark.leave_server_for_next_runs``).
     """
     code = main(argv)
+    sys.stdout.flush()  # the command's output before any note on the server below
     session = sys.modules.get("etl.jobs.session")  # loaded only by commands that ran Spark
     if session is not None and session.started_own_jvm():
         from etl.cli.spark import leave_server_for_next_runs
