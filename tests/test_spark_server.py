@@ -403,19 +403,23 @@ def test_no_server_is_started_where_runs_ignore_servers_or_the_setting_is_unknow
         spark_server.autostart_wanted(interactive=True)
 
 
-def test_a_run_waits_while_a_server_starts_and_goes_on_once_it_is_up(tmp_path, monkeypatch):
+def test_a_run_waits_while_a_server_starts_and_goes_on_once_it_is_up(tmp_path, monkeypatch, capsys):
     import fcntl
 
     monkeypatch.setenv("ETL_SPARK_SERVER", str(tmp_path))
-    spark_server.wait_for_start(timeout=0)  # no server ever started here: nothing to wait for
+    assert not spark_server.starting()  # no server ever started here: nothing to wait for
     with open(spark_server.start_lock_path(), "w") as starting:
         fcntl.flock(starting, fcntl.LOCK_EX)  # as a server holds it until it is up
+        assert spark_server.starting()
+        assert main(["spark", "status"]) == 0
+        assert capsys.readouterr().out.startswith("starting: its JVM is not up yet")
         waiting = threading.Thread(target=spark_server.wait_for_start, kwargs={"timeout": 120})
         waiting.start()
         waiting.join(timeout=0.5)
         assert waiting.is_alive()
     waiting.join(timeout=30)  # the lock is released: it goes on
     assert not waiting.is_alive()
+    assert not spark_server.starting()
 
 
 def test_no_server_is_started_for_the_next_runs_on_a_machine_short_of_memory(

@@ -18,7 +18,8 @@ start   start a Spark driver JVM in the background and keep it running: `etl run
         --warm-up-rows generated orders (default 300000 in all, ~24 s; 0: none), so even
         the first run finds it warm; a run started meanwhile stops the warm-up and takes
         the server at once.
-status  running or not: PIDs, since when, warming up, in use or free, the JVM's memory.
+status  running, starting or not: PIDs, since when, warming up, in use or free, the JVM's
+        memory.
 stop    stop the server and its JVM. Harmless when not running.
 
 `etl run` typed at a terminal starts one by itself, in the background, once it has run in a
@@ -102,6 +103,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     from etl.jobs import spark_server
 
     state = spark_server.running()
+    if state is None and spark_server.starting():
+        print("starting: its JVM is not up yet; runs started meanwhile wait for it")
+        return 0
     if state is None:
         print("not running; start it with `etl spark start`")
         return 0

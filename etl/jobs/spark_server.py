@@ -133,27 +133,29 @@ def running() -> ServerState | None:
     return None
 
 
-def wait_for_start(timeout: float = START_WAIT_SECONDS) -> None:
-    """If a server is starting (its start lock is held), wait until it is up (or failed),
-    at most ``timeout`` s: a run that arrives meanwhile uses it instead of starting a JVM
-    of its own beside it, which would take as long and share the cores with it."""
+def starting() -> bool:
+    """True while a server is being started (its start lock is held)."""
     try:
         descriptor = os.open(start_lock_path(), os.O_RDONLY)
     except OSError:  # no server was ever started here
-        return
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # a lock taken above goes with it
+
+
+def wait_for_start(timeout: float = START_WAIT_SECONDS) -> None:
+    """If a server is starting, wait until it is up (or failed), at most ``timeout`` s: a
+    run that arrives meanwhile uses it instead of starting a JVM of its own beside it, which
+    would take as long and share the cores with it."""
     deadline = time.monotonic() + timeout
     pause = threading.Event()
-    try:
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return
-                pause.wait(0.05)
-    finally:
-        os.close(descriptor)
+    while starting() and time.monotonic() < deadline:
+        pause.wait(0.05)
 
 
 # --- starting one for the runs that follow ------------------------------------------------
