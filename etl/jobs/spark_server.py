@@ -164,6 +164,7 @@ AUTOSTART_SETTINGS = ("auto", "on", "off")
 # A server started for the runs that follow gives its memory back sooner than one a person
 # asked for (``etl spark start``, 60 minutes): its JVM holds 2-2.7 GB.
 AUTOSTART_IDLE_MINUTES = 30.0
+NOT_CI = ("", "0", "false")  # CI services set CI=true
 
 
 def autostart_wanted(interactive: bool) -> bool:
@@ -177,9 +178,6 @@ def autostart_wanted(interactive: bool) -> bool:
     if setting == "off" or not enabled():
         return False
     return setting == "on" or (interactive and os.environ.get("CI", "").lower() in NOT_CI)
-
-
-NOT_CI = ("", "0", "false")  # CI services set CI=true
 
 
 # --- the lease (one run at a time) ------------------------------------------------------
