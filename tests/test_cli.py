@@ -17,6 +17,7 @@ from pyspark.testing import assertDataFrameEqual
 import etl
 from etl.cli.main import main
 from etl.core import progress
+from etl.jobs import progress as spark_progress
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
 
@@ -43,13 +44,15 @@ def tree(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def json_run(sample_dir, tmp_path_factory):
     """One successful run of the JSON-lines sample: its lake, --json summary and progress
-    (every line of it: no work is too short to report)."""
+    (every line of it: no work is too short to report, and Spark's stages looked at every
+    5 ms, so that stages this short are seen running, not only counted at the end)."""
     root = tmp_path_factory.mktemp("json-lake")
     out, err = io.StringIO(), io.StringIO()
     with (
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
         mock.patch.object(progress, "QUIET_SECONDS", 0.0),
+        mock.patch.object(spark_progress, "POLL_SECONDS", 0.005),
     ):
         assert run(sample_dir / "orders.json", root, "--json") == 0
     return root, json.loads(out.getvalue()), err.getvalue()

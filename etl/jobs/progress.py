@@ -103,12 +103,14 @@ def action_name(stage_name: str) -> str:
 
 @contextmanager
 def spark_progress(
-    spark: SparkSession, label: str, every: float = POLL_SECONDS, enabled: bool = True
+    spark: SparkSession, label: str, every: float | None = None, enabled: bool = True
 ) -> Iterator[None]:
-    """While the block runs, report the task counts of each Spark stage, labelled ``label``."""
+    """While the block runs, report the task counts of each Spark stage, labelled ``label``,
+    looking every ``every`` s (``POLL_SECONDS``)."""
     if not enabled:
         yield
         return
+    every = POLL_SECONDS if every is None else every
     reporter, started = progress.current(), time.monotonic()
     watcher = StageWatcher(spark, label, reporter)
     context = spark.sparkContext
