@@ -360,7 +360,7 @@ def spark_server(
         options = ["--idle-minutes", "60", "--warm-up-rows", str(warm_up_rows)]
         subprocess.run([*command, "start", *options], env=env, check=True)
     try:
-        if warm_up_rows:
+        if warm_up_rows or by_run:  # a server a run left warms up on the default rows
             said = wait_for_warm_up(folder, logged)
             took = time.perf_counter() - started
             print(f"server up and warmed in {took:.1f}s: {said}", file=sys.stderr)
@@ -587,7 +587,8 @@ def main() -> None:
     parser.add_argument(
         "--server-started-by-run",
         action="store_true",
-        help="with --spark-server: the server an `etl run` at a terminal leaves, not `etl spark start`",
+        help="with --spark-server: the server an `etl run` at a terminal leaves (its default "
+        "warm-up), not `etl spark start`",
     )
     parser.add_argument(
         "--before",

@@ -44,8 +44,12 @@ def environment(folder: Path) -> dict[str, str]:
     }
 
 
-def succeeds(folder: Path, argv: list[str], cwd: Path | None = None, **env: str) -> str:
-    """Run ``argv`` with the server in ``folder`` (and ``env``); its output (it must exit 0)."""
+def completed(
+    folder: Path, argv: list[str], cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess:
+    """Run ``argv`` with the server in ``folder`` (and ``env``); it must exit 0.
+    ``subprocess.run`` reads its output to the end, so it returns only once no process is
+    left holding that output open."""
     done = subprocess.run(
         argv,
         env=environment(folder) | env,
@@ -55,7 +59,12 @@ def succeeds(folder: Path, argv: list[str], cwd: Path | None = None, **env: str)
         timeout=TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done
+
+
+def succeeds(folder: Path, argv: list[str], cwd: Path | None = None, **env: str) -> str:
+    """Run ``argv`` with the server in ``folder`` (and ``env``); its output (it must exit 0)."""
+    return completed(folder, argv, cwd, **env).stdout
 
 
 def etl(folder: Path, *argv: str, **env: str) -> str:
@@ -77,17 +86,9 @@ def etl_run(folder: Path, source: Path, lake: Path, **env: str) -> dict:
 
 
 def etl_run_said(folder: Path, source: Path, lake: Path, **env: str) -> tuple[str, str]:
-    """``etl run --json`` (it must exit 0): its stdout and stderr. ``subprocess.run`` reads
-    both to their end, so it returns only once no process is left holding them open."""
+    """``etl run --json`` (it must exit 0): its stdout and stderr."""
     argv = ["run", str(source), "--lake", str(lake), "--run-date", "2026-11-26", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "etl.cli", *argv],
-        env=environment(folder) | env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr
+    done = completed(folder, [sys.executable, "-m", "etl.cli", *argv], **env)
     return done.stdout, done.stderr
 
 
