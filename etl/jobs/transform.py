@@ -39,7 +39,7 @@ from etl.stages.quality import (
     profile_on_the_way,
 )
 from etl.stages.reference import ensure_reference_tables, read_reference
-from etl.stages.suite import suite_counts
+from etl.stages.suite import import_gx_in_background, suite_counts
 from etl.stages.summarise import summarise
 from etl.stages.transform import (
     QUARANTINE_PARTITIONS,
@@ -150,6 +150,8 @@ def _steps(
     # they are published. Until then nothing is written outside the run's staging folders.
     references, staged_references = _gate_references(spark, lake, dataset, run_id)
     staging = Staging.of(lake, run_id)
+    if dataset.expectation_suite:
+        import_gx_in_background()  # for the gate, while Spark stages the records
     try:
         with spark_progress(spark, "quality gate + transform+load", enabled=show_progress):
             staged = _stage_raw_file(

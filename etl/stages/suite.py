@@ -18,7 +18,9 @@ compute.
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -113,6 +115,19 @@ def unexpected(count: SuiteCount) -> SparkColumn:
     if count.metric == NOT_MATCHING:
         return column.isNotNull() & ~column.rlike(count.argument)
     raise ValueError(f"{count.metric} is counted by the profile itself")
+
+
+@cache  # once per process: a second call finds the import started
+def import_gx_in_background() -> None:
+    """Start importing great-expectations in a thread, for ``validate_suite`` to find it done.
+
+    The import takes ~2 s of CPU, holding the interpreter lock, so where it overlaps matters.
+    The Glue job starts it as its Spark pass begins, while its Python mostly waits on the JVM;
+    a local run of a small file starts it earlier (``etl.local.pipeline``).
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    args = ("great_expectations",)
+    threading.Thread(target=importlib.import_module, args=args, name="etl-import-gx").start()
 
 
 def validate_suite(df: DataFrame, suite: Mapping, counts: Mapping[SuiteCount, int] | None = None):
