@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -11,6 +12,7 @@ from etl.stages.validate import (
     FileFacts,
     check_file,
     json_lines_problem,
+    longest_line_bound,
     oversized_line,
     validate_file,
 )
@@ -168,3 +170,39 @@ def test_the_record_scan_passes_a_clean_stream():
 def test_the_crawler_finds_the_first_line_over_the_record_limit(chunks, limit, found):
     problem = oversized_line(iter(chunks), limit)
     assert (problem or "").startswith(found or "") and (problem is None) == (found is None)
+
+
+def random_lines(rng: random.Random, window: int) -> bytes:
+    """Lines of mostly short, sometimes several-window lengths; maybe no final line end."""
+    lengths = [
+        rng.choice([0, 1, rng.randrange(window), rng.randrange(4 * window)])
+        for _ in range(rng.randrange(1, 30))
+    ]
+    body = b"\n".join(b"x" * n for n in lengths)
+    return body + (b"\n" if rng.random() < 0.5 else b"")
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_the_line_length_bound_is_never_below_the_longest_line(seed):
+    rng = random.Random(seed)
+    window = rng.randrange(1, 12)
+    data = random_lines(rng, window)
+    longest = max(len(line) for line in data.split(b"\n"))
+    read_at = lambda at, n: data[at : at + n]  # noqa: E731
+    bound = longest_line_bound(read_at, len(data), window)
+    assert bound >= longest
+    if longest < window:  # every line short: the bound rules out lines of 2 windows
+        assert bound < 2 * window
+
+
+def test_the_line_length_bound_reads_only_from_each_window_to_its_line_end():
+    data = b"".join(b"%06d\n" % i for i in range(100_000))  # 700,000 bytes
+    read: list[int] = []
+
+    def read_at(at: int, n: int) -> bytes:
+        piece = data[at : at + min(n, 100)]
+        read.append(len(piece))
+        return piece
+
+    assert longest_line_bound(read_at, len(data), window=10_000) <= 2 * 10_000
+    assert sum(read) <= 70 * 100

@@ -284,6 +284,39 @@ def oversized_line(chunks: Iterable[bytes], max_record_bytes: int = MAX_RECORD_B
     return _oversized(number + 1, carry, max_record_bytes) if carry > max_record_bytes else None
 
 
+def longest_line_bound(
+    read_at: Callable[[int, int], bytes], size: int, window: int = MAX_RECORD_BYTES // 2
+) -> int:
+    """At least the length of the longest line of an object of ``size`` bytes, read only from
+    every ``window``-th byte to the next line end (``read_at(offset, n)`` returns up to ``n``
+    bytes): every line lies between two of those line ends. About ``size / window`` small
+    reads instead of reading it all; for lines much shorter than ``window`` the bound is
+    under ``2 * window``, so ``oversized_line`` need only run when it is not.
+    """
+    bound, previous = 0, -1  # the last line end found (-1: before the first byte)
+    for start in range(0, size, window):
+        if start <= previous:
+            continue  # that line end is also the first at or after ``start``
+        end = _next_line_end(read_at, start, size)
+        if end is None:
+            break
+        bound, previous = max(bound, end - previous - 1), end
+    return max(bound, size - previous - 1)
+
+
+def _next_line_end(read_at, start: int, size: int, piece: int = 1 << 16) -> int | None:
+    position = start
+    while position < size:
+        block = read_at(position, min(piece, size - position))
+        if not block:
+            return None
+        found = block.find(b"\n")
+        if found >= 0:
+            return position + found
+        position += len(block)
+    return None
+
+
 def json_lines_problem(
     chunks: Iterable[bytes], max_record_bytes: int = MAX_RECORD_BYTES
 ) -> str | None:
