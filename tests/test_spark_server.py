@@ -193,6 +193,24 @@ spark.stop()
 """
 
 
+NOTEBOOK = """\
+from etl.jobs.session import server_in_use
+from etl.notebooks.session import notebook_spark
+notebook_spark().range(3).count()
+print(server_in_use() is not None)
+"""
+
+
+@pytest.mark.parametrize(("batch", "in_server"), [("", False), ("1", True)])
+def test_an_open_notebook_never_takes_the_server_and_one_papermill_runs_does(
+    server, tmp_path, batch, in_server
+):
+    folder, _ = server
+    said = succeeds(folder, [sys.executable, "-c", NOTEBOOK], tmp_path, ETL_NOTEBOOK_BATCH=batch)
+    assert said.split()[-1] == str(in_server)
+    assert "free" in etl(folder, "spark", "status")
+
+
 def test_a_killed_run_leaves_nothing_that_stops_the_next_one(server, source, tmp_path):
     folder, state = server
     with subprocess.Popen(

@@ -77,13 +77,15 @@ def remove_scratch() -> None:
 
 
 @cache
-def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -> SparkSession:
+def get_spark(
+    app_name: str = "etl-workbench", input_bytes: int | None = None, use_server: bool = True
+) -> SparkSession:
     """Return the session for this environment (Glue's, or a local one built once).
 
     ``input_bytes``, the size of the input the process is about to run on, tunes a local
     JVM started for it (``etl.jobs.jvm.java_options``); an existing session is returned as is.
     With a Spark server running and free (``etl spark start``), the session is a new one on
-    the server's warm context instead (``_attach_to_server``).
+    the server's warm context instead (``_attach_to_server``), unless not ``use_server``.
     """
     if in_glue():
         from awsglue.context import GlueContext
@@ -94,7 +96,7 @@ def get_spark(app_name: str = "etl-workbench", input_bytes: int | None = None) -
     if active is not None:  # one session per process, whoever built it
         return active
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    attached = _attach_to_server()
+    attached = _attach_to_server() if use_server else None
     if attached is not None:
         attached.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
         return attached

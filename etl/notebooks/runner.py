@@ -15,12 +15,13 @@ import re
 import shutil
 import sys
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 
 from etl.core.errors import EtlError
 from etl.core.paths import REPO_ROOT
-from etl.notebooks.session import GLUE_MAGICS_TAG, glue_session_settings
+from etl.notebooks.session import BATCH_VARIABLE, GLUE_MAGICS_TAG, glue_session_settings
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 OUTPUT_DIR = REPO_ROOT / "build" / "notebooks"
@@ -159,15 +160,16 @@ def run_notebook(
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / output_name(source, parameters)
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(target),
-            parameters=parameters,
-            kernel_name=KERNEL_NAME,
-            cwd=str(cwd or source.parent),
-            progress_bar=False,
-            request_save_on_cell_execute=False,
-        )
+        with mock.patch.dict(os.environ, {BATCH_VARIABLE: "1"}):  # the kernel inherits it
+            papermill.execute_notebook(
+                str(source),
+                str(target),
+                parameters=parameters,
+                kernel_name=KERNEL_NAME,
+                cwd=str(cwd or source.parent),
+                progress_bar=False,
+                request_save_on_cell_execute=False,
+            )
     except PapermillExecutionError as error:
         raise NotebookFailed(
             f"{source.stem} failed in cell {error.exec_count}: {error.ename}: "

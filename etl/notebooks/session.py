@@ -19,6 +19,7 @@ Home-made because nothing published offers local stand-ins for the Glue kernel's
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from contextlib import ExitStack
@@ -31,6 +32,8 @@ from etl.core.errors import EtlError
 from etl.jobs.session import get_spark, in_glue
 
 GLUE_MAGICS_TAG = "glue-session"
+# Set for the kernel of a notebook papermill runs (``etl.notebooks.runner.run_notebook``).
+BATCH_VARIABLE = "ETL_NOTEBOOK_BATCH"
 WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "Z.2X")
 # The Glue version infra/glue.yaml deploys and requirements.txt pins (Spark 3.5.6, Python 3.11):
 # a notebook explored on another runtime would not predict the job's results.
@@ -153,8 +156,15 @@ def watch_cells(ipython) -> None:
 
 def notebook_spark() -> SparkSession:
     """Glue's session on the Glue kernel, else the local session (small shuffles: notebooks
-    explore small samples)."""
-    spark = get_spark("etl-workbench-notebook")
+    explore small samples).
+
+    Locally, a notebook that papermill runs (``run_notebook`` sets ``BATCH_VARIABLE``) uses
+    the Spark server if one is free, as an ``etl run`` does. A notebook open in JupyterLab
+    starts a JVM of its own instead: its kernel would hold the server for as long as the
+    notebook stays open, and every ``etl run`` meanwhile would start cold.
+    """
+    batch = os.environ.get(BATCH_VARIABLE) == "1"
+    spark = get_spark("etl-workbench-notebook", use_server=batch)
     if not in_glue():
         spark.conf.set("spark.sql.shuffle.partitions", "4")
     return spark

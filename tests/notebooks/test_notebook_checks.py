@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from etl.notebooks import runner
 from etl.notebooks.runner import (
     NotebookFailed,
     check_notebooks,
@@ -23,7 +25,12 @@ from etl.notebooks.runner import (
     run_notebook,
     structure_problems,
 )
-from etl.notebooks.session import GLUE_MAGICS_TAG, glue_session_settings, parse_magic_line
+from etl.notebooks.session import (
+    BATCH_VARIABLE,
+    GLUE_MAGICS_TAG,
+    glue_session_settings,
+    parse_magic_line,
+)
 
 STAGES = ("01", "02", "03", "04", "05", "06", "07")
 
@@ -173,6 +180,21 @@ def test_notebooks_resolve_by_number_or_stem_and_unknown_names_are_explained():
     assert resolve("04") == resolve("04_transform")
     with pytest.raises(NotebookFailed, match="known notebooks: 01_explore_raw"):
         resolve("99_nothing")
+
+
+def test_a_papermill_run_tells_its_kernel_it_may_use_the_spark_server(tmp_path, monkeypatch):
+    import papermill
+
+    seen = []
+    monkeypatch.setattr(runner, "prepare_environment", lambda: None)
+    monkeypatch.setattr(runner, "install_kernel", lambda: None)
+    monkeypatch.setattr(
+        papermill, "execute_notebook", lambda *_, **__: seen.append(os.environ.get(BATCH_VARIABLE))
+    )
+    monkeypatch.delenv(BATCH_VARIABLE, raising=False)
+    run_notebook("04_transform", output_dir=tmp_path)
+    assert seen == ["1"]  # the kernel papermill starts inherits it
+    assert BATCH_VARIABLE not in os.environ  # and only that kernel
 
 
 def test_an_unknown_parameter_is_refused_before_any_kernel_starts(tmp_path):
