@@ -517,30 +517,33 @@ _VERSIONS: dict[tuple[str, int, int], str] = {}
 
 def etag_of(path: Path) -> str:
     """The object's ETag as S3 computes it for a single-part upload: the MD5 of its bytes
-    (computed once per file state; waits for one ``etag_in_background`` started)."""
-    return _etag(path, in_background=False).result()
+    (computed once per file state, or kept by ``remember_etag``)."""
+    return _etag(path).result()
 
 
-def etag_in_background(path: Path) -> None:
-    """Start computing ``path``'s ETag in a thread, for a later ``etag_of``: hashing 431 MB
-    takes a second or two, which a run spends setting up the workflow meanwhile."""
-    _etag(path, in_background=True)
+def remember_etag(path: Path, md5: str) -> None:
+    """Keep ``md5``, computed from ``path``'s bytes as they were written (``land_file``'s
+    ``digests``), as its ETag: a run need not read 431 MB again before it starts."""
+    known = Future()
+    known.set_result(md5)
+    with _ETAGS_LOCK:
+        _ETAGS[_file_state(path)] = known
 
 
-def _etag(path: Path, in_background: bool) -> Future:
-    stat = path.stat()
-    cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+def _etag(path: Path) -> Future:
+    cache_key = _file_state(path)
     with _ETAGS_LOCK:
         known = _ETAGS.get(cache_key)
         if known is not None:
             return known
         future = _ETAGS[cache_key] = Future()
-    if in_background:
-        work = (path, cache_key, future)
-        threading.Thread(target=_md5, args=work, daemon=True, name="etl-etag").start()
-    else:
-        _md5(path, cache_key, future)
+    _md5(path, cache_key, future)
     return future
+
+
+def _file_state(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path), stat.st_size, stat.st_mtime_ns
 
 
 def _md5(path: Path, cache_key: tuple, future: Future) -> None:
@@ -548,7 +551,7 @@ def _md5(path: Path, cache_key: tuple, future: Future) -> None:
         digest = hashlib.md5(usedforsecurity=False)
         with path.open("rb") as handle:
             while block := handle.read(4 << 20):
-                digest.update(block)  # releases the GIL: the setup goes on meanwhile
+                digest.update(block)
         future.set_result(digest.hexdigest())
     except BaseException as error:
         with _ETAGS_LOCK:  # a failure is not kept: the next call tries again

@@ -33,9 +33,10 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from pyarrow import fs as pafs
 
@@ -182,12 +183,19 @@ def size_of(uri: str) -> int:
     return int(info.size or 0)
 
 
+class Digest(Protocol):
+    """A hash fed the bytes as they are landed (``hashlib``'s objects are)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
 def land_file(
     source: str,
     lake: Lake,
     dataset: str = DEFAULT_DATASET,
     on_bytes: Callable[[int, int], None] | None = None,
     chunk_bytes: int = 8 << 20,
+    digests: Sequence[Digest] = (),
 ) -> str:
     """Land ``source`` in the dataset's landing folder in raw as a new version of its key.
 
@@ -197,13 +205,14 @@ def land_file(
     landing the same bytes again is the same version. No version is ever overwritten or
     deleted, so a daily feed that re-uses a name keeps every day's file. On S3 the object is
     put at its key (the versioned bucket keeps the earlier ones) and its URI returned.
-    ``on_bytes`` hears ``(bytes copied, total bytes)`` after each ``chunk_bytes`` copied.
+    ``on_bytes`` hears ``(bytes copied, total bytes)`` after each ``chunk_bytes`` copied;
+    ``digests`` (e.g. the MD5 of S3's ETag) are fed the bytes as they are copied.
     """
     name = Path(source).name
     key = landing_key(name, dataset)
     target = join(lake.raw, key)
     if is_s3(target):
-        _copy(source, target, target, on_bytes, chunk_bytes)
+        _copy(source, target, target, on_bytes, chunk_bytes, digests)
         return target
     if Path(target).is_file():
         keep_current_version(lake, target)  # a lake from before versions were kept
@@ -211,7 +220,7 @@ def land_file(
     folder.mkdir(parents=True, exist_ok=True)
     scratch = folder / f".{uuid.uuid4().hex}.landing"
     try:
-        version = _copy(source, str(scratch), str(scratch), on_bytes, chunk_bytes)
+        version = _copy(source, str(scratch), str(scratch), on_bytes, chunk_bytes, digests)
         place = Path(lake.version_path(key, version))
         _keep_once(scratch, place)
     finally:
@@ -265,7 +274,9 @@ def content_version(uri: str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()[:VERSION_DIGITS]
 
 
-def _copy(source: str, scratch: str, target: str, on_bytes, chunk_bytes: int) -> str:
+def _copy(
+    source: str, scratch: str, target: str, on_bytes, chunk_bytes: int, digests: Sequence = ()
+) -> str:
     """Copy ``source`` to ``scratch``, then move it to ``target``; return the bytes' version."""
     src_fs, src_path = filesystem(source)
     dst_fs, dst_path = filesystem(scratch)
@@ -277,7 +288,8 @@ def _copy(source: str, scratch: str, target: str, on_bytes, chunk_bytes: int) ->
     with src_stream as src, dst_fs.open_output_stream(dst_path, compression=None) as dst:
         while block := src.read(chunk_bytes):
             dst.write(block)
-            digest.update(block)
+            for hashing in (digest, *digests):
+                hashing.update(block)
             done += len(block)
             if on_bytes:
                 on_bytes(done, total)

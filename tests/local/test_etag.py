@@ -1,5 +1,5 @@
 """The local S3 stand-in's ETag: the MD5 of the object's bytes, computed once per file
-state, in the background while a run sets up the workflow."""
+state, or kept from the copy that landed them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from etl.local.services import etag_in_background, etag_of
+from etl.local.services import etag_of, remember_etag
 
 
 def md5(path: Path) -> str:
@@ -20,11 +20,17 @@ def test_etag_is_the_md5_of_the_bytes(tmp_path):
     assert etag_of(path) == md5(path)
 
 
-def test_an_etag_started_in_the_background_is_the_one_etag_of_returns(tmp_path):
-    path = tmp_path / "orders.json"
-    path.write_bytes(os.urandom(9 << 20))  # more than one read block
-    etag_in_background(path)
-    assert etag_of(path) == md5(path)
+def test_an_etag_remembered_from_the_landing_copy_is_not_computed_again(tmp_path, monkeypatch):
+    from etl.local import services
+    from etl.storage.lake import Lake, land_file
+
+    source = tmp_path / "orders.json"
+    source.write_bytes(os.urandom(9 << 20))  # more than one copied block
+    digest = hashlib.md5(usedforsecurity=False)
+    landed = Path(land_file(str(source), Lake.local(tmp_path / "lake"), digests=[digest]))
+    remember_etag(landed, digest.hexdigest())
+    monkeypatch.setattr(services, "_md5", None)  # reading the file again would fail
+    assert etag_of(landed) == md5(source) == md5(landed)
 
 
 def test_a_file_whose_bytes_changed_gets_a_new_etag(tmp_path):
