@@ -53,7 +53,7 @@ import math
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, filterfalse, repeat
 from operator import add, is_
@@ -476,30 +476,27 @@ def _json_fast(lines: list[bytes], loads) -> tuple[dict[tuple, int], list[tuple]
     """
     shapes = Counter(map(tuple, map(dict.keys, map(loads, lines))))
     nulls: list[tuple] = []
-    for i in _lines_holding(lines, _NULL):
-        record = loads(lines[i])  # an object: the count above raised for anything else
+    for line in _lines_holding(lines, _NULL):
+        record = loads(line)  # an object: the count above raised for anything else
         null_keys = tuple(compress(record, map(is_, record.values(), repeat(None))))
         if null_keys:
             nulls.append(null_keys)
     return shapes, nulls
 
 
-def _lines_holding(lines: list[bytes], needle: re.Pattern[bytes]) -> list[int]:
-    """Indices of the lines in which ``needle`` matches, found by searching the joined batch
-    (one search per such line, not one call per line; ``re`` finds a literal faster than
-    ``bytes.find`` does here)."""
+def _lines_holding(lines: list[bytes], needle: re.Pattern[bytes]) -> Iterator[bytes]:
+    """The lines in which ``needle`` (not spanning a line end) matches, cut from the joined
+    batch around each match: one search per such line, not one call per line (``re`` finds
+    a literal faster than ``bytes.find`` does here)."""
     joined = b"\n".join(lines)
-    search = needle.search
+    search, rfind, find = needle.search, joined.rfind, joined.find
     found = search(joined)
-    if found is None:
-        return []
-    starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))
-    holding = []
     while found is not None:
-        i = bisect_right(starts, found.start()) - 1
-        holding.append(i)
-        found = search(joined, starts[i + 1])
-    return holding
+        begin, end = rfind(b"\n", 0, found.start()) + 1, find(b"\n", found.end())
+        if end < 0:
+            end = len(joined)
+        yield joined[begin:end]
+        found = search(joined, end + 1)
 
 
 def _json_careful(profile: Profile, first_no: int, lines: list[bytes], loads) -> None:

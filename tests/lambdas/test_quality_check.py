@@ -395,3 +395,17 @@ def test_csv_empty_fields_are_counted_per_column_at_row_ends_and_in_runs(monkeyp
     profile = qc.profile_csv(chunks(text.encode(), 4096), qc.Limits(lines_per_batch=64))
     assert (profile.rows, profile.null_counts(), profile.defect_count) == (rows, nulls, defects)
     assert fast_batches.count(True) >= len(fast_batches) - 2  # the header's batch aside
+
+
+def test_the_fast_path_finds_the_null_cells_of_every_line_of_a_batch():
+    # Nulls in the first and the last line of the batch, and "null" inside text that is no
+    # null cell: the search finds the line, parsing it decides.
+    records = [
+        {"id": i, "note": None if i % 3 == 0 else "nullable", "email": None if i % 5 == 0 else "e"}
+        for i in range(51)
+    ]
+    lines = [json.dumps(r).encode() for r in records]
+    shapes, nulls = qc._json_fast(lines, orjson.loads)
+    expected = [tuple(k for k, v in r.items() if v is None) for r in records]
+    assert sorted(nulls) == sorted(keys for keys in expected if keys)
+    assert shapes == {("id", "note", "email"): 51}
