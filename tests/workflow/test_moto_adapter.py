@@ -173,3 +173,46 @@ def test_sns_publish_reaches_the_local_handler_with_the_message_as_json_text():
     }
     run(definition, {("sns", "Publish"): publish})
     assert published == [{"status": "SUCCESS", "execution": "e"}]
+
+
+BATCH_FACTS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from test_moto_adapter import run
+from etl.local.moto_adapter import BATCH_TASK_MODULE
+
+facts = {}
+run({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}, {})
+facts["imported without a Batch Task"] = sorted(
+    m for m in ("moto.batch", "moto.ec2") if m in sys.modules
+)
+batch = {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob", "End": True}
+batch["Parameters"] = {"JobName": "j", "JobQueue": "q", "JobDefinition": "d"}
+_, events = run({"StartAt": "B", "States": {"B": batch}}, {})
+scheduled = [e["taskScheduledEventDetails"] for e in events if e["type"] == "TaskScheduled"]
+facts["scheduled"] = [(d["resourceType"], d["resource"]) for d in scheduled]
+facts["batch task from"] = sys.modules[BATCH_TASK_MODULE].StateTaskServiceBatch.__module__
+facts["imported with one"] = sorted(m for m in ("moto.batch", "moto.ec2") if m in sys.modules)
+print(json.dumps(facts))
+"""
+
+
+def test_the_batch_task_and_moto_batch_and_ec2_are_imported_only_for_a_batch_task():
+    # A fresh interpreter: this test session may have imported moto's Batch already.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).parent)
+    done = subprocess.run(
+        [sys.executable, "-c", BATCH_FACTS, here], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert facts["imported without a Batch Task"] == []
+    assert facts["scheduled"] == [["batch", "submitJob"]]  # moto's own Batch Task ran it
+    assert facts["batch task from"] == (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service"
+        ".state_task_service_batch"
+    )
+    assert facts["imported with one"] == ["moto.batch", "moto.ec2"]
