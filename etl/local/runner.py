@@ -24,7 +24,7 @@ from etl.lambdas import trigger
 from etl.local import aws_mirror, history
 from etl.local.definition import DEFINITION_PATH, load_definition, render
 from etl.local.lineage import ExecutionLineage
-from etl.local.moto_adapter import execution_events, local_step_functions
+from etl.local.moto_adapter import execution_events, execution_status, local_step_functions
 from etl.local.services import LocalNames, LocalServices, etag_of
 from etl.storage.lake import Lake, keep_current_version
 
@@ -214,9 +214,7 @@ class LocalWorkflow:
         # OpenLineage START / COMPLETE / FAIL around the execution, kept in the lake.
         lineage = ExecutionLineage(self.services)
         lineage.started(self.sfn.describe_execution(executionArn=execution_arn))
-        while (described := self.sfn.describe_execution(executionArn=execution_arn))[
-            "status"
-        ] == "RUNNING":
+        while execution_status(execution_arn) == "RUNNING":
             now = time.monotonic()
             if now > deadline:
                 raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
@@ -225,6 +223,7 @@ class LocalWorkflow:
                 next_report = now + REPORT_SECONDS
             tick.wait(poll)
             poll = min(poll * 1.25, MAX_POLL_SECONDS)
+        described = self.sfn.describe_execution(executionArn=execution_arn)
         described.pop("ResponseMetadata", None)
         events = self._history(execution_arn)
         for event in events[reported:] if on_event else ():

@@ -13,7 +13,12 @@ import time
 import boto3
 import pytest
 
-from etl.local.moto_adapter import AwsServiceError, json_payload, local_step_functions
+from etl.local.moto_adapter import (
+    AwsServiceError,
+    execution_status,
+    json_payload,
+    local_step_functions,
+)
 
 ROLE = "arn:aws:iam::123456789012:role/test"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:f"
@@ -216,3 +221,41 @@ def test_the_batch_task_and_moto_batch_and_ec2_are_imported_only_for_a_batch_tas
         ".state_task_service_batch"
     )
     assert facts["imported with one"] == ["moto.batch", "moto.ec2"]
+
+
+def test_execution_status_is_the_one_describe_execution_gives_while_running_and_at_the_end():
+    entered, release = threading.Event(), threading.Event()
+
+    def invoke(params):
+        entered.set()
+        release.wait(20)
+        if json.loads(params["Payload"]).get("fail"):
+            raise AwsServiceError("ServiceException", "the function failed", 500)
+        return {"StatusCode": 200, "Payload": json_payload({})}
+
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": True}
+    task["Parameters"] = {"FunctionName": FUNCTION, "Payload.$": "$"}
+    definition = {"StartAt": "Call", "States": {"Call": task}}
+    seen = []
+    with local_step_functions({("lambda", "Invoke"): invoke}):
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="status", definition=json.dumps(definition), roleArn=ROLE
+        )["stateMachineArn"]
+        for name, execution_input in (("ok", {}), ("bad", {"fail": True})):
+            entered.clear()
+            release.clear()
+            arn = sfn.start_execution(
+                stateMachineArn=machine, name=name, input=json.dumps(execution_input)
+            )["executionArn"]
+            assert entered.wait(20)
+            seen.append((execution_status(arn), sfn.describe_execution(executionArn=arn)["status"]))
+            release.set()
+            ended = _wait(sfn, arn)["status"]
+            seen.append((execution_status(arn), ended))
+    assert seen == [
+        ("RUNNING", "RUNNING"),
+        ("SUCCEEDED", "SUCCEEDED"),
+        ("RUNNING", "RUNNING"),
+        ("FAILED", "FAILED"),
+    ]
