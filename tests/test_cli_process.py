@@ -44,3 +44,32 @@ def test_a_failing_command_keeps_its_exit_code_and_message(tmp_path):
     done = etl(tmp_path, "run", str(tmp_path / "missing.json"), "--lake", str(tmp_path / "lake"))
     assert done.returncode == 2
     assert "missing.json: no such file" in done.stderr
+
+
+END_OWN_JVM = """
+from etl.jobs import session
+spark = session.get_spark(use_server=False)
+jvm = spark.sparkContext._gateway.proc
+session.end_own_jvm()
+try:  # what a py4j thread may still do: it fails, without logging a traceback
+    spark.sparkContext._jvm.java.lang.System.currentTimeMillis()
+except Exception as error:
+    print(type(error).__name__)
+print(jvm.returncode)
+"""
+
+
+def test_a_command_ends_its_own_jvm_at_once_instead_of_waiting_for_its_shutdown(tmp_path):
+    # Without a class archive to write (ETL_JVM_CACHE=off): that JVM may be killed.
+    environment = os.environ | {"PYTHONPATH": str(ROOT), "ETL_JVM_CACHE": "off"}
+    environment.pop("ETL_SPARK_TMP", None)  # a folder of the user's: left to the JVM to clean
+    done = subprocess.run(
+        [sys.executable, "-c", END_OWN_JVM],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] == ["Py4JError", "-9"]  # killed, reaped before the end
+    assert "Traceback" not in done.stderr

@@ -53,6 +53,8 @@ def test_the_first_jvm_writes_the_archive_on_exit_and_later_ones_map_it(cache):
     assert option(later, "-XX:SharedArchiveFile=") == f"-XX:SharedArchiveFile={archive}"
     assert archive.read_bytes() == b"classes"
     assert sorted(p.name for p in cache.iterdir()) == [archive.name]
+    # Only the writer must exit normally (etl.jobs.session.end_own_jvm leaves it alone).
+    assert jvm.writes_archive(" ".join(first)) and not jvm.writes_archive(" ".join(later))
 
 
 def test_an_archive_whose_jvm_still_runs_is_left_to_it(cache):

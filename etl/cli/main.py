@@ -265,7 +265,7 @@ def run_as_command(argv: list[str] | None = None) -> NoReturn:
     teardown of the 3,000-odd modules pyspark, pandas, great-expectations and moto load
     takes one to two seconds (measured on the sample run): a noticeable part of a short
     run. So output is flushed, the Spark temp folder removed, and the process ends without
-    it (``os._exit``). The JVM ends by itself when this process's pipe to it closes. A
+    it (``os._exit``). Its own JVM is ended too (``etl.jobs.session.end_own_jvm``). A
     command that started a Spark JVM of its own, typed at a terminal, leaves a Spark server
     starting for the commands that follow (``etl.cli.spark.leave_server_for_next_runs``).
     """
@@ -279,6 +279,7 @@ def run_as_command(argv: list[str] | None = None) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     if session is not None:
+        session.end_own_jvm()
         session.remove_scratch()
     os._exit(code or 0)
 

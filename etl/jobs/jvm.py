@@ -84,6 +84,11 @@ def archive_path() -> Path | None:
     return folder / f"spark-{key}.jsa"
 
 
+def writes_archive(options: str) -> bool:
+    """True if a JVM started with ``options`` writes the class archive as it exits."""
+    return any(o.startswith("-XX:ArchiveClassesAtExit=") for o in options.split())
+
+
 def record_writer(options: str, jvm_pid: int) -> None:
     """Note which JVM writes the archive named in ``options`` (it writes when it exits)."""
     for option in options.split():

@@ -14,8 +14,10 @@ created in that one instead, already warm, unless another run is using it
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -58,6 +60,7 @@ _SCRATCH: list[str] = []
 _LEASE: list[tuple[int, spark_server.ServerState]] = []
 _RESERVED: list[int] = []  # a lease taken before the session (``reserve_server``)
 _OWN_JVM: list[bool] = []  # set once this process has started a local JVM of its own
+_ENDS_AT_ONCE: list[subprocess.Popen] = []  # that JVM, when ``end_own_jvm`` may kill it
 
 
 def _new_scratch() -> str:
@@ -67,6 +70,26 @@ def _new_scratch() -> str:
     if len(_SCRATCH) == 1:
         atexit.register(remove_scratch)
     return scratch
+
+
+def end_own_jvm() -> None:
+    """Kill this process's own Spark JVM: for the end of a command whose work is done.
+
+    Left alone, the JVM ends when this process's pipe to it closes, stopping its context on
+    the way (~0.5 s), and whatever reads the command's output (a pipe, ``| tee``, a test or
+    benchmark) waits for that too, as the JVM shares it. Every output of the run is
+    committed by then, and Spark keeps its state in this process's temp folder, removed
+    after. A JVM writing the class archive (``etl.jobs.jvm``) writes it as it exits, and
+    one keeping its state in ``ETL_SPARK_TMP`` cleans it up as it exits: those end by
+    themselves. Logging is turned off first: py4j's threads (its finalizer worker) may
+    still send the JVM a command and log the refused connection, which would be noise.
+    """
+    if _ENDS_AT_ONCE:
+        logging.disable(logging.CRITICAL)
+    while _ENDS_AT_ONCE:
+        process = _ENDS_AT_ONCE.pop()
+        process.kill()
+        process.wait(timeout=30)
 
 
 def remove_scratch() -> None:
@@ -112,6 +135,8 @@ def get_spark(
     spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
     _OWN_JVM.append(True)
     jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
+    if scratch in _SCRATCH and not jvm.writes_archive(options):
+        _ENDS_AT_ONCE.append(spark.sparkContext._gateway.proc)
     spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
     return spark
 
