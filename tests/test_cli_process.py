@@ -17,12 +17,18 @@ TIMEOUT = 420  # seconds for one `etl run` on a busy 2-core machine
 
 
 def etl(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess:
+    return python(tmp_path, "-m", "etl.cli", *argv)
+
+
+def python(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
+    """A Python process of this checkout, its temp folders in ``tmp_path / "tmp"`` and its
+    Spark state in one of its own (not the user's ``ETL_SPARK_TMP``)."""
     temp = tmp_path / "tmp"
     temp.mkdir(exist_ok=True)
-    environment = os.environ | {"PYTHONPATH": str(ROOT), "TMPDIR": str(temp)}
+    environment = os.environ | {"PYTHONPATH": str(ROOT), "TMPDIR": str(temp)} | env
     environment.pop("ETL_SPARK_TMP", None)
     return subprocess.run(
-        [sys.executable, "-m", "etl.cli", *argv],
+        [sys.executable, *argv],
         env=environment,
         capture_output=True,
         text=True,
@@ -61,15 +67,8 @@ print(jvm.returncode)
 
 def test_a_command_ends_its_own_jvm_at_once_instead_of_waiting_for_its_shutdown(tmp_path):
     # Without a class archive to write (ETL_JVM_CACHE=off): that JVM may be killed.
-    environment = os.environ | {"PYTHONPATH": str(ROOT), "ETL_JVM_CACHE": "off"}
-    environment.pop("ETL_SPARK_TMP", None)  # a folder of the user's: left to the JVM to clean
-    done = subprocess.run(
-        [sys.executable, "-c", END_OWN_JVM],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
+    done = python(tmp_path, "-c", END_OWN_JVM, ETL_JVM_CACHE="off")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[-2:] == ["Py4JError", "-9"]  # killed, reaped before the end
     assert "Traceback" not in done.stderr
+    assert not list((tmp_path / "tmp").glob("etl-spark-*"))  # its Spark state went too
