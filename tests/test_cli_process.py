@@ -72,3 +72,34 @@ def test_a_command_ends_its_own_jvm_at_once_instead_of_waiting_for_its_shutdown(
     assert done.stdout.split()[-2:] == ["Py4JError", "-9"]  # killed, reaped before the end
     assert "Traceback" not in done.stderr
     assert not list((tmp_path / "tmp").glob("etl-spark-*"))  # its Spark state went too
+
+
+def test_the_temp_folder_of_a_killed_process_is_removed_by_the_next_one_and_no_other(
+    tmp_path, monkeypatch
+):
+    from etl.jobs import session
+    from etl.storage.locks import mark_owner, owner_alive
+
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()  # gone, as a killed run is
+    names = ("killed", "running", "unowned", "half")
+    folders = {name: tmp_path / f"{session.SCRATCH_PREFIX}{name}" for name in names}
+    folders["not ours"] = tmp_path / "other-tool-killed"
+    for folder in folders.values():
+        (folder / "blockmgr").mkdir(parents=True)  # what its JVM had made
+    for name in ("killed", "not ours"):
+        owner = {"pid": killed.pid, "started": None}
+        (folders[name] / session.SCRATCH_OWNER).write_text(json.dumps(owner))
+    mark_owner(folders["running"] / session.SCRATCH_OWNER)  # this process
+    (folders["half"] / session.SCRATCH_OWNER).write_text('{"pid": ')  # being written
+
+    monkeypatch.setattr(session.tempfile, "tempdir", str(tmp_path))
+    made = session._new_scratch()  # what the next process to start Spark does
+    session._SCRATCH.remove(made)  # the test's tmp_path, not this process's to remove
+    assert owner_alive(Path(made, session.SCRATCH_OWNER))
+    assert sorted(n for n, f in folders.items() if f.exists()) == [
+        "half",
+        "not ours",
+        "running",
+        "unowned",
+    ]

@@ -14,6 +14,7 @@ created in that one instead, already warm, unless another run is using it
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import shutil
@@ -26,6 +27,7 @@ from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from etl.jobs import jvm, spark_server
+from etl.storage.locks import mark_owner, pid_alive
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_CONF = {
@@ -63,9 +65,16 @@ _OWN_JVM: list[bool] = []  # set once this process has started a local JVM of it
 _ENDS_AT_ONCE: list[subprocess.Popen] = []  # that JVM, when ``end_own_jvm`` may kill it
 
 
+SCRATCH_PREFIX = "etl-spark-"
+SCRATCH_OWNER = ".owner"  # in a scratch folder: the process that made it (pid, start time)
+
+
 def _new_scratch() -> str:
-    """A temp folder for this process's Spark state, removed when the process ends."""
-    scratch = tempfile.mkdtemp(prefix="etl-spark-")
+    """A temp folder for this process's Spark state, removed when the process ends, or by a
+    later process if it is killed first (``remove_orphaned_scratch``)."""
+    remove_orphaned_scratch()
+    scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    mark_owner(Path(scratch, SCRATCH_OWNER))
     _SCRATCH.append(scratch)
     if len(_SCRATCH) == 1:
         atexit.register(remove_scratch)
@@ -90,6 +99,23 @@ def end_own_jvm() -> None:
         process = _ENDS_AT_ONCE.pop()
         process.kill()
         process.wait(timeout=30)
+
+
+def remove_orphaned_scratch(parent: str | None = None) -> list[str]:
+    """Remove the Spark temp folders (in ``parent``, default the system's temp folder) whose
+    process is gone: one killed never removes its own, and its JVM, which outlives it,
+    empties it but leaves it (a test suite that kills runs left ~10 a run). A folder without
+    a readable owner (another tool's, or one being made) is left alone."""
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            owner = json.loads(Path(folder, SCRATCH_OWNER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(owner, dict) and not pid_alive(owner.get("pid"), owner.get("started")):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    return removed
 
 
 def remove_scratch() -> None:
