@@ -14,7 +14,6 @@ created in that one instead, already warm, unless another run is using it
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import shutil
@@ -27,7 +26,7 @@ from pyspark import SparkConf
 from pyspark.sql import SparkSession
 
 from etl.jobs import jvm, spark_server
-from etl.storage.locks import mark_owner, pid_alive
+from etl.storage.locks import mark_owner, owner_gone
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_CONF = {
@@ -108,11 +107,7 @@ def remove_orphaned_scratch(parent: str | None = None) -> list[str]:
     a readable owner (another tool's, or one being made) is left alone."""
     removed = []
     for folder in Path(parent or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        try:
-            owner = json.loads(Path(folder, SCRATCH_OWNER).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(owner, dict) and not pid_alive(owner.get("pid"), owner.get("started")):
+        if owner_gone(folder / SCRATCH_OWNER):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(str(folder))
     return removed

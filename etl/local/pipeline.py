@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 from pyspark.sql import SparkSession
 
@@ -34,6 +35,7 @@ from etl.stages.suite import import_gx_in_background
 from etl.storage import lake as lake_io
 from etl.storage.lake import Lake
 
+T = TypeVar("T")
 Progress = Callable[..., None]  # (text, lane=''): ``Reporter.state``
 
 # great-expectations' import (~2 s of CPU under the interpreter lock) overlaps best with the
@@ -137,10 +139,7 @@ def _start_early(source: str) -> Callable[[], SparkSession] | None:
     """
     if not validate_landed(source).isValid:
         return None
-    early = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-spark")
-    session = early.submit(get_spark, "etl-workbench", lake_io.size_of(source))
-    early.shutdown(wait=False)
-    return session.result
+    return _in_thread("etl-spark", get_spark, "etl-workbench", lake_io.size_of(source)).result
 
 
 def _land_in_background(
@@ -156,10 +155,15 @@ def _land_in_background(
         remember_etag(Path(landed), md5.hexdigest())
         return landed
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-land")
-    landing = pool.submit(land)
+    return _in_thread("etl-land", land)
+
+
+def _in_thread(name: str, work: Callable[..., T], *args) -> Future[T]:
+    """``work(*args)`` started in a thread of its own; its result (or error) in the future."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+    future = pool.submit(work, *args)
     pool.shutdown(wait=False)
-    return landing
+    return future
 
 
 def _which_jvm() -> str:

@@ -562,8 +562,7 @@ def _md5(path: Path, cache_key: tuple, future: Future) -> None:
 def content_version_of(path: Path) -> str:
     """The local raw zone's version id of a file's bytes (``etl.storage.lake``), cached like
     the ETag: a HEAD answers it without reading the object again."""
-    stat = path.stat()
-    cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    cache_key = _file_state(path)
     if cache_key not in _VERSIONS:
         _VERSIONS[cache_key] = content_version(str(path))
     return _VERSIONS[cache_key]

@@ -275,7 +275,12 @@ def content_version(uri: str, chunk: int = 1 << 20) -> str:
 
 
 def _copy(
-    source: str, scratch: str, target: str, on_bytes, chunk_bytes: int, digests: Sequence = ()
+    source: str,
+    scratch: str,
+    target: str,
+    on_bytes,
+    chunk_bytes: int,
+    digests: Sequence[Digest] = (),
 ) -> str:
     """Copy ``source`` to ``scratch``, then move it to ``target``; return the bytes' version."""
     src_fs, src_path = filesystem(source)

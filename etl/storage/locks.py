@@ -141,6 +141,17 @@ def owner_alive(marker: str | os.PathLike) -> bool:
     return pid_alive(record.get("pid"), record.get("started"))
 
 
+def owner_gone(marker: str | os.PathLike) -> bool:
+    """Whether ``marker`` names a process that no longer runs. Unlike ``not owner_alive``,
+    False when it cannot be read (not there, or being written): only a known owner's
+    absence proves what it marks abandoned."""
+    try:
+        record = json.loads(Path(marker).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and not pid_alive(record.get("pid"), record.get("started"))
+
+
 def pid_alive(pid: int | None, started: str | None = None) -> bool:
     """Whether ``pid`` runs and (when known) is the same process that started at ``started``,
     not a later one that reused the number. A process that has exited but is not yet reaped
