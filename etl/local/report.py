@@ -204,6 +204,9 @@ def write_data_docs(facts: ReportFacts, folder: Path) -> Path | None:
     validation = (facts.job_quality or {}).get("validation")
     if not validation:
         return None
+    from etl.stages.suite import import_gx
+
+    import_gx()  # the first import in this process, if no suite was validated in it
     from great_expectations.core.expectation_validation_result import (
         ExpectationSuiteValidationResultSchema,
     )
