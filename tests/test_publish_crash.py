@@ -7,9 +7,11 @@ that ``ETL_TEST_KILL_AT`` kills at the named step; each test is bounded by a tim
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -18,7 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl.storage.locks import mark_owner
-from etl.storage.publish import OWNER_SUFFIX, claim_staging, publish_staged
+from etl.storage.publish import (
+    OWNER_SUFFIX,
+    UNMARKED_GRACE_SECONDS,
+    claim_staging,
+    publish_staged,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "process_year=2026/process_month=11/process_day={}"
@@ -151,3 +158,34 @@ def test_staging_of_a_dead_process_goes_and_an_unmarked_young_one_stays(tmp_path
     stage(tmp_path, "young-unmarked", {26: [2]})
     publish_staged(stage(tmp_path, "r", {27: [3]}), str(tmp_path / "t"), 3, "x.json")
     assert sorted(p.name for p in (tmp_path / "_staging").iterdir()) == ["young-unmarked"]
+
+
+def test_a_staging_folder_whose_mark_cannot_be_read_yet_stays_until_it_is_an_hour_old(tmp_path):
+    # An empty mark is what a reader saw while older code was writing one: it proves no owner
+    # dead. The folder waits out the grace an unmarked one gets.
+    being_marked = stage(tmp_path, "being-marked", {26: [1]})
+    Path(f"{being_marked}{OWNER_SUFFIX}").write_text("", encoding="utf-8")
+    stale = stage(tmp_path, "stale-mark", {26: [2]})
+    stale_mark = Path(f"{stale}{OWNER_SUFFIX}")
+    stale_mark.write_text("", encoding="utf-8")
+    hours_ago = time.time() - 2 * UNMARKED_GRACE_SECONDS
+    os.utime(stale_mark, (hours_ago, hours_ago))
+    publish_staged(stage(tmp_path, "r", {27: [3]}), str(tmp_path / "t"), 3, "x.json")
+    left = sorted(p.name for p in (tmp_path / "_staging").iterdir())
+    assert left == ["being-marked", f"being-marked{OWNER_SUFFIX}"]
+
+
+def test_an_owner_mark_is_written_aside_and_renamed_into_place(tmp_path, monkeypatch):
+    marker = tmp_path / "folder.owner"
+    seen = []
+    write_text = Path.write_text
+
+    def write_and_look(self, *args, **kwargs):  # what a reader sees while the mark is written
+        written = write_text(self, *args, **kwargs)
+        seen.append(marker.read_text() if marker.exists() else None)
+        return written
+
+    monkeypatch.setattr(Path, "write_text", write_and_look)
+    mark_owner(marker)
+    assert seen == [None]  # written aside, then renamed into place whole
+    assert json.loads(marker.read_text())["pid"] == os.getpid()

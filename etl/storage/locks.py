@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -129,7 +130,10 @@ def mark_owner(marker: str | os.PathLike) -> None:
     marker = Path(marker)
     marker.parent.mkdir(parents=True, exist_ok=True)
     record = {"pid": os.getpid(), "started": process_start(os.getpid())}
-    marker.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    # Written aside and renamed: a reader sees the whole mark or none, never an empty file.
+    written = marker.with_name(f".{marker.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    written.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    os.replace(written, marker)
 
 
 def owner_alive(marker: str | os.PathLike) -> bool:

@@ -72,7 +72,7 @@ from pyarrow import fs as pafs
 from etl.core.conventions import split_versioned_key
 from etl.core.errors import EtlError
 from etl.storage.lake import filesystem, is_s3, join
-from etl.storage.locks import mark_owner, owner_alive, step_hook
+from etl.storage.locks import mark_owner, owner_alive, owner_gone, step_hook
 
 PARQUET_SUFFIX = ".snappy.parquet"
 
@@ -289,8 +289,8 @@ def _owner_marker(folder: Path) -> Path:
 
 def remove_abandoned_staging(staging_path: str) -> list[str]:
     """Delete the staging folders beside ``staging_path`` whose run is dead (killed); a live
-    run's are left alone. A folder without an owner mark (older code) goes once it is an
-    hour old. Returns the folders removed."""
+    run's are left alone. A folder without a readable owner mark (older code's) goes once
+    it, or its mark, is an hour old. Returns the folders removed."""
     own = Path(staging_path)
     base = own.parent
     if not base.is_dir():
@@ -300,10 +300,10 @@ def remove_abandoned_staging(staging_path: str) -> list[str]:
     for name in sorted(names):
         folder = base / name
         marker = _owner_marker(folder)
-        if marker.exists():
-            abandoned = not owner_alive(marker)
-        else:
-            abandoned = time.time() - folder.stat().st_mtime > UNMARKED_GRACE_SECONDS
+        try:
+            abandoned = _abandoned(folder, marker)
+        except FileNotFoundError:  # removed meanwhile, by another run's clean-up
+            continue
         if abandoned:
             if folder.is_dir():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -312,6 +312,15 @@ def remove_abandoned_staging(staging_path: str) -> list[str]:
             marker.unlink(missing_ok=True)
             removed.append(str(folder))
     return removed
+
+
+def _abandoned(folder: Path, marker: Path) -> bool:
+    if owner_gone(marker):
+        return True
+    if owner_alive(marker):
+        return False
+    dated = marker if marker.exists() else folder
+    return time.time() - dated.stat().st_mtime > UNMARKED_GRACE_SECONDS
 
 
 def _forget_source_elsewhere(table_path: str, prefix: str, keep: set[str], depth: int) -> list[str]:
