@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -103,3 +104,21 @@ def test_the_temp_folder_of_a_killed_process_is_removed_by_the_next_one_and_no_o
         "running",
         "unowned",
     ]
+
+
+def test_unowned_temp_folders_go_only_when_empty_and_a_day_old(tmp_path):
+    from etl.jobs import session
+
+    day_ago = time.time() - session.UNOWNED_EMPTY_SECONDS - 60
+    folders = {
+        name: tmp_path / f"{session.SCRATCH_PREFIX}{name}"
+        for name in ("old empty", "old in use", "new empty")
+    }
+    for folder in folders.values():
+        folder.mkdir()
+    (folders["old in use"] / "blockmgr").mkdir()  # an older version's JVM at work
+    for name in ("old empty", "old in use"):
+        os.utime(folders[name], (day_ago, day_ago))
+    removed = session.remove_orphaned_scratch(str(tmp_path))
+    assert removed == [str(folders["old empty"])]
+    assert sorted(n for n, f in folders.items() if f.exists()) == ["new empty", "old in use"]
