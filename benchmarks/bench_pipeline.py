@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Spark writes the run date's values (the partition numbers, the retention window's bounds)
 # into the query code it generates, so a warm server's first run on another date compiles its
 # own (8 classes of the 2 M-row job, ~3 s of JIT): 23.6 s for RunETLJob after the warm-up on a
-# fixed date against 20.4 s on today's (README "Performance", eighth round).
+# fixed date against 20.4 s on today's (docs/performance-history.md, eighth round).
 RUN_DATE = datetime.now(UTC).date()
 TARGETS = {"whole": 16.0, "RunDataQualityCheck": 4.0, "RunETLJob": 9.0}
 COLD_TARGET = 1.6

@@ -11,7 +11,7 @@ EPILOG = """\
 start   start a Spark driver JVM in the background and keep it running: `etl run`,
         `etl watch`, notebook kernels and other `get_spark()` callers then create their
         Spark session in it, already warm, instead of starting a JVM of their own (a 2 M-row
-        run took 24-32 s in a warm server against 36-46 s cold: README "Performance").
+        run took 24-32 s in a warm server against 36-46 s cold: docs/performance-history.md).
         One run uses it at a time; a run that finds it in use starts its own JVM. It stops by itself
         after --idle-minutes without a run (default 60). Harmless when already running.
         Once up, it warms itself in the background with two runs of its own on

@@ -1,11 +1,12 @@
 """Modules imported when first used rather than when an importer that seldom uses them loads.
 
 great-expectations imports ``scipy.stats`` (for its KL-divergence expectation and two
-Kolmogorov-Smirnov metrics) and ``altair`` (for chart renderers) as it is imported: 0.85 of
+Kolmogorov-Smirnov metrics) and ``altair`` (for chart renderers) as it is imported: 0.75 of
 the ~2.2 CPU-seconds its import takes in a run, which a 2 M-row Glue job pays beside its
-Spark tasks on the machine's two cores (README "Performance"). Within ``deferred(...)``
-an ``import scipy.stats`` gives a stand-in module whose first attribute lookup imports the
-real one, so a suite that uses such an expectation still gets it, a little later.
+Spark tasks on the machine's two cores (docs/performance-history.md, tenth round). Within
+``deferred(...)`` an ``import scipy.stats`` gives a stand-in module whose first attribute
+lookup imports the real one, so a suite that uses such an expectation still gets it, a
+little later.
 
 Home-made because the standard library's ``importlib.util.LazyLoader`` does not survive a
 second ``import`` of the module on Python 3.11: the import system reads the cached module's

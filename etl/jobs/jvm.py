@@ -7,7 +7,7 @@ verifying some 15,000 classes, and compiling the code that runs hot. So:
   and G1's concurrent threads compete for a laptop's two cores;
 * for a small input, only the quick first JIT tier (``-XX:TieredStopAtLevel=1``): a run of
   a few thousand rows is over before the optimising compiler pays back, while one of
-  millions of rows needs it (``SMALL_INPUT_BYTES``; README "Performance");
+  millions of rows needs it (``SMALL_INPUT_BYTES``; docs/performance-history.md);
 * for a big input, a smaller inlining budget for the optimising compiler
   (``-XX:InlineSmallCode=1000``, default 2500 bytes: inline an already compiled method only
   when its code is smaller than that). On two cores the compiler competes with Spark's

@@ -45,8 +45,9 @@ WARM_UP_MODULE = "etl.local.spark_warm_up"  # what the server runs to warm its J
 WARM_UP_FOLDER = "warm-up"  # its rows and lake, in the server's scratch folder
 DEFAULT_IDLE_MINUTES = 60.0
 # Orders rows the warm-up runs, shared between its runs (``etl.local.spark_warm_up``): 300,000
-# rows did as much for the next runs as smaller warm-ups done more often (README
-# "Performance", sixth and seventh rounds): ~24 s on 2 cores, the rows generated first.
+# rows did as much for the next runs as smaller warm-ups done more often
+# (docs/performance-history.md, sixth and seventh rounds): ~24 s on 2 cores, rows generated
+# first.
 DEFAULT_WARM_UP_ROWS = 300_000
 CHECK_SECONDS = 2.0  # how often the server looks for a finished or killed run
 START_TIMEOUT = 120.0

@@ -4,7 +4,8 @@ The score is ``etl.core.scoring``'s, the same function the Glue job's gate uses 
 stdlib only, so it ships in the bundle); ``tests/workflow/test_lambdas.py`` checks the two
 profiles agree on the sample files.
 
-How it stays fast and small (``benchmarks/bench_quality_lambda.py``; README "Performance"):
+How it stays fast and small (``benchmarks/bench_quality_lambda.py``;
+docs/performance-history.md):
 
 * The object arrives in 8 MB blocks (ranged GETs, the next ones fetched while this one is
   parsed) and is split into lines here, not through a text stream.

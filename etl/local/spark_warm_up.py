@@ -1,16 +1,16 @@
 """The run a new Spark server warms its JVM with (``etl spark start --warm-up-rows N``).
 
 A server's first runs are as slow as cold ones: its JVM has yet to load Spark's classes,
-have them compiled, and compile the job's query code. Measured on 2 cores (README
-"Performance"), a server's first 2 M-row run took 33-35 s against 26-28 s once warm, and
-its first 1,000-row run 10.8 s against 6.7-7.3 s. So a new server runs the pipeline itself,
-in the background: the whole pipeline (``run_pipeline``, what ``etl run`` runs) on
-generated orders (JSON lines, the bundled feed) into scratch lakes, in the server like any
-run, ``WARM_UP_RUNS`` times. That exercises what every run uses (the JSON and Parquet
-readers and writers, the grouping, the checks, great-expectations' metrics); a feed in
-another format or with other rules still has its own parts compiled by its first run. The
-server's process starts this one and removes its folder after it; this one records its PID
-once it holds the lease.
+have them compiled, and compile the job's query code. Measured on 2 cores
+(docs/performance-history.md, sixth round), a server's first 2 M-row run took 33-35 s
+against 26-28 s once warm, and its first 1,000-row run 10.8 s against 6.7-7.3 s. So a new
+server runs the pipeline itself, in the background: the whole pipeline (``run_pipeline``,
+what ``etl run`` runs) on generated orders (JSON lines, the bundled feed) into scratch
+lakes, in the server like any run, ``WARM_UP_RUNS`` times. That exercises what every run
+uses (the JSON and Parquet readers and writers, the grouping, the checks,
+great-expectations' metrics); a feed in another format or with other rules still has its own
+parts compiled by its first run. The server's process starts this one and removes its folder
+after it; this one records its PID once it holds the lease.
 
 A run that needs the server while this one has it stops it (``spark_server.stop_warm_up``):
 warming up never makes anyone wait.

@@ -121,7 +121,7 @@ def unexpected(count: SuiteCount) -> SparkColumn:
 
 
 # Imported by great-expectations as it loads, used by an expectation or renderer a suite
-# seldom has: imported when first used (etl.core.deferred_imports; 0.85 CPU-s of ~2.2).
+# seldom has: imported when first used (etl.core.deferred_imports; 0.75 CPU-s of ~2.2).
 GX_DEFERRED_IMPORTS = ("scipy.stats", "altair")
 
 
