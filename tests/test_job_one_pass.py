@@ -14,7 +14,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl.core.datasets import get_dataset
 from etl.core.errors import QualityCheckFailed
-from etl.jobs.transform import run_transform_job
+from etl.jobs.transform import run_transform_job, stage_records
 from etl.stages.discover import discover
 from etl.stages.extract import read_raw
 from etl.stages.reference import ensure_reference_tables, read_references
@@ -119,3 +119,26 @@ def test_the_frame_kept_between_the_writes_is_cached_uncompressed_the_session_un
     finally:
         kept.unpersist()
     assert spark.conf.get(CACHE_COMPRESSION) == setting
+
+
+def test_on_writing_is_called_once_the_writes_are_planned_before_any_spark_job(
+    spark, sample_dir, tmp_path
+):
+    # What the Glue job hands it (great-expectations' import) then overlaps Spark's work.
+    raw = read_raw(spark, str(sample_dir / "orders.json"), "json")
+    lake = Lake.local(tmp_path / "lake").ensure()
+    ensure_reference_tables(lake, LocalCatalog(lake), ORDERS)
+    references = read_references(spark, lake, ORDERS)
+    context, tracker = spark.sparkContext, spark.sparkContext.statusTracker()
+    context.setJobGroup("on-writing", "stage_records")
+    jobs_before_call = []
+    try:
+        staged = stage_records(
+            *(raw, lake, ORDERS, "orders.json", RUN_DATE, "r1", references, dataset_steps(ORDERS)),
+            on_writing=lambda: jobs_before_call.append(tracker.getJobIdsForGroup("on-writing")),
+        )
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+    staged.staging.discard()
+    assert jobs_before_call == [[]]
+    assert tracker.getJobIdsForGroup("on-writing")  # the writes ran after it

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -150,8 +151,6 @@ def _steps(
     # they are published. Until then nothing is written outside the run's staging folders.
     references, staged_references = _gate_references(spark, lake, dataset, run_id)
     staging = Staging.of(lake, run_id)
-    if dataset.expectation_suite:
-        import_gx_in_background()  # for the gate, while Spark stages the records
     try:
         with spark_progress(spark, "quality gate + transform+load", enabled=show_progress):
             staged = _stage_raw_file(
@@ -229,13 +228,17 @@ def _stage_raw_file(
     """
     steps = dataset_steps(dataset)
     sampled = schema_from_sample(catalog, dataset, uri)
+    # GX, for the gate, imported as the Spark pass starts, which leaves the process idle;
+    # not beside the planning before it, whose py4j calls need the interpreter lock too.
+    gx_import = import_gx_in_background if dataset.expectation_suite else None
     for typed_from_head in (sampled, False)[: 2 if sampled else 1]:
         raw = read_registered(spark, catalog, dataset, uri, mark_misfits=typed_from_head)
         misfit = MISFIT_COLUMN if typed_from_head else None
         columns = [c for c in raw.columns if c != MISFIT_COLUMN]
         counts = suite_counts(load_suite(dataset), columns)
         staged = stage_records(
-            raw, lake, dataset, source, run_date, run_id, references, steps, counts, misfit
+            *(raw, lake, dataset, source, run_date, run_id, references, steps, counts, misfit),
+            on_writing=gx_import,
         )
         if not staged.profile.misfit_records:
             break
@@ -294,6 +297,7 @@ def stage_records(
     steps: list,
     counts=(),
     misfit_column: str | None = None,
+    on_writing: Callable[[], object] | None = None,
 ) -> Staged:
     """Stage the raw records of ``source`` (its key + object version, ``Lake.source``):
     curated, or quarantined with their rule; nothing is visible to readers until
@@ -302,6 +306,7 @@ def stage_records(
     The records are profiled as they are read (``profile_on_the_way``, with the suite's
     ``counts``), de-duplicated by that same grouping and checked once; the checked frame is
     kept in memory (spilling to disk) between the two writes, so the raw file is parsed once.
+    ``on_writing`` is called once the writes are planned, as Spark starts on them.
     """
     exact = dataset.deduplicate == "exact"
     records, measured = profile_on_the_way(raw, counts, misfit_column, distinct=exact)
@@ -311,6 +316,8 @@ def stage_records(
     try:
         curated = curate(checked, dataset, run_date, references, steps)
         rejected = quarantine_records(checked, dataset, run_date, source, run_id)
+        if on_writing is not None:
+            on_writing()
         stage_partitioned(curated, PROCESS_PARTITIONS, staging.curated)
         stage_partitioned(rejected, QUARANTINE_PARTITIONS, staging.quarantine)
     except BaseException:
