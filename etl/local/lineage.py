@@ -33,6 +33,7 @@ or analytics file or partition.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import sys
@@ -251,6 +252,21 @@ class ExecutionLineage:
 
 
 # --------------------------------------------------------------------------- the events
+CLIENT_MODULES = (
+    "openlineage.client.event_v2",
+    "openlineage.client.facet_v2",
+    "openlineage.client.uuid",
+)
+
+
+def import_client() -> None:
+    """Import the OpenLineage client the events are built with (~0.15 CPU-s), for a caller
+    with idle time before the first event: ``run_pipeline`` while the file lands, rather than
+    as the execution starts, beside the Lambdas."""
+    for module in CLIENT_MODULES:
+        importlib.import_module(module)
+
+
 def run_id_for(execution: dict) -> str:
     """The OpenLineage run id of an execution: the same for its START and its end."""
     from openlineage.client.uuid import generate_static_uuid

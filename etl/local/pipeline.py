@@ -27,6 +27,7 @@ from etl.jobs.session import get_spark, server_in_use
 from etl.jobs.transform import JobOutcome, new_run_id
 from etl.local.definition import branch_of
 from etl.local.history import path_taken, state_value
+from etl.local.lineage import import_client as import_lineage_client
 from etl.local.runner import LocalWorkflow
 from etl.local.services import remember_etag
 from etl.stages.landed import validate_landed
@@ -106,6 +107,7 @@ def run_pipeline(
     on_bytes = bytes_reporter(f"land {Path(source).name}") if show_spark_progress else None
     landing = _land_in_background(source, lake, dataset.name, on_bytes)
     with LocalWorkflow(lake, spark=spark, show_progress=show_spark_progress) as flow:
+        import_lineage_client()  # while the file lands, not beside the execution's Lambdas
         result.landed = landing.result()
         result.key, result.version = lake.raw_key(result.landed), lake.raw_version(result.landed)
         seconds = round(time.perf_counter() - started, 2)

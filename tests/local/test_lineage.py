@@ -255,3 +255,30 @@ def test_a_partition_fed_by_two_files_names_both_and_a_file_only_its_own(tmp_pat
     only_b = lineage.trace(lake, str(file_b))
     assert [s.raw for s in only_b.sources] == ["s3://etl-local-raw/incoming/b.json"]
     assert [e["execution"] for e in only_b.written_by] == ["run-2"]
+
+
+CLIENT_IMPORTS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from etl.local import lineage
+from test_lineage import EXECUTION, facts
+lineage.import_client()
+before = {m for m in sys.modules if m.startswith("openlineage")}
+lineage.run_id_for(EXECUTION)
+for kind in ("START", "COMPLETE", "FAIL"):
+    lineage.build_event(kind, facts())
+print(json.dumps(sorted({m for m in sys.modules if m.startswith("openlineage")} - before)))
+"""
+
+
+def test_import_client_imports_every_module_the_events_need():
+    # A fresh interpreter: this test session has imported the client already.
+    import subprocess
+    import sys
+
+    here = str(Path(__file__).parent)
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_IMPORTS, here], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
