@@ -153,3 +153,38 @@ def test_making_a_version_current_leaves_no_pointer_when_another_landing_won_the
     lake_module._make_current(version, key)
     assert sorted(p.name for p in key.parent.iterdir()) == ["orders.json"]
     assert key.read_bytes() == version.read_bytes()
+
+
+def test_digests_fed_aside_see_every_block_in_order(tmp_path):
+    import hashlib
+
+    source = tmp_path / "orders.json"
+    source.write_bytes(os.urandom(40_000))
+    md5, sha1 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False)
+    lake = Lake.local(tmp_path / "lake")
+    land_file(str(source), lake, chunk_bytes=1_000, digests=[md5, sha1])  # 40 blocks
+    data = source.read_bytes()
+    assert md5.hexdigest() == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    assert sha1.hexdigest() == hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+def test_a_digest_that_fails_fails_the_landing_and_keeps_nothing(tmp_path):
+    import pytest
+
+    class Failing:
+        def __init__(self):
+            self.blocks = 0
+
+        def update(self, data: bytes, /) -> None:
+            self.blocks += 1
+            if self.blocks == 2:
+                raise ValueError("digest broke")
+
+    source = tmp_path / "orders.json"
+    source.write_bytes(b"x" * 20_000)
+    lake = Lake.local(tmp_path / "lake")
+    failing = Failing()
+    with pytest.raises(ValueError, match="digest broke"):  # not a hang on a full queue
+        land_file(str(source), lake, chunk_bytes=1_000, digests=[failing])
+    assert failing.blocks == 20  # it went on being fed, so the copy could finish
+    assert raw_versions(lake, "incoming/orders.json") == []
