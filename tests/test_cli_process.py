@@ -79,7 +79,7 @@ def test_the_temp_folder_of_a_killed_process_is_removed_by_the_next_one_and_no_o
     tmp_path, monkeypatch
 ):
     from etl.jobs import session
-    from etl.storage.locks import mark_owner, owner_alive
+    from etl.storage.locks import mark_owner, read_owner
 
     killed = subprocess.Popen([sys.executable, "-c", "pass"])
     killed.wait()  # gone, as a killed run is
@@ -97,7 +97,7 @@ def test_the_temp_folder_of_a_killed_process_is_removed_by_the_next_one_and_no_o
     monkeypatch.setattr(session.tempfile, "tempdir", str(tmp_path))
     made = session._new_scratch()  # what the next process to start Spark does
     session._SCRATCH.remove(made)  # the test's tmp_path, not this process's to remove
-    assert owner_alive(Path(made, session.SCRATCH_OWNER))
+    assert read_owner(Path(made, session.SCRATCH_OWNER))["pid"] == os.getpid()  # marked, ours
     assert sorted(n for n, f in folders.items() if f.exists()) == [
         "half",
         "not ours",

@@ -125,8 +125,9 @@ def unexpected(count: SuiteCount) -> SparkColumn:
 GX_DEFERRED_IMPORTS = ("scipy.stats", "altair")
 
 
+@cache  # a second call has nothing to defer: GX has its stand-ins or the real modules
 def import_gx() -> types.ModuleType:
-    """``great_expectations``, imported (once) with ``GX_DEFERRED_IMPORTS`` deferred."""
+    """``great_expectations``, imported with ``GX_DEFERRED_IMPORTS`` deferred."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     with deferred(*GX_DEFERRED_IMPORTS):
         return importlib.import_module("great_expectations")

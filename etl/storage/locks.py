@@ -136,24 +136,21 @@ def mark_owner(marker: str | os.PathLike) -> None:
     os.replace(written, marker)
 
 
-def owner_alive(marker: str | os.PathLike) -> bool:
-    """Whether the process that wrote ``marker`` still runs."""
+def read_owner(marker: str | os.PathLike) -> dict | None:
+    """The owner ``mark_owner`` wrote to ``marker``; None when it cannot be read (not there,
+    or not a mark)."""
     try:
         record = json.loads(Path(marker).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return pid_alive(record.get("pid"), record.get("started"))
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def owner_gone(marker: str | os.PathLike) -> bool:
-    """Whether ``marker`` names a process that no longer runs. Unlike ``not owner_alive``,
-    False when it cannot be read (not there, or being written): only a known owner's
-    absence proves what it marks abandoned."""
-    try:
-        record = json.loads(Path(marker).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and not pid_alive(record.get("pid"), record.get("started"))
+    """Whether ``marker`` names a process that no longer runs; False when it cannot be read:
+    only a known owner's absence proves what it marks abandoned."""
+    owner = read_owner(marker)
+    return owner is not None and not pid_alive(owner.get("pid"), owner.get("started"))
 
 
 def pid_alive(pid: int | None, started: str | None = None) -> bool:

@@ -72,7 +72,7 @@ from pyarrow import fs as pafs
 from etl.core.conventions import split_versioned_key
 from etl.core.errors import EtlError
 from etl.storage.lake import filesystem, is_s3, join
-from etl.storage.locks import mark_owner, owner_alive, owner_gone, step_hook
+from etl.storage.locks import mark_owner, pid_alive, read_owner, step_hook
 
 PARQUET_SUFFIX = ".snappy.parquet"
 
@@ -315,10 +315,9 @@ def remove_abandoned_staging(staging_path: str) -> list[str]:
 
 
 def _abandoned(folder: Path, marker: Path) -> bool:
-    if owner_gone(marker):
-        return True
-    if owner_alive(marker):
-        return False
+    owner = read_owner(marker)
+    if owner is not None:
+        return not pid_alive(owner.get("pid"), owner.get("started"))
     dated = marker if marker.exists() else folder
     return time.time() - dated.stat().st_mtime > UNMARKED_GRACE_SECONDS
 
