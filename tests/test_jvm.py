@@ -99,3 +99,30 @@ def test_archives_unused_for_a_month_are_deleted_and_the_current_one_is_kept(cac
     assert not old.exists()
     assert recent.exists()
     assert current.stat().st_mtime > month_ago  # used now: kept another month
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("JAVA_TOOL_OPTIONS", "-XX:StartFlightRecording=filename=job.jfr"),
+        ("JDK_JAVA_OPTIONS", "-Xmx4g -javaagent:/opt/agent.jar"),
+        ("_JAVA_OPTIONS", "-agentpath:/opt/async-profiler/libasyncProfiler.so=start"),
+    ],
+)
+def test_a_jvm_given_a_class_loading_hook_runs_without_the_archive(
+    cache, monkeypatch, variable, value
+):
+    monkeypatch.setenv(variable, value)
+    assert jvm.hooks_class_loading()
+    assert jvm.class_archive_options() == []  # no archive yet: it does not write one
+    jvm.archive_path().write_bytes(b"classes")
+    assert jvm.class_archive_options() == []  # an archive: it does not map it
+    assert not any("Archive" in o for o in jvm.java_options(450 << 20))
+    monkeypatch.delenv(variable)
+    assert option(jvm.class_archive_options(), "-XX:SharedArchiveFile=")
+
+
+def test_other_options_in_the_environment_keep_the_archive(cache, monkeypatch):
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-Xmx4g -Dfile.encoding=UTF-8")
+    assert not jvm.hooks_class_loading()
+    assert option(jvm.class_archive_options(), "-XX:ArchiveClassesAtExit=")

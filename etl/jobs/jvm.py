@@ -22,6 +22,10 @@ verifying some 15,000 classes, and compiling the code that runs hot. So:
   cache folder (default ``~/.cache/etl-workbench``); ``ETL_JVM_CACHE=off`` turns it off.
   An archive is some 150 MB and each checkout (each ``.venv``) has its own, so archives
   not used for ``UNUSED_DAYS`` (a checkout removed, PySpark upgraded) are deleted.
+  A JVM told to hook class loading (``hooks_class_loading``: Java Flight Recorder or an
+  agent, in ``JAVA_TOOL_OPTIONS`` and the like) runs without the archive: OpenJDK 17.0.15
+  crashes (SIGSEGV in ``KlassFactory::check_shared_class_file_load_hook``) as such a JVM
+  loads its first class from a dynamic archive.
 """
 
 from __future__ import annotations
@@ -38,6 +42,15 @@ SMALL_INPUT_BYTES = 32 << 20
 SMALL_INLINING_BUDGET = "-XX:InlineSmallCode=1000"
 QUIET_CDS = "-Xlog:cds*=off"  # an unusable archive is not an error, just slower
 STALE_SECONDS = 24 * 3600
+# Every JVM reads its options from these too (the launcher reads JDK_JAVA_OPTIONS).
+OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
+CLASS_LOAD_HOOKS = (
+    "-XX:StartFlightRecording",
+    "-XX:+FlightRecorder",
+    "-javaagent:",
+    "-agentlib:",
+    "-agentpath:",
+)
 UNUSED_DAYS = 30
 
 
@@ -54,7 +67,7 @@ def java_options(input_bytes: int | None = None) -> list[str]:
 def class_archive_options() -> list[str]:
     """Map the class archive if there is one; else have this JVM write it on exit."""
     archive = archive_path()
-    if archive is None:
+    if archive is None or hooks_class_loading():
         return []
     adopt_written_archives(archive)
     remove_unused_archives(archive)
@@ -63,6 +76,13 @@ def class_archive_options() -> list[str]:
         return [f"-XX:SharedArchiveFile={archive}", QUIET_CDS]
     writing = archive.with_name(f"{archive.stem}.{os.getpid()}-{time.time_ns()}.writing")
     return [f"-XX:ArchiveClassesAtExit={writing}", QUIET_CDS]
+
+
+def hooks_class_loading() -> bool:
+    """True if the environment gives every JVM a profiler or agent that hooks class loading
+    (``-XX:StartFlightRecording``, ``-javaagent:``, ...), which a dynamic archive crashes."""
+    given = " ".join(os.environ.get(name, "") for name in OPTION_VARIABLES).split()
+    return any(option.startswith(CLASS_LOAD_HOOKS) for option in given)
 
 
 def archive_path() -> Path | None:

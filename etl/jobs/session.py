@@ -88,8 +88,9 @@ def end_own_jvm() -> None:
     the way (~0.5 s), and whatever reads the command's output (a pipe, ``| tee``, a test or
     benchmark) waits for that too, as the JVM shares it. Every output of the run is
     committed by then, and Spark keeps its state in this process's temp folder, removed
-    after. A JVM writing the class archive (``etl.jobs.jvm``) writes it as it exits, and
-    one keeping its state in ``ETL_SPARK_TMP`` cleans it up as it exits: those end by
+    after. A JVM writing the class archive (``etl.jobs.jvm``) writes it as it exits, one
+    profiled (a flight recording or agent: ``jvm.hooks_class_loading``) writes its results,
+    and one keeping its state in ``ETL_SPARK_TMP`` cleans it up as it exits: those end by
     themselves. Logging is turned off first: py4j's threads (its finalizer worker) may
     still send the JVM a command and log the refused connection, which would be noise.
     """
@@ -173,7 +174,8 @@ def get_spark(
     spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
     _OWN_JVM.append(True)
     jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
-    if scratch in _SCRATCH and not jvm.writes_archive(options):
+    profiled = jvm.hooks_class_loading()  # a recording or agent that writes as the JVM exits
+    if scratch in _SCRATCH and not jvm.writes_archive(options) and not profiled:
         _ENDS_AT_ONCE.append(spark.sparkContext._gateway.proc)
     spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
     return spark
