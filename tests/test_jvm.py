@@ -55,6 +55,7 @@ def test_the_first_jvm_writes_the_archive_on_exit_and_later_ones_map_it(cache):
     assert sorted(p.name for p in cache.iterdir()) == [archive.name]
     # Only the writer must exit normally (etl.jobs.session.end_own_jvm leaves it alone).
     assert jvm.writes_archive(" ".join(first)) and not jvm.writes_archive(" ".join(later))
+    assert jvm.ends_by_itself(" ".join(first)) and not jvm.ends_by_itself(" ".join(later))
 
 
 def test_an_archive_whose_jvm_still_runs_is_left_to_it(cache):
@@ -118,8 +119,10 @@ def test_a_jvm_given_a_class_loading_hook_runs_without_the_archive(
     jvm.archive_path().write_bytes(b"classes")
     assert jvm.class_archive_options() == []  # an archive: it does not map it
     assert not any("Archive" in o for o in jvm.java_options(450 << 20))
+    assert jvm.ends_by_itself("-XX:+UseParallelGC")  # killed, it would write no recording
     monkeypatch.delenv(variable)
     assert option(jvm.class_archive_options(), "-XX:SharedArchiveFile=")
+    assert not jvm.ends_by_itself("-XX:+UseParallelGC")
 
 
 def test_other_options_in_the_environment_keep_the_archive(cache, monkeypatch):

@@ -109,6 +109,12 @@ def writes_archive(options: str) -> bool:
     return any(o.startswith("-XX:ArchiveClassesAtExit=") for o in options.split())
 
 
+def ends_by_itself(options: str) -> bool:
+    """True if a JVM started with ``options`` must be left to exit, not killed: it writes the
+    class archive as it exits, or a recording or agent in it (``hooks_class_loading``) does."""
+    return writes_archive(options) or hooks_class_loading()
+
+
 def record_writer(options: str, jvm_pid: int) -> None:
     """Note which JVM writes the archive named in ``options`` (it writes when it exits)."""
     for option in options.split():

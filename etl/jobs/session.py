@@ -89,7 +89,7 @@ def end_own_jvm() -> None:
     benchmark) waits for that too, as the JVM shares it. Every output of the run is
     committed by then, and Spark keeps its state in this process's temp folder, removed
     after. A JVM writing the class archive (``etl.jobs.jvm``) writes it as it exits, one
-    profiled (a flight recording or agent: ``jvm.hooks_class_loading``) writes its results,
+    profiled (a flight recording or agent) writes its results (``jvm.ends_by_itself``),
     and one keeping its state in ``ETL_SPARK_TMP`` cleans it up as it exits: those end by
     themselves. Logging is turned off first: py4j's threads (its finalizer worker) may
     still send the JVM a command and log the refused connection, which would be noise.
@@ -174,8 +174,7 @@ def get_spark(
     spark = builder.config("spark.driver.extraJavaOptions", options).getOrCreate()
     _OWN_JVM.append(True)
     jvm.record_writer(options, spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid())
-    profiled = jvm.hooks_class_loading()  # a recording or agent that writes as the JVM exits
-    if scratch in _SCRATCH and not jvm.writes_archive(options) and not profiled:
+    if scratch in _SCRATCH and not jvm.ends_by_itself(options):
         _ENDS_AT_ONCE.append(spark.sparkContext._gateway.proc)
     spark.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "ERROR"))
     return spark
