@@ -18,6 +18,7 @@ from pyspark.sql.types import StructField, StructType
 from s3_support import BUCKET, DAY, HOUR, TABLE, fresh_lake, object_keys, parquet
 
 from etl.core.errors import EtlError
+from etl.storage import publish
 from etl.storage.publish import (
     OWNER_SUFFIX,
     PARQUET_SUFFIX,
@@ -91,6 +92,24 @@ def test_a_rerun_on_another_day_moves_its_rows_and_keeps_the_others(lake):
     assert [(p.values, p.files, p.location) for p in moved] == [
         (["2026", "11", "26"], 1, lake.locations()[26])
     ]
+
+
+def test_a_rerun_finds_its_rows_in_the_tables_one_listing_not_by_listing_each_partition(
+    lake, monkeypatch
+):
+    for day in range(1, 13):
+        lake.publish(f"day{day}.json", {day: [day]})
+    lake.publish("extra.json", {5: [50]})
+    before = lake.locations()
+    listed: list[str] = []
+    real = publish.list_files
+    monkeypatch.setattr(publish, "list_files", lambda f: listed.append(f) or real(f))
+    published = lake.publish("day3.json", {13: [3]})  # day 3's source again, on day 13
+    expected = {day: {day} for day in range(1, 13) if day != 3} | {13: {3}}
+    assert lake.seen() == expected | {5: {5, 50}}
+    assert [p.values[-1] for p in published if p.moved_out] == ["3"]
+    # With a dozen partitions, one listing of the table told which of them held the source.
+    assert not {f.rstrip("/") for f in listed} & {loc.rstrip("/") for loc in before.values()}
 
 
 def test_a_partition_a_rerun_empties_leaves_the_catalog_then_its_data_goes(lake):

@@ -47,6 +47,12 @@ id and when it was written); the next publish deletes those whose job run is no 
 running (``glue:GetJobRun``) or, when that cannot be asked, that are older than the grace
 period. The Glue job's ``MaxConcurrentRuns: 1`` serialises deployed publishers (there is
 no lake lock on S3).
+
+A publish on S3 lists the table once, recursively (``TableListing``: one request per 1,000
+objects), and both the garbage collection and the search for the source's files in other
+partitions read that listing, instead of one listing per partition of the table: a daily
+table three years old has ~1,100 partitions. A version is never changed once written, so
+the listing stays true for the versions it saw; one written after it is listed afresh.
 """
 
 from __future__ import annotations
@@ -471,7 +477,8 @@ def _publish_staged_s3(
     published: list[Published] = []
     step_hook("publish-begin")
     try:
-        collect_garbage(table_path, staging_path, depth, table, retention)
+        listing = _list_table(table_path, depth)
+        collect_garbage(table_path, staging_path, depth, table, retention, listing)
         step_hook("repaired")
         pointers = table.locations()
         for relative in _staged_partitions(staging_path, depth):
@@ -492,7 +499,7 @@ def _publish_staged_s3(
         if replace_elsewhere:
             done = {tuple(p.values) for p in published}
             published += _forget_source_elsewhere_s3(
-                table_path, prefix, pointers, done, depth, table, retention
+                table_path, prefix, pointers, done, depth, table, retention, listing
             )
     finally:
         discard_staged(staging_path)
@@ -500,18 +507,21 @@ def _publish_staged_s3(
 
 
 def _forget_source_elsewhere_s3(
-    table_path, prefix, pointers, done, depth, table, retention
+    table_path, prefix, pointers, done, depth, table, retention, listing=None
 ) -> list[Published]:
     """Switch every other partition that holds the source's files to a version without
-    them; one with nothing left leaves the catalog."""
+    them; one with nothing left leaves the catalog. Which files each holds comes from the
+    table's ``listing`` (one recursive listing, not one per partition)."""
     changed = []
     for values, current in sorted(pointers.items()):
         relative = _partition_of(table_path, current, depth)
         if relative is None:
             continue  # a location outside the table: not this publish's to change
         escaped = [segment.split("=", 1)[1] for segment in relative.split("/")]
-        files = _data_files(current)
-        if tuple(escaped) in done or not any(f.startswith(prefix) for f in files):
+        if tuple(escaped) in done:
+            continue
+        files = listing.data_files(current) if listing else _data_files(current)
+        if not any(f.startswith(prefix) for f in files):
             continue
         remaining = [f for f in files if not f.startswith(prefix)]
         # With nothing left the version is never written: an empty location to count in.
@@ -603,28 +613,34 @@ def _retire(location: str, retention: Retention) -> None:
     _write_json(_stamp_of(location), {"retired": retention.clock()})
 
 
-def collect_garbage(
-    table_path: str,
-    staging_path: str,
-    depth: int,
-    table: PartitionPointers,
-    retention: Retention,
-) -> list[str]:
-    """The S3 analogue of ``repair_table`` + ``remove_abandoned_staging``: delete dead runs'
-    staging and the table's versions unreferenced for longer than the grace period; return
-    what was removed. Nothing the catalog points at is ever deleted; with no catalog table,
-    no version is deleted at all (there is nothing to tell a live version from a dead one).
-    """
-    removed = remove_abandoned_staging_s3(staging_path, retention)
+@dataclass(frozen=True)
+class TableListing:
+    """A table's objects from one recursive listing: each version's (or partition
+    folder's) objects, and the retired stamps."""
+
+    objects: dict[str, list[str]]  # "s3://…/k=v/…[/_v-…]" -> its objects' paths
+    stamps: dict[str, str]  # a version (or partition folder) -> its stamp's path
+
+    def data_files(self, location: str) -> list[str]:
+        """What ``_data_files`` lists for ``location``; a version written after the listing
+        is listed afresh. Versions are never changed once written, so the listing stays
+        true for every version it saw."""
+        location = location.rstrip("/")
+        if location not in self.objects:
+            return _data_files(location)
+        base = location.removeprefix("s3://") + "/"
+        names = (path[len(base) :] for path in self.objects[location])
+        return sorted(n for n in names if "/" not in n and not n.startswith(("_", ".")))
+
+
+def _list_table(table_path: str, depth: int) -> TableListing | None:
+    """The table's objects (one recursive listing); None when it has none."""
     fs, root = filesystem(table_path)
-    if not table.exists() or fs.get_file_info(root).type == pafs.FileType.NotFound:
-        return removed
-    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
-    # Read after the listing: a version switched to meanwhile is then known as pointed at.
-    pointed = {location.rstrip("/") for location in table.locations().values()}
-    candidates: dict[str, list[str]] = {}  # a version (or partition folder) -> its objects
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        return None
+    objects: dict[str, list[str]] = {}
     stamps: dict[str, str] = {}
-    for info in infos:
+    for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
         if info.type != pafs.FileType.File:
             continue
         split = _in_partition(info.path[len(root) :], depth)
@@ -636,9 +652,36 @@ def collect_garbage(
             stem = rest[0].removesuffix(RETIRED_SUFFIX)
             stamps[partition if stem == PARTITION_FILES else join(partition, stem)] = info.path
         elif len(rest) == 1 and not rest[0].startswith(("_", ".")):
-            candidates.setdefault(partition, []).append(info.path)
+            objects.setdefault(partition, []).append(info.path)
         elif len(rest) > 1 and rest[0].startswith(VERSION_PREFIX):
-            candidates.setdefault(join(partition, rest[0]), []).append(info.path)
+            objects.setdefault(join(partition, rest[0]), []).append(info.path)
+    return TableListing(objects, stamps)
+
+
+def collect_garbage(
+    table_path: str,
+    staging_path: str,
+    depth: int,
+    table: PartitionPointers,
+    retention: Retention,
+    listing: TableListing | None = None,
+) -> list[str]:
+    """The S3 analogue of ``repair_table`` + ``remove_abandoned_staging``: delete dead runs'
+    staging and the table's versions unreferenced for longer than the grace period; return
+    what was removed. Nothing the catalog points at is ever deleted; with no catalog table,
+    no version is deleted at all (there is nothing to tell a live version from a dead one).
+    ``listing`` is the table's, if the caller has just made it (``_list_table``).
+    """
+    removed = remove_abandoned_staging_s3(staging_path, retention)
+    if not table.exists():
+        return removed
+    listing = listing or _list_table(table_path, depth)
+    if listing is None:
+        return removed
+    fs, _ = filesystem(table_path)
+    # Read after the listing: a version switched to meanwhile is then known as pointed at.
+    pointed = {location.rstrip("/") for location in table.locations().values()}
+    candidates, stamps = listing.objects, listing.stamps
     now = retention.clock()
     for location, objects in sorted(candidates.items()):
         if location in pointed:
