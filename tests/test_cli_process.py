@@ -47,6 +47,18 @@ def test_a_run_prints_its_whole_result_exits_0_and_leaves_no_spark_temp_folder(t
     assert not list((tmp_path / "tmp").glob("etl-spark-*"))
 
 
+def test_a_json_result_has_stdout_to_itself_when_the_jvm_prints_there(tmp_path):
+    # A flight recorder given to every JVM prints its start-up notes on the JVM's stdout,
+    # which the JVM shares with the command; the JVM also runs without the class archive.
+    source = write_json_lines(generate_orders(50, date(2026, 11, 26)), tmp_path / "orders.json")
+    recorder = f"-XX:StartFlightRecording=filename={tmp_path / 'run.jfr'}"
+    argv = ["run", str(source), "--lake", str(tmp_path / "lake"), "--json"]
+    done = python(tmp_path, "-m", "etl.cli", *argv, JAVA_TOOL_OPTIONS=recorder)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "SUCCEEDED"  # the JSON and nothing else
+    assert "Started recording" in done.stderr  # the JVM's note, on stderr instead
+
+
 def test_a_failing_command_keeps_its_exit_code_and_message(tmp_path):
     done = etl(tmp_path, "run", str(tmp_path / "missing.json"), "--lake", str(tmp_path / "lake"))
     assert done.returncode == 2

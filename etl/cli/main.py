@@ -11,6 +11,8 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -250,12 +252,39 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # a bare `etl` is a request for help, not a mistake
         parser.print_help()
         return 0
-    if getattr(args, "live_progress", False):
-        from etl.cli.progress import live_progress
+    with stdout_for_json_only() if getattr(args, "json", False) else nullcontext():
+        if getattr(args, "live_progress", False):
+            from etl.cli.progress import live_progress
 
-        with live_progress():
-            return args.handler(args)
-    return args.handler(args)
+            with live_progress():
+                return args.handler(args)
+        return args.handler(args)
+
+
+@contextmanager
+def stdout_for_json_only() -> Iterator[None]:
+    """Keep the process's stdout for the command's JSON: a child process started meanwhile
+    writes its stdout to stderr. The Spark JVM prints VM warnings there, and a profiler's
+    notes (``JAVA_TOOL_OPTIONS=-XX:StartFlightRecording``), which would corrupt the JSON.
+    ``sys.stdout`` keeps the real stdout; one without a file descriptor (a test's capture)
+    is left alone, as no child process can write into it."""
+    try:
+        descriptor, errors = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    real = sys.stdout
+    real.flush()
+    kept = os.dup(descriptor)
+    try:
+        with open(kept, "w", encoding=real.encoding, errors=real.errors, closefd=False) as out:
+            sys.stdout = out
+            os.dup2(errors, descriptor)  # what child processes inherit as their stdout
+            yield
+    finally:
+        os.dup2(kept, descriptor)
+        os.close(kept)
+        sys.stdout = real
 
 
 def run_as_command(argv: list[str] | None = None) -> NoReturn:
