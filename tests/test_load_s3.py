@@ -112,6 +112,16 @@ def test_a_rerun_finds_its_rows_in_the_tables_one_listing_not_by_listing_each_pa
     assert not {f.rstrip("/") for f in listed} & {loc.rstrip("/") for loc in before.values()}
 
 
+def test_the_tables_listing_lists_a_version_written_after_it_afresh(lake):
+    lake.publish("a.json", {26: [1]})
+    listing = publish._list_table(TABLE, 3)
+    lake.publish("b.json", {27: [2]})  # written after the listing
+    seen, unseen = lake.locations()[26], lake.locations()[27]
+    assert unseen.rstrip("/") not in listing.objects
+    for location, source in ((seen, "a.json"), (unseen, "b.json")):
+        assert listing.data_files(location) == [f"{source_id(source)}-part-00000{PARQUET_SUFFIX}"]
+
+
 def test_a_partition_a_rerun_empties_leaves_the_catalog_then_its_data_goes(lake):
     lake.publish("a.json", {26: [1, 2]})
     emptied = lake.locations()[26]
