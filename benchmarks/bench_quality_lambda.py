@@ -21,7 +21,9 @@ a copy made the same way), not ``dataset.yaml``, whose schema check imports json
 1 s, which the bundle never pays). ``--spec-from-yaml`` measures the YAML path instead.
 
 Exits 1 when a run is over the targets (peak RSS, response size); prints one JSON object
-per run, then a table.
+per run, then a table. Its last column is the handler's MB per CPU-second over the
+machine's yardstick (``machine_yardstick``: ``orjson.loads`` alone on the sample's records),
+so a slower machine of the same kind can be told from slower code.
 """
 
 from __future__ import annotations
@@ -198,6 +200,26 @@ def child(path: str, fmt: str) -> dict:
     }
 
 
+YARDSTICK_MB = 32
+
+
+def machine_yardstick() -> float:
+    """This machine's speed: MB per CPU-second of ``orjson.loads`` alone on 32 MB of the
+    sample's records as JSON lines. Machines of one kind differ (one session's ran Python at
+    half another's), so the handler's MB per CPU-second over this tells the code's cost from
+    the machine's speed, for either format."""
+    import orjson
+
+    records = _orders()
+    lines: list[bytes] = []
+    while sum(map(len, lines)) < YARDSTICK_MB * 1e6:
+        lines += _json_block(records, len(lines)).encode("utf-8").splitlines()
+    started = time.process_time()
+    for line in lines:
+        orjson.loads(line)
+    return round(sum(map(len, lines)) / 1e6 / max(time.process_time() - started, 1e-3), 1)
+
+
 def exported_specs(root: Path) -> Path:
     """The datasets' specs as ``etl export`` bundles them (``<name>/dataset.json``)."""
     from etl.core.datasets import REPO_DATASETS
@@ -263,6 +285,7 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     runs = []
     specs = None if args.spec_from_yaml else exported_specs(root)
+    yardstick = machine_yardstick()
     try:
         for fmt in args.format:
             name = f"orders-{args.mb:g}mb-long{args.long_line_mb:g}-keys{args.keys}.{fmt}"
@@ -271,20 +294,26 @@ def main() -> int:
                 write_file(path, fmt, args.mb, args.long_line_mb, args.keys)
             for _ in range(args.repeat):
                 runs.append(run_once(path, fmt, specs))
+                runs[-1]["yardstick_mb_per_cpu_second"] = yardstick
                 print(json.dumps(runs[-1]), flush=True)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     print(
         f"\n{'format':6} {'MB':>7} {'s':>7} {'MB/s':>7} {'MB/cpu-s':>8} {'5 GB s':>7} "
-        f"{'peak RSS':>9} {'resp B':>7}"
+        f"{'peak RSS':>9} {'resp B':>7} {'/ yardstick':>11}"
     )
     for r in runs:
         print(
             f"{r['format']:6} {r['object_mb']:>7} {r['seconds']:>7} {r['mb_per_second']:>7} "
             f"{r['mb_per_cpu_second']:>8} {r['projected_5gb_seconds']:>7} "
-            f"{r['peak_rss_mb']:>8}M {r['response_bytes']:>7}"
+            f"{r['peak_rss_mb']:>8}M {r['response_bytes']:>7} "
+            f"{r['mb_per_cpu_second'] / yardstick:>11.2f}"
         )
+    print(
+        f"yardstick: orjson.loads alone parses {yardstick} MB of the sample's records per "
+        "CPU-second on this machine"
+    )
     return 0 if all(r["within_targets"] for r in runs) else 1
 
 
