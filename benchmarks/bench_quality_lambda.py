@@ -201,11 +201,12 @@ def child(path: str, fmt: str) -> dict:
 
 
 YARDSTICK_MB = 32
+YARDSTICK_PASSES = 5
 
 
 def machine_yardstick() -> float:
     """This machine's speed: MB per CPU-second of ``orjson.loads`` alone on 32 MB of the
-    sample's records as JSON lines. Machines of one kind differ (one session's ran Python at
+    sample's records as JSON lines (the fastest of five passes). Machines of one kind differ (one session's ran Python at
     half another's), so the handler's MB per CPU-second over this tells the code's cost from
     the machine's speed, for either format."""
     import orjson
@@ -214,10 +215,13 @@ def machine_yardstick() -> float:
     lines: list[bytes] = []
     while sum(map(len, lines)) < YARDSTICK_MB * 1e6:
         lines += _json_block(records, len(lines)).encode("utf-8").splitlines()
-    started = time.process_time()
-    for line in lines:
-        orjson.loads(line)
-    return round(sum(map(len, lines)) / 1e6 / max(time.process_time() - started, 1e-3), 1)
+    fastest = float("inf")
+    for _ in range(YARDSTICK_PASSES):  # the fastest pass: the others met other work
+        started = time.process_time()
+        for line in lines:
+            orjson.loads(line)
+        fastest = min(fastest, time.process_time() - started)
+    return round(sum(map(len, lines)) / 1e6 / max(fastest, 1e-3), 1)
 
 
 def exported_specs(root: Path) -> Path:
