@@ -49,10 +49,11 @@ period. The Glue job's ``MaxConcurrentRuns: 1`` serialises deployed publishers (
 no lake lock on S3).
 
 A publish on S3 lists the table once, recursively (``TableListing``: one request per 1,000
-objects), and both the garbage collection and the search for the source's files in other
-partitions read that listing, instead of one listing per partition of the table: a daily
-table three years old has ~1,100 partitions. A version is never changed once written, so
-the listing stays true for the versions it saw; one written after it is listed afresh.
+objects); the garbage collection, the files each published partition keeps and the search
+for the source's files in other partitions all read that listing, instead of one listing per
+partition of the table: a daily table three years old has ~1,100 partitions. A version is
+never changed once written, so the listing stays true for the versions it saw; one written
+after it is listed afresh.
 """
 
 from __future__ import annotations
@@ -478,14 +479,15 @@ def _publish_staged_s3(
     step_hook("publish-begin")
     try:
         listing = _list_table(table_path, depth)
-        collect_garbage(table_path, staging_path, depth, table, retention, listing)
+        collect_garbage(table_path, staging_path, table, retention, listing)
+        files_of = listing.data_files if listing else _data_files
         step_hook("repaired")
         pointers = table.locations()
         for relative in _staged_partitions(staging_path, depth):
             staged = join(staging_path, relative)
             values = [segment.split("=", 1)[1] for segment in relative.split("/")]
             current = pointers.get(tuple(unquote(v) for v in values))
-            kept = [f for f in _data_files(current) if not f.startswith(prefix)]
+            kept = [f for f in files_of(current) if not f.startswith(prefix)]
             new_files = sorted(f for f in list_files(staged) if f.endswith(".parquet"))
             version = _new_version(join(table_path, relative), retention)
             _write_version(version, current, kept, [(staged, new_files, prefix)])
@@ -499,7 +501,7 @@ def _publish_staged_s3(
         if replace_elsewhere:
             done = {tuple(p.values) for p in published}
             published += _forget_source_elsewhere_s3(
-                table_path, prefix, pointers, done, depth, table, retention, listing
+                table_path, prefix, pointers, done, depth, table, retention, files_of
             )
     finally:
         discard_staged(staging_path)
@@ -507,11 +509,11 @@ def _publish_staged_s3(
 
 
 def _forget_source_elsewhere_s3(
-    table_path, prefix, pointers, done, depth, table, retention, listing=None
+    table_path, prefix, pointers, done, depth, table, retention, files_of
 ) -> list[Published]:
     """Switch every other partition that holds the source's files to a version without
-    them; one with nothing left leaves the catalog. Which files each holds comes from the
-    table's ``listing`` (one recursive listing, not one per partition)."""
+    them; one with nothing left leaves the catalog. ``files_of`` gives the files each holds
+    (``TableListing.data_files``: the table's one listing, not one per partition)."""
     changed = []
     for values, current in sorted(pointers.items()):
         relative = _partition_of(table_path, current, depth)
@@ -520,7 +522,7 @@ def _forget_source_elsewhere_s3(
         escaped = [segment.split("=", 1)[1] for segment in relative.split("/")]
         if tuple(escaped) in done:
             continue
-        files = listing.data_files(current) if listing else _data_files(current)
+        files = files_of(current)
         if not any(f.startswith(prefix) for f in files):
             continue
         remaining = [f for f in files if not f.startswith(prefix)]
@@ -621,11 +623,11 @@ class TableListing:
     objects: dict[str, list[str]]  # "s3://…/k=v/…[/_v-…]" -> its objects' paths
     stamps: dict[str, str]  # a version (or partition folder) -> its stamp's path
 
-    def data_files(self, location: str) -> list[str]:
+    def data_files(self, location: str | None) -> list[str]:
         """What ``_data_files`` lists for ``location``; a version written after the listing
         is listed afresh. Versions are never changed once written, so the listing stays
         true for every version it saw."""
-        location = location.rstrip("/")
+        location = (location or "").rstrip("/")
         if location not in self.objects:
             return _data_files(location)
         base = location.removeprefix("s3://") + "/"
@@ -661,22 +663,18 @@ def _list_table(table_path: str, depth: int) -> TableListing | None:
 def collect_garbage(
     table_path: str,
     staging_path: str,
-    depth: int,
     table: PartitionPointers,
     retention: Retention,
-    listing: TableListing | None = None,
+    listing: TableListing | None,
 ) -> list[str]:
     """The S3 analogue of ``repair_table`` + ``remove_abandoned_staging``: delete dead runs'
     staging and the table's versions unreferenced for longer than the grace period; return
     what was removed. Nothing the catalog points at is ever deleted; with no catalog table,
     no version is deleted at all (there is nothing to tell a live version from a dead one).
-    ``listing`` is the table's, if the caller has just made it (``_list_table``).
+    ``listing`` is the table's, just made (``_list_table``; None: the table has no objects).
     """
     removed = remove_abandoned_staging_s3(staging_path, retention)
-    if not table.exists():
-        return removed
-    listing = listing or _list_table(table_path, depth)
-    if listing is None:
+    if listing is None or not table.exists():
         return removed
     fs, _ = filesystem(table_path)
     # Read after the listing: a version switched to meanwhile is then known as pointed at.
