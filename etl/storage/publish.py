@@ -384,6 +384,7 @@ def _remove_tree(path: str) -> None:
 
 # --- S3: immutable partition versions, the catalog switch, garbage collection -------------
 VERSION_PREFIX = "_v-"
+HIDDEN = ("_", ".")  # names Spark, Athena and Hive skip: not data
 RETIRED_SUFFIX = ".retired"
 PARTITION_FILES = "_files"  # a partition's own files (written before versions): its stamp's stem
 GRACE_ENV = "ETL_S3_GRACE_SECONDS"
@@ -577,7 +578,7 @@ def _data_files(location: str | None) -> list[str]:
     """The files a reader of ``location`` reads (hidden ``_``/``.`` names are not data)."""
     if not location:
         return []
-    return [f for f in list_files(location) if not f.startswith(("_", "."))]
+    return [f for f in list_files(location) if not f.startswith(HIDDEN)]
 
 
 def _partition_of(table_path: str, location: str, depth: int) -> str | None:
@@ -632,7 +633,7 @@ class TableListing:
             return _data_files(location)
         base = location.removeprefix("s3://") + "/"
         names = (path[len(base) :] for path in self.objects[location])
-        return sorted(n for n in names if "/" not in n and not n.startswith(("_", ".")))
+        return sorted(n for n in names if "/" not in n and not n.startswith(HIDDEN))
 
 
 def _list_table(table_path: str, depth: int) -> TableListing | None:
@@ -653,7 +654,7 @@ def _list_table(table_path: str, depth: int) -> TableListing | None:
         if len(rest) == 1 and rest[0].endswith(RETIRED_SUFFIX):
             stem = rest[0].removesuffix(RETIRED_SUFFIX)
             stamps[partition if stem == PARTITION_FILES else join(partition, stem)] = info.path
-        elif len(rest) == 1 and not rest[0].startswith(("_", ".")):
+        elif len(rest) == 1 and not rest[0].startswith(HIDDEN):
             objects.setdefault(partition, []).append(info.path)
         elif len(rest) > 1 and rest[0].startswith(VERSION_PREFIX):
             objects.setdefault(join(partition, rest[0]), []).append(info.path)
