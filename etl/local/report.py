@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from etl import __version__
 from etl.local import history, lineage, profiling
+from etl.local.data_docs import write_data_docs
 from etl.local.definition import all_states, load_definition
 from etl.local.report_graph import Visit, render_svg, taken_transitions
 from etl.storage import quality_results
@@ -198,37 +200,10 @@ def _curated_rows(outputs: list[dict]) -> int | None:
     return None
 
 
-# --------------------------------------------------------------------------- Data Docs
-def write_data_docs(facts: ReportFacts, folder: Path) -> Path | None:
-    """great-expectations' own page for the job's validation result, in ``folder``."""
-    validation = (facts.job_quality or {}).get("validation")
-    if not validation:
-        return None
-    from etl.stages.suite import import_gx
-
-    import_gx()  # the first import in this process, if no suite was validated in it
-    from great_expectations.core.expectation_validation_result import (
-        ExpectationSuiteValidationResultSchema,
-    )
-    from great_expectations.render.renderer import ValidationResultsPageRenderer
-    from great_expectations.render.view import DefaultJinjaPageView
-
-    validation = json.loads(json.dumps(validation))
-    meta = validation.setdefault("meta", {})
-    # GX titles the page with the run: name it after the execution, timed at its start.
-    meta["run_id"] = {
-        "run_name": facts.execution["name"],
-        "run_time": _time(facts.execution["startDate"]).isoformat(),
-    }
-    result = ExpectationSuiteValidationResultSchema().load(validation)
-    document = ValidationResultsPageRenderer().render(result)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{facts.execution['name']}.html"
-    path.write_text(DefaultJinjaPageView().render(document), encoding="utf-8")
-    return path
-
-
 # --------------------------------------------------------------------------- the page
+DATA_DOCS = "data_docs"  # beside the report: the execution's GX pages (etl.local.data_docs)
+
+
 def default_path(lake: Lake, execution: str) -> Path:
     return Path(lake.system_path("reports", f"{execution}.html"))
 
@@ -238,10 +213,20 @@ def write_report(lake: Lake, execution_id: str | None = None, out: str | None = 
     facts = gather(lake, execution_id)
     path = Path(out) if out else default_path(lake, facts.execution["name"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    docs = write_data_docs(facts, path.parent / "data_docs")
-    link = docs.relative_to(path.parent).as_posix() if docs else None
-    path.write_text(render(facts, data_docs=link), encoding="utf-8")
+    path.write_text(render(facts, data_docs=_data_docs(facts, path)), encoding="utf-8")
     return path
+
+
+def _data_docs(facts: ReportFacts, report: Path) -> str | None:
+    """The execution's Data Docs, written beside ``report``: the page's link, relative to
+    the report (None when the job recorded no validation)."""
+    validation = (facts.job_quality or {}).get("validation")
+    if not validation:
+        return None
+    name, started = facts.execution["name"], _time(facts.execution["startDate"])
+    home = f"../{quote(report.name)}"
+    page = write_data_docs(validation, name, started, report.parent / DATA_DOCS, home)
+    return page.relative_to(report.parent).as_posix()
 
 
 def render(facts: ReportFacts, data_docs: str | None = None) -> str:

@@ -141,6 +141,37 @@ def test_the_expectation_results_link_to_data_docs_rendered_by_great_expectation
     assert history(reported_run)["execution"]["name"] in html
 
 
+def _local_links(html: str) -> set[str]:
+    parsed = _Page()
+    parsed.feed(html)
+    links = {a.get("href") or a.get("src") for _, a in parsed.elements}
+    return {link for link in links if link and not re.match(r"[a-z]+:|#", link)}
+
+
+def test_every_link_of_the_data_docs_pages_leads_somewhere(page, reported_run):
+    """GX links its pages into a Data Docs site (``../../../../index.html``); beside the
+    report there is none, so Home leads to the report and the suite link to its own page."""
+    [link] = [a["href"] for t, a in page.elements if t == "a" and "data_docs" in a.get("href", "")]
+    validation_page = reported_run.report.parent / link
+    links = _local_links(validation_page.read_text(encoding="utf-8"))
+    targets = {(validation_page.parent / link).resolve() for link in links}
+    [suite_page] = [t for t in targets if t.name.endswith(".suite.html")]
+    assert targets == {reported_run.report.resolve(), suite_page}
+    suite_html = suite_page.read_text(encoding="utf-8")
+    suite_links = _local_links(suite_html)
+    assert {(suite_page.parent / link).resolve() for link in suite_links} == {
+        reported_run.report.resolve()
+    }
+    quality = json.loads(
+        next((reported_run.lake / "_system" / "quality").rglob("*.json")).read_text()
+    )
+    validated = quality["validation"]
+    assert f"Expectations / {validated['suite_name']}" in suite_html
+    columns = {r["expectation_config"]["kwargs"].get("column") for r in validated["results"]}
+    headings = set(re.findall(r"<h5[^>]*>\s*([^<]*?)\s*</h5>", suite_html))
+    assert columns - {None} <= headings  # a section per column, as GX lays out a suite
+
+
 def test_outputs_list_the_partitions_written(page, reported_run):
     partitions = {Path(a["data-partition"]) for a in page.attrs("data-partition")}
     data = [reported_run.lake / "curated" / "processed", reported_run.lake / "analytics"]
