@@ -18,7 +18,9 @@ import pyarrow.parquet as pq
 from pyspark.sql.types import LongType, StructField, StructType
 
 from etl.storage.catalog import GlueCatalog, GlueTable
-from etl.storage.publish import PARQUET_SUFFIX, Retention, claim_staging, publish_staged
+from etl.storage.publish import publish_staged
+from etl.storage.publish_s3 import Retention
+from etl.storage.staging import PARQUET_SUFFIX, claim_staging
 
 BUCKET = "curated-test"
 TABLE = f"s3://{BUCKET}/processed/orders"

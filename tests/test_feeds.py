@@ -25,7 +25,7 @@ from etl.stages.landed import validate_landed
 from etl.stages.validate import FileFacts, check_file, decompressed_facts, validate_file
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
-from etl.storage.publish import source_id
+from etl.storage.staging import source_id
 
 ORDERS = get_dataset("orders")
 RUN_DATE = "2026-11-26"

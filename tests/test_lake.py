@@ -131,7 +131,7 @@ def test_a_source_is_its_key_and_object_version(tmp_path):
 
 
 def test_two_versions_of_one_key_are_two_sources_and_one_version_is_one():
-    from etl.storage.publish import source_id
+    from etl.storage.staging import source_id
 
     day1, day2 = "incoming/orders.json?versionId=aaa", "incoming/orders.json?versionId=bbb"
     assert source_id(day1) != source_id(day2)

@@ -10,8 +10,10 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from etl.stages.load import write_partitioned
-from etl.storage import publish as load
-from etl.storage.publish import clear_partition, publish_staged, recover, source_id
+from etl.storage import publish_local
+from etl.storage.publish import clear_partition, publish_staged
+from etl.storage.publish_local import recover
+from etl.storage.staging import source_id
 
 PARTITIONS = ("process_year", "process_month", "process_day")
 SCHEMA = "id bigint, process_year int, process_month int, process_day int"
@@ -78,7 +80,7 @@ def test_a_failing_write_leaves_the_published_partition_untouched(spark, tmp_pat
 
 def test_a_crash_between_the_two_renames_is_recovered(spark, tmp_path, monkeypatch):
     """Where folders cannot be exchanged in one step, the swap takes two renames."""
-    monkeypatch.setattr(load, "_exchange_supported", [False])
+    monkeypatch.setattr(publish_local, "_exchange_supported", [False])
     write(spark, tmp_path, frame(spark, [1, 2]), "a.json")
     calls = []
     real_rename = os.rename
@@ -89,10 +91,10 @@ def test_a_crash_between_the_two_renames_is_recovered(spark, tmp_path, monkeypat
             raise KeyboardInterrupt("killed between renames")
         real_rename(src, dst)
 
-    monkeypatch.setattr(load.os, "rename", crash_on_second_rename)
+    monkeypatch.setattr(os, "rename", crash_on_second_rename)
     with pytest.raises(KeyboardInterrupt):
         write(spark, tmp_path, frame(spark, [9]), "b.json")
-    monkeypatch.setattr(load.os, "rename", real_rename)
+    monkeypatch.setattr(os, "rename", real_rename)
     target = tmp_path / "t/process_year=2026/process_month=11/process_day=26"
     assert not target.exists()  # the old version sits in a hidden folder that readers skip
     recover(str(target))

@@ -18,15 +18,14 @@ from pyspark.sql.types import StructField, StructType
 from s3_support import BUCKET, DAY, HOUR, TABLE, fresh_lake, object_keys, parquet
 
 from etl.core.errors import EtlError
-from etl.storage import publish
-from etl.storage.publish import (
+from etl.storage import publish_s3
+from etl.storage.publish import clear_partition, publish_staged
+from etl.storage.publish_s3 import Retention
+from etl.storage.staging import (
     OWNER_SUFFIX,
     PARQUET_SUFFIX,
-    Retention,
     claim_staging,
-    clear_partition,
     glue_job_run,
-    publish_staged,
     source_id,
 )
 
@@ -102,19 +101,20 @@ def test_a_rerun_finds_its_rows_in_the_tables_one_listing_not_by_listing_each_pa
     lake.publish("extra.json", {5: [50]})
     before = lake.locations()
     listed: list[str] = []
-    real = publish.list_files
-    monkeypatch.setattr(publish, "list_files", lambda f: listed.append(f) or real(f))
+    real = publish_s3.list_files
+    monkeypatch.setattr(publish_s3, "list_files", lambda f: listed.append(f) or real(f))
     published = lake.publish("day3.json", {13: [3]})  # day 3's source again, on day 13
     expected = {day: {day} for day in range(1, 13) if day != 3} | {13: {3}}
     assert lake.seen() == expected | {5: {5, 50}}
     assert [p.values[-1] for p in published if p.moved_out] == ["3"]
     # With a dozen partitions, one listing of the table told which of them held the source.
+    assert listed  # the staged partition's files: what the publish still lists one by one
     assert not {f.rstrip("/") for f in listed} & {loc.rstrip("/") for loc in before.values()}
 
 
 def test_the_tables_listing_lists_a_version_written_after_it_afresh(lake):
     lake.publish("a.json", {26: [1]})
-    listing = publish._list_table(TABLE, 3)
+    listing = publish_s3._list_table(TABLE, 3)
     lake.publish("b.json", {27: [2]})  # written after the listing
     seen, unseen = lake.locations()[26], lake.locations()[27]
     assert unseen.rstrip("/") not in listing.objects

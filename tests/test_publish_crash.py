@@ -20,12 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl.storage.locks import mark_owner
-from etl.storage.publish import (
-    OWNER_SUFFIX,
-    UNMARKED_GRACE_SECONDS,
-    claim_staging,
-    publish_staged,
-)
+from etl.storage.publish import publish_staged
+from etl.storage.publish_local import UNMARKED_GRACE_SECONDS
+from etl.storage.staging import OWNER_SUFFIX, claim_staging
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = "process_year=2026/process_month=11/process_day={}"
@@ -37,10 +34,10 @@ NEW = {26: {10, 11, 5}, 27: set()}
 
 CHILD = """
 import sys
-from etl.storage import publish
+from etl.storage import publish, publish_local, staging
 if sys.argv[4] == "renames":
-    publish._exchange_supported[0] = False
-publish.claim_staging(sys.argv[1])
+    publish_local._exchange_supported[0] = False
+staging.claim_staging(sys.argv[1])
 publish.publish_staged(sys.argv[1], sys.argv[2], 3, sys.argv[3])
 """
 

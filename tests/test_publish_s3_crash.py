@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from s3_support import BUCKET, HOUR, TABLE, fresh_lake, object_keys
 
-from etl.storage.publish import claim_staging
+from etl.storage.staging import claim_staging
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
@@ -32,7 +32,9 @@ CHILD = """
 import sys
 import boto3
 from etl.storage.catalog import GlueCatalog, GlueTable
-from etl.storage.publish import Retention, claim_staging, publish_staged
+from etl.storage.publish import publish_staged
+from etl.storage.publish_s3 import Retention
+from etl.storage.staging import claim_staging
 staging, table_path, source = sys.argv[1:4]
 table = GlueTable(GlueCatalog(boto3.client("glue")), "etl_pipeline", "orders", table_path)
 claim_staging(staging, ("transform", "jr_killed"))

@@ -55,15 +55,8 @@ from etl.storage.catalog import GlueTable, LocalCatalog
 from etl.storage.lake import Lake, join
 from etl.storage.locks import lake_lock, step_hook
 from etl.storage.metrics import report_job_metrics
-from etl.storage.publish import (
-    Published,
-    claim_staging,
-    clear_partition,
-    discard_staged,
-    list_files,
-    publish_staged,
-    source_id,
-)
+from etl.storage.publish import clear_partition, publish_staged
+from etl.storage.staging import Published, claim_staging, discard_staged, list_files, source_id
 
 # Unparseable dates become null (and their records are quarantined) instead of failing the
 # job with SparkUpgradeException, which also quotes the value.

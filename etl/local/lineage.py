@@ -46,7 +46,7 @@ from etl.core.conventions import PROCESS_PARTITIONS, split_versioned_key, versio
 from etl.local.history import state_value
 from etl.storage import quality_results
 from etl.storage.lake import Lake
-from etl.storage.publish import list_files, source_id
+from etl.storage.staging import list_files, source_id
 
 DEFAULT_NAMESPACE = "etl-workbench"
 PRODUCER = f"urn:etl-workbench:local-runner:{__version__}"
@@ -563,7 +563,7 @@ class Trace:
 def trace(lake: Lake, path: str) -> Trace:
     """Which source files and executions produced ``path`` (a file or partition folder).
 
-    A curated file is named after its source (``etl.storage.publish.source_id``), so its
+    A curated file is named after its source (``etl.storage.staging.source_id``), so its
     source is exact. An analytics partition summarises the whole curated partition of the
     same processing date, so its sources are the sources of that curated partition.
     Raises ``LookupError`` with a message for a path outside the lake's tables.

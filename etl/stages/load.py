@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.storage.publish import PartitionPointers, Published, claim_staging, publish_staged
+from etl.storage.publish import publish_staged
+from etl.storage.publish_s3 import PartitionPointers
+from etl.storage.staging import Published, claim_staging
 
 
 def write_partitioned(

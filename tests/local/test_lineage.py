@@ -214,7 +214,7 @@ def test_etl_lineage_of_a_path_outside_the_tables_is_a_one_line_error(reported_r
 
 # --------------------------------------------------------------------------- two sources
 def test_a_partition_fed_by_two_files_names_both_and_a_file_only_its_own(tmp_path):
-    from etl.storage.publish import source_id
+    from etl.storage.staging import source_id
 
     lake = Lake.local(tmp_path / "lake").ensure()
     partition = (
