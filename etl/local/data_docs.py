@@ -8,6 +8,10 @@ the run report, the suite at the suite page written beside the validation, and t
 favicon dropped. The suite page is built from the expectations as the run validated them
 (each result carries its configuration), so it shows that run's suite even after the
 suite file has changed.
+
+GX's pages take their styles and icons from CDNs. Offline they are plain HTML, but an
+expectation's status is an icon only (Font Awesome), which would leave the Status column
+blank; a few inline rules draw the three status icons GX uses as characters, online or not.
 """
 
 from __future__ import annotations
@@ -21,6 +25,16 @@ from urllib.parse import quote
 _HOME = re.compile(r'href="(?:\.\./)+index\.html"')
 _SUITE = re.compile(r'href="(?:\.\./)+expectations/[^"]*\.html"')
 _FAVICON = re.compile(r'<link rel="shortcut icon" href="[^"]*favicon\.ico"[^>]*>\n?')
+# The status icons of GX's renderers (``fas fa-…``) as characters, in Bootstrap's colours.
+STATUS_STYLE = """<style>
+i.fa-check-circle::before { content: "\\2714"; }
+i.fa-times::before { content: "\\2716"; }
+i.fa-exclamation-triangle::before { content: "\\26A0"; }
+i.text-success { color: #28a745; }
+i.text-danger { color: #dc3545; }
+i.text-warning { color: #d39e00; }
+</style>
+"""
 
 
 def write_data_docs(
@@ -51,10 +65,11 @@ def write_data_docs(
 
 
 def relink(html: str, home: str, suite: str) -> str:
-    """``html`` with the Data Docs site's links pointed at ``home`` and ``suite``."""
+    """``html`` with the Data Docs site's links pointed at ``home`` and ``suite``, and the
+    status icons drawn without Font Awesome."""
     html = _HOME.sub(lambda _: f'href="{home}"', html)
     html = _SUITE.sub(lambda _: f'href="{suite}"', html)
-    return _FAVICON.sub("", html)
+    return _FAVICON.sub("", html).replace("</head>", f"{STATUS_STYLE}</head>", 1)
 
 
 def _validation_result(validation: dict, name: str, started: datetime):

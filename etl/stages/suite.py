@@ -180,7 +180,12 @@ def validate_suite(df: DataFrame, suite: Mapping, counts: Mapping[SuiteCount, in
     )
     statistics = calc_validation_statistics(results)
     return ExpectationSuiteValidationResult(
-        results=results, success=statistics.success, suite_name=suite["name"]
+        results=results,
+        success=statistics.success,
+        suite_name=suite["name"],
+        # What GX's own validations record, and its Data Docs show (``etl.local.data_docs``).
+        statistics={k: v for k, v in statistics._asdict().items() if k != "success"},
+        meta={"great_expectations_version": gx.__version__},
     )
 
 

@@ -183,6 +183,39 @@ def test_lineage_lists_the_start_and_complete_events(page):
     assert [a["data-event"] for a in page.attrs("data-event")] == ["START", "COMPLETE"]
 
 
+# Appended to a copy of a Data Docs page: what each icon shows, as the browser draws it.
+SHOWN_PROBE = """<script>
+for (const icon of document.querySelectorAll("i.fas")) {
+  icon.setAttribute("data-shown", getComputedStyle(icon, "::before").content);
+}
+</script>"""
+
+
+def test_the_data_docs_page_shows_each_status_and_the_statistics_offline(
+    page, reported_run, tmp_path
+):
+    """Font Awesome and Bootstrap come from CDNs, out of reach here: each expectation's
+    status must still show, and the statistics GX's own validations record."""
+    [link] = [a["href"] for t, a in page.elements if t == "a" and "data_docs" in a.get("href", "")]
+    html = (reported_run.report.parent / link).read_text(encoding="utf-8")
+    probed = tmp_path / "probed.html"
+    probed.write_text(html.replace("</body>", f"{SHOWN_PROBE}</body>"), encoding="utf-8")
+    docs = _Page()
+    docs.feed(chromium(tmp_path, "--dump-dom", probed.as_uri()).stdout)
+    icons = [(a["class"], a.get("data-shown")) for t, a in docs.elements if t == "i"]
+    quality = json.loads(
+        next((reported_run.lake / "_system" / "quality").rglob("*.json")).read_text()
+    )
+    results = quality["validation"]["results"]
+    passed = sum(r["success"] for r in results)
+    assert passed and all(shown not in (None, "none", "normal", '""') for _, shown in icons)
+    ticks = [c for c, shown in icons if shown == '"✔"' and "text-success" in c]
+    assert len(ticks) >= passed  # one per passed expectation, and the overview's
+    text = " ".join(" ".join(docs.text).split())
+    assert f"Evaluated Expectations {len(results)}" in text
+    assert f"Successful Expectations {passed}" in text
+
+
 def test_the_page_loads_nothing_from_anywhere(reported_run):
     html = reported_run.report.read_text(encoding="utf-8")
     assert not re.search(r"https?://", html)
