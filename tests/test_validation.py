@@ -14,6 +14,7 @@ from etl.stages.validate import (
     json_lines_problem,
     longest_line_bound,
     oversized_line,
+    sniff_delimiter,
     validate_file,
 )
 
@@ -85,6 +86,37 @@ def test_a_cut_last_line_of_a_partial_read_is_not_an_error():
 def test_csv_rows_with_the_wrong_field_count_are_rejected():
     with pytest.raises(ValidationFailed, match="row 3 has 3 fields, header has 2"):
         check_file(facts("orders.csv", b"id,name\n1,a\n2,b,c\n"))
+
+
+SEMICOLONS = b"id;temp\n1;21,5\n2;19,0\n"  # a spreadsheet's CSV where "," is the decimal mark
+
+
+def test_a_csv_is_split_at_its_datasets_delimiter():
+    assert check_file(facts("readings.csv", SEMICOLONS), csv_delimiter=";") == "csv"
+    with pytest.raises(ValidationFailed, match="row 2 has 2 fields, header has 1"):
+        check_file(facts("readings.csv", SEMICOLONS), csv_delimiter=",")  # a comma dataset
+
+
+def test_a_row_off_at_another_delimiter_says_which_delimiter():
+    body = SEMICOLONS + b"3;1;2\n"
+    with pytest.raises(
+        ValidationFailed, match=r"row 4 has 3 fields, header has 2 \(fields split at ';'\)"
+    ):
+        check_file(facts("readings.csv", body), csv_delimiter=";")
+
+
+@pytest.mark.parametrize(
+    ("body", "delimiter"),
+    [
+        (SEMICOLONS, ";"),
+        (b"id\ttemp\n1\t21,5\n2\t19,0\n", "\t"),
+        (b"id|name\n1|a;b\n2|c\n", "|"),
+        (b"id,name\n1,a;b\n2,c;d;e\n", ","),
+    ],
+)
+def test_without_a_dataset_the_delimiter_is_the_one_every_row_agrees_with(body, delimiter):
+    assert sniff_delimiter(body.decode()) == delimiter
+    assert check_file(facts("new.csv", body)) == "csv"
 
 
 def test_a_csv_header_without_rows_is_rejected():

@@ -238,7 +238,7 @@ def ensure_raw_table(
         table = None
     if table and table["StorageDescriptor"]["Location"] == source_path:
         return "registered"
-    verdict = validate_landed(source_path)
+    verdict = validate_landed(source_path, dataset.csv_delimiter)
     if not verdict.isValid:
         raise ValidationFailed(verdict.reason, details=verdict.to_dict())
     discover_landed(spark, catalog, dataset, source_path, verdict.dataFormat)

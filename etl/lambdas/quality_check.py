@@ -839,7 +839,9 @@ def handler(event: dict, context: object = None) -> dict:
     bucket, key = event["inputData"]["bucket"], event["inputData"]["key"]
     dataset = get_dataset(event_dataset(event))
     s3 = s3_client(event["inputData"].get("versionId", ""))
-    data_format = (event.get("validationResult") or {}).get("dataFormat") or _sniff(s3, bucket, key)
+    data_format = (event.get("validationResult") or {}).get("dataFormat") or _sniff(
+        s3, bucket, key, dataset.csv_delimiter
+    )
     if data_format == "parquet":
         profile = profile_parquet(*read_footer_counts(s3, bucket, key))
     else:
@@ -869,12 +871,12 @@ def put_score_metric(dataset: str, score: float) -> None:
         print(f"warning: could not put DataQualityScore: {error}")
 
 
-def _sniff(s3, bucket: str, key: str) -> str:
+def _sniff(s3, bucket: str, key: str, csv_delimiter: str) -> str:
     size = object_size(s3, bucket, key)
     head = read_range(s3, bucket, key, 0, min(size, HEAD_BYTES) - 1)
     if feeds.is_gzip(key):
         name = key.rsplit("/", 1)[-1]
         pieces = feeds.gunzip([head], MAX_FILE_BYTES, name, HEAD_BYTES, partial=True)
         first = next(iter(pieces), b"")  # the content's first HEAD_BYTES, no more
-        return sniff_format(FileFacts(key=key, size=MAX_FILE_BYTES, head=first))
-    return sniff_format(FileFacts(key=key, size=size, head=head))
+        return sniff_format(FileFacts(key=key, size=MAX_FILE_BYTES, head=first), csv_delimiter)
+    return sniff_format(FileFacts(key=key, size=size, head=head), csv_delimiter)

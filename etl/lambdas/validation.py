@@ -25,12 +25,15 @@ def handler(event: dict, context: object = None) -> dict:
         head=read_range(s3, bucket, key, 0, min(size, HEAD_BYTES) - 1),
         tail=read_range(s3, bucket, key, max(0, size - TAIL_BYTES), size - 1),
     )
-    # A gzip object is streamed whole (bounded memory) to check its decompressed size.
-    result = validate_file(facts, lambda: iter_blocks(s3, bucket, key))
     try:
-        get_dataset(event_dataset(event))
+        spec, problem = get_dataset(event_dataset(event)), ""
     except SpecError as error:
-        result.isValid, result.reason = False, str(error)
+        spec, problem = None, str(error)
+    # A gzip object is streamed whole (bounded memory) to check its decompressed size.
+    blocks = lambda: iter_blocks(s3, bucket, key)  # noqa: E731
+    result = validate_file(facts, blocks, spec.csv_delimiter if spec else None)
+    if problem:
+        result.isValid, result.reason = False, problem
     return result.to_dict()
 
 

@@ -102,7 +102,7 @@ def run_pipeline(
     result = RunResult(new_run_id(run_date), source, run_date.isoformat())
     started = time.perf_counter()
     if spark is None:  # the JVM starts while the file is landed: same bytes, same checks
-        spark = _start_early(source)
+        spark = _start_early(source, dataset.csv_delimiter)
     result.dataset = dataset.name
     on_bytes = bytes_reporter(f"land {Path(source).name}") if show_spark_progress else None
     landing = _land_in_background(source, lake, dataset.name, on_bytes)
@@ -133,13 +133,13 @@ def run_pipeline(
     raise _execution_error(record, result)
 
 
-def _start_early(source: str) -> Callable[[], SparkSession] | None:
+def _start_early(source: str, csv_delimiter: str) -> Callable[[], SparkSession] | None:
     """Start the JVM in the background (sized for the file: ``etl.jobs.session``), so it
     starts while the file is landed and the workflow set up, not when the crawler first
     needs it. Returns the workflow's Spark factory; None (start nothing) for a file
     validation will reject (the landed version has the same bytes and name).
     """
-    if not validate_landed(source).isValid:
+    if not validate_landed(source, csv_delimiter).isValid:
         return None
     return _in_thread("etl-spark", get_spark, "etl-workbench", lake_io.size_of(source)).result
 

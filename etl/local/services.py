@@ -355,8 +355,8 @@ class LocalServices:
 
     def _crawl_raw(self) -> None:
         uri = self._running_object()
-        data_format = validate_landed(uri).dataFormat or "json"
         dataset = get_dataset(self.current_input["dataset"]["name"])
+        data_format = validate_landed(uri, dataset.csv_delimiter).dataFormat or "json"
         spark = self.spark_factory()
         with spark_progress(spark, "discovery", enabled=self.show_progress):
             discover_landed(spark, LocalCatalog(self.lake), dataset, uri, data_format)

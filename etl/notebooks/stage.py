@@ -159,7 +159,7 @@ def prepare(
     lake = lake_root if isinstance(lake_root, Lake) else Lake.local(lake_root).ensure()
     catalog = job_catalog(lake)
     landed = land_file(found.source, lake, found.spec.name)
-    verdict = validate_landed(landed)
+    verdict = validate_landed(landed, found.spec.csv_delimiter)
     if not verdict.isValid:
         raise ValidationFailed(verdict.reason, details=verdict.to_dict())
     ddl = discover_landed(found.spark, catalog, found.spec, landed, verdict.dataFormat)

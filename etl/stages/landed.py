@@ -24,9 +24,10 @@ from etl.storage.catalog import LocalCatalog, columns_to_ddl
 MISFIT_COLUMN = CORRUPT_RECORD_COLUMN
 
 
-def validate_landed(uri: str) -> ValidationResult:
+def validate_landed(uri: str, csv_delimiter: str | None = None) -> ValidationResult:
     """The validation Lambda's check, reading only the head and tail of the object (all of
-    a gzip object, decompressed as a stream)."""
+    a gzip object, decompressed as a stream); a CSV file is split at its dataset's
+    ``csv_delimiter`` (``None``: sniffed)."""
     size = lake_io.size_of(uri)
     facts = FileFacts(
         key=_key(uri),
@@ -34,7 +35,7 @@ def validate_landed(uri: str) -> ValidationResult:
         head=lake_io.read_head(uri, HEAD_BYTES),
         tail=lake_io.read_tail(uri, TAIL_BYTES) if size else b"",
     )
-    return validate_file(facts, lambda: stored_blocks(uri))
+    return validate_file(facts, lambda: stored_blocks(uri), csv_delimiter)
 
 
 def _key(uri: str) -> str:

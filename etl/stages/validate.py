@@ -32,6 +32,10 @@ PARQUET_MAGIC = b"PAR1"
 # refused by position instead of being read whole.
 MAX_RECORD_BYTES = 16 * 1024**2
 JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number"}
+# A CSV file's delimiter when its dataset does not say (a new feed being onboarded): the
+# first of these that splits every checked row into the header's fields, more than one.
+# Semicolons are what spreadsheets write where the comma is the decimal mark.
+CSV_DELIMITERS = (",", ";", "\t", "|")
 
 
 @dataclass(frozen=True)
@@ -82,14 +86,17 @@ class ValidationResult:
 Blocks = Callable[[], Iterable[bytes]]
 
 
-def validate_file(facts: FileFacts, read_blocks: Blocks | None = None) -> ValidationResult:
+def validate_file(
+    facts: FileFacts, read_blocks: Blocks | None = None, csv_delimiter: str | None = None
+) -> ValidationResult:
     """Check every rule and return the verdict (never raises for bad input).
 
     ``read_blocks`` streams the whole object; only a gzip object is read that way (see
     ``check_file``), and without it only a gzip object held whole in ``head`` is read.
+    ``csv_delimiter`` is the dataset's (``None``: sniffed, see ``CSV_DELIMITERS``).
     """
     try:
-        data_format = check_file(facts, read_blocks)
+        data_format = check_file(facts, read_blocks, csv_delimiter)
     except ValidationFailed as failure:
         return ValidationResult(
             False, facts.filename, _file_format(facts), facts.size, reason=one_line(failure)
@@ -101,7 +108,9 @@ def _file_format(facts: FileFacts) -> str:
     return facts.extension + (feeds.GZIP_EXTENSION if facts.compression else "")
 
 
-def check_file(facts: FileFacts, read_blocks: Blocks | None = None) -> str:
+def check_file(
+    facts: FileFacts, read_blocks: Blocks | None = None, csv_delimiter: str | None = None
+) -> str:
     """Raise ``ValidationFailed`` on the first broken rule; return the data format.
 
     The data format is one of ``json`` (JSON lines), ``json_array``, ``csv``, ``parquet``;
@@ -116,7 +125,7 @@ def check_file(facts: FileFacts, read_blocks: Blocks | None = None) -> str:
             raise ValidationFailed(f"{facts.filename} is empty: nothing to process")
         facts = decompressed_facts(facts, read_blocks)
     check_size(facts)
-    return sniff_format(facts)
+    return sniff_format(facts, csv_delimiter)
 
 
 def check_filename(key: str) -> None:
@@ -156,15 +165,16 @@ def check_size(facts: FileFacts) -> None:
         raise ValidationFailed(f"{facts.filename} is empty: nothing to process")
 
 
-def sniff_format(facts: FileFacts) -> str:
-    """Decide how to read the file and check the start of it parses that way."""
+def sniff_format(facts: FileFacts, csv_delimiter: str | None = None) -> str:
+    """Decide how to read the file and check the start of it parses that way (a CSV file
+    split at ``csv_delimiter``, else at the one ``sniff_delimiter`` finds)."""
     if facts.extension == ".parquet":
         return _check_parquet(facts)
     text = _decode_head(facts)
     stripped = text.lstrip("\ufeff \t\r\n")
     if facts.extension in (".json", *feeds.JSON_LINES_EXTENSIONS) or stripped[:1] in ("{", "["):
         return _check_json(facts, stripped)
-    return _check_csv(facts, text)
+    return _check_csv(facts, text, csv_delimiter)
 
 
 def _check_parquet(facts: FileFacts) -> str:
@@ -358,9 +368,11 @@ def json_lines_problem(
     return None
 
 
-def _check_csv(facts: FileFacts, text: str) -> str:
+def _check_csv(facts: FileFacts, text: str, delimiter: str | None = None) -> str:
     sample = "\n".join(_checked_lines(facts, text))
-    rows = [row for row in csv.reader(io.StringIO(sample)) if row]
+    if delimiter is None:
+        delimiter = sniff_delimiter(sample, facts.complete)
+    rows = _csv_rows(sample, delimiter, facts.complete)
     if len(rows) < 2:
         raise ValidationFailed(f"{facts.filename} has a header but no data rows")
     header = rows[0]
@@ -368,11 +380,29 @@ def _check_csv(facts: FileFacts, text: str) -> str:
         raise ValidationFailed(
             f"{facts.filename} has a blank or repeated column name in its header"
         )
-    if not facts.complete and len(rows) > 2:
-        rows = rows[:-1]  # the sample's last record may be cut inside a quoted newline
+    split_at = "" if delimiter == "," else f" (fields split at {delimiter!r})"
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise ValidationFailed(
-                f"{facts.filename} row {number} has {len(row)} fields, header has {len(header)}"
+                f"{facts.filename} row {number} has {len(row)} fields, header has "
+                f"{len(header)}{split_at}"
             )
     return "csv"
+
+
+def sniff_delimiter(sample: str, complete: bool = True) -> str:
+    """The first of ``CSV_DELIMITERS`` that splits every row of ``sample`` into the
+    header's number of fields, more than one; a comma when none does (and the check then
+    says which row is off)."""
+    for delimiter in CSV_DELIMITERS:
+        rows = _csv_rows(sample, delimiter, complete)
+        if len(rows) >= 2 and len(rows[0]) > 1 and all(len(r) == len(rows[0]) for r in rows):
+            return delimiter
+    return ","
+
+
+def _csv_rows(sample: str, delimiter: str, complete: bool) -> list[list[str]]:
+    rows = [row for row in csv.reader(io.StringIO(sample), delimiter=delimiter) if row]
+    if not complete and len(rows) > 2:
+        rows = rows[:-1]  # the sample's last record may be cut inside a quoted newline
+    return rows

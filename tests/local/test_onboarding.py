@@ -21,6 +21,7 @@ import yaml
 
 from etl.cli.main import main
 from etl.core.datasets import load_folder, read_spec_file
+from etl.lambdas import validation
 from etl.local.onboarding import MAX_VALUE_EXPECTATIONS, mostly, new_dataset
 from etl.stages.discover import infer_schema, pin_text_columns
 from etl.stages.extract import read_raw
@@ -229,6 +230,21 @@ def test_a_semicolon_delimited_file_declares_its_delimiter(datasets_dir, tmp_pat
     spec, _, _ = propose(datasets_dir, tmp_path / "s.csv")
     assert spec.csv_delimiter == ";"
     assert column_types(spec)["a"] == ("bigint", None)
+
+
+def test_a_semicolon_file_with_decimal_commas_onboards_and_passes_validation(
+    datasets_dir, tmp_path, s3
+):
+    """What a spreadsheet writes where the comma is the decimal mark: the commas inside
+    values are no delimiter, for the proposal and for the validation Lambda."""
+    sample = tmp_path / "s.csv"
+    sample.write_text("id;temp;site\n" + "".join(f"{i};{i},5;x{i}\n" for i in range(10)))
+    spec, _, _ = propose(datasets_dir, sample)
+    assert spec.csv_delimiter == ";" and [c.name for c in spec.columns] == ["id", "temp", "site"]
+    s3.put_object(Bucket="raw", Key="incoming/feed/s.csv", Body=sample.read_bytes())
+    landed = {"inputData": {"bucket": "raw", "key": "incoming/feed/s.csv"}}
+    result = validation.handler({**landed, "dataset": {"name": "feed"}})
+    assert result["isValid"] and result["dataFormat"] == "csv", result["reason"]
 
 
 # --- the written files -------------------------------------------------------------------
