@@ -342,10 +342,11 @@ def _integer_in(column: ColumnProfile, bounds: tuple[int, int]) -> bool:
 
 def guess_pii(column: ColumnProfile) -> PiiGuess | None:
     """PII from the column's name (email, phone, name, address, ...) or values."""
-    if column.nested or column.type in ("boolean", "double", "float"):
+    if column.nested:
+        return _nested_pii(column)
+    if column.type in ("boolean", "double", "float"):
         return None
-    snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", column.name).lower()
-    snake = re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
+    snake = _snake(column.name)
     email_share = column.email_like / column.values if column.values else 0.0
     phone_share = column.phone_like / column.values if column.values else 0.0
     for what, pattern, treatment in PII_NAMES:
@@ -362,6 +363,33 @@ def guess_pii(column: ColumnProfile) -> PiiGuess | None:
             column.name, "hash", f"{phone_share:.0%} of its values look like phone numbers"
         )
     return None
+
+
+def _nested_pii(column: ColumnProfile) -> PiiGuess | None:
+    """A nested column passes through whole: one holding PII is dropped whole (``derived``
+    can take out what curated needs, see ``_pii_section``)."""
+    for path in column.nested_fields:
+        what = _pii_name(path)
+        if what:
+            return PiiGuess(column.name, "drop", f"its field {path} looks like {what}")
+    if column.nested_emails:
+        path = column.nested_emails[0]
+        return PiiGuess(column.name, "drop", f"its field {path} holds e-mail addresses")
+    if column.email_like:
+        share = column.email_like / column.values if column.values else 0.0
+        return PiiGuess(column.name, "drop", f"{share:.0%} of its values hold an e-mail address")
+    return None
+
+
+def _pii_name(path: str) -> str | None:
+    """What a nested field's name says it holds (``user.email``: an e-mail address)."""
+    leaf = _snake(path.rsplit(".", 1)[-1].removesuffix("[]"))
+    return next((what for what, pattern, _ in PII_NAMES if re.search(pattern, leaf)), None)
+
+
+def _snake(name: str) -> str:
+    snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
 
 
 # --- the expectation suite --------------------------------------------------------------
@@ -652,9 +680,10 @@ def _columns_section(proposal: Proposal) -> list[str]:
     ]
     for column in proposal.profile.columns:
         if column.nested:
+            dropped = any(g.column == column.name for g in proposal.pii)
+            fate = "dropped: see pii" if dropped else "passed through unchanged"
             lines.append(
-                f"  # {_yaml(column.name)}: a nested column ({column.source_type}), passed "
-                "through unchanged"
+                f"  # {_yaml(column.name)}: a nested column ({column.source_type}), {fate}"
             )
             continue
         body = "{}" if column.type == "string" else "{type: " + column.type
@@ -751,6 +780,9 @@ def _pii_section(proposal: Proposal) -> list[str]:
         ]
     lines.append("pii:")
     for guess in proposal.pii:
+        column = proposal.profile.column(guess.column)
+        if column.nested:
+            lines += _nested_drop_hint(column)
         lines.append(
             _with_comment(
                 f"  {_yaml(guess.column)}: {{treatment: {guess.treatment}}}",
@@ -758,6 +790,26 @@ def _pii_section(proposal: Proposal) -> list[str]:
             )
         )
     return [*lines, ""]
+
+
+def _nested_drop_hint(column: ColumnProfile) -> list[str]:
+    """How to keep some of a dropped nested column: derived columns, which are made before
+    the PII treatment (``etl.stages.transform.curate``); its PII fields hashed."""
+    paths = column.nested_fields
+    leaves = [p for p in paths if not any(q.startswith((f"{p}.", f"{p}[]")) for q in paths)]
+    fields = [p for p in leaves if "[]" not in p]  # one value per row: a column of its own
+    pii = [p for p in fields if _pii_name(p) or p in column.nested_emails]
+    if column.email_like and not pii:
+        return [f"  # {column.name} is nested, holds e-mail addresses and is dropped whole"]
+    plain = [f"{p.replace('.', '_')}: {p}" for p in fields if p not in pii][:3]
+    hashed = [f'{p.replace(".", "_")}_hash: "sha2({p}, 256)"' for p in pii]
+    lines = [f"  # {column.name} is nested and is dropped whole; to keep some of it, derive"]
+    if plain or hashed:
+        example = ", ".join([*plain, *hashed[:1]])
+        lines += ["  # columns from it first, e.g.", f"  #   derived: {{{example}}}"]
+    else:
+        lines[-1] += " columns from it first"
+    return lines
 
 
 def _summaries_example(proposal: Proposal) -> list[str]:

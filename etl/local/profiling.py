@@ -12,6 +12,7 @@ Nothing here starts Spark: onboarding a few hundred thousand rows takes seconds.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,7 @@ LEADING_ZERO = r"[+-]?0[0-9]+"  # codes such as '01' stay text
 DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 BOOLEANS = ("true", "false", "t", "f", "yes", "no", "y", "n")
 EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+NESTED_EMAIL = f'"{EMAIL}"'  # a whole JSON string inside a nested value
 PHONE = r"\+?[0-9(][0-9 ().-]{5,20}[0-9]"
 PHONE_DIGITS = (7, 15)
 PEEK_ROWS = 1000
@@ -164,6 +166,8 @@ class ColumnProfile:
     example: str | None = None
     json_numeric: bool = False  # JSON: every value a number, so Spark reads a number
     nested: bool = False  # a struct/list/map: passed through, never typed
+    nested_fields: tuple[str, ...] = ()  # a nested column's field paths (``user.email``)
+    nested_emails: tuple[str, ...] = ()  # those of its peeked fields holding e-mail addresses
 
     @property
     def values(self) -> int:
@@ -329,7 +333,37 @@ def _peek(connection, columns: list[ColumnProfile]) -> dict[str, list[str]]:
             values = [v for v in values if v not in NULL_MARKERS]
         peek[column.name] = values
         column.example = str(values[0]) if values else None
+        if column.nested:
+            column.nested_fields, column.nested_emails = nested_fields(column.name, values)
     return peek
+
+
+def nested_fields(name: str, values: Sequence) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The field paths inside a nested column's peeked values (JSON text, or the lists and
+    dicts DuckDB gives for Parquet), in the order first seen (``user.email``,
+    ``items[].sku``), and those of them where an e-mail address was seen."""
+    paths: dict[str, None] = {}
+    emails: dict[str, None] = {}
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                paths.setdefault(f"{path}.{key}")
+                walk(inner, f"{path}.{key}")
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner, f"{path}[]")
+        elif isinstance(value, str) and path != name and re.fullmatch(EMAIL, value):
+            emails.setdefault(path)
+
+    for value in values:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                continue
+        walk(value, name)
+    return tuple(paths), tuple(emails)
 
 
 def _candidates(values: Sequence[str]) -> dict:
@@ -363,6 +397,10 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
         slots: dict[str, int] = {"nulls": add(f"count(*) FILTER (WHERE {c} IS NULL)")}
         fits: dict = {}
         if column.nested:
+            text = c if column.is_text_source else f"to_json({c})"
+            slots["email"] = add(
+                f"count(*) FILTER (WHERE regexp_matches({text}, {_literal(NESTED_EMAIL)}))"
+            )
             plans.append((column, fits, slots))
             continue
         if column.is_text_source:

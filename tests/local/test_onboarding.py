@@ -26,6 +26,7 @@ from etl.local.onboarding import MAX_VALUE_EXPECTATIONS, mostly, new_dataset
 from etl.stages.discover import infer_schema, pin_text_columns
 from etl.stages.extract import read_raw
 from etl.stages.quality import load_suite, run_suite
+from etl.stages.transform import transform_dataset
 
 RUN_DATE = date(2026, 11, 26)
 
@@ -186,6 +187,60 @@ def test_an_email_named_column_without_addresses_is_hashed_not_masked(datasets_d
     rows = [[f"ref-{i}"] for i in range(10)]
     spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["email"], rows))
     assert [(p.column, p.treatment) for p in spec.pii] == [("email", "hash")]
+
+
+def nested_records(count: int = 30) -> list[dict]:
+    return [
+        {"id": i, "user": {"id": i % 7, "contact": f"u{i}@example.com", "tier": f"t{i % 2}"}}
+        for i in range(count)
+    ]
+
+
+def test_a_nested_column_holding_pii_is_dropped_and_the_rest_can_be_derived(
+    datasets_dir, tmp_path, spark
+):
+    """Nested columns pass through whole: an e-mail inside one would reach curated."""
+    sample = tmp_path / "s.json"
+    sample.write_text("".join(json.dumps(r) + "\n" for r in nested_records()))
+    spec, _, written = propose(datasets_dir, sample)
+    assert [(p.column, p.treatment) for p in spec.pii] == [("user", "drop")]
+    text = written.spec_path.read_text()
+    assert "its field user.contact holds e-mail addresses" in text  # its name says nothing
+    [hint] = [line for line in text.splitlines() if line.strip().startswith("#   derived:")]
+    document = read_spec_file(written.spec_path)
+    document["derived"] = yaml.safe_load(hint.split("derived:", 1)[1])
+    written.spec_path.write_text(yaml.safe_dump(document))
+    spec = load_folder(datasets_dir / "feed")  # the hint makes a valid spec
+    schema = pin_text_columns(infer_schema(spark, str(sample), "json", spec), spec)
+    curated = transform_dataset(
+        read_raw(spark, str(sample), "json", schema, dataset=spec), spec, date(2026, 11, 26)
+    )
+    assert {"user_id", "user_tier", "user_contact_hash"} <= set(curated.columns)
+    assert "user" not in curated.columns
+    assert not [row for row in curated.collect() if "@" in str(row)]
+
+
+def test_a_nested_parquet_field_named_like_pii_drops_its_column(datasets_dir, tmp_path):
+    records = [{**r, "user": {**r["user"], "email": "kept-out"}} for r in nested_records()]
+    pq.write_table(pa.Table.from_pylist(records), tmp_path / "s.parquet")
+    spec, _, written = propose(datasets_dir, tmp_path / "s.parquet")
+    assert [(p.column, p.treatment) for p in spec.pii] == [("user", "drop")]
+    text = written.spec_path.read_text()
+    assert "its field user.email looks like an e-mail address" in text
+    [hint] = [line for line in text.splitlines() if line.strip().startswith("#   derived:")]
+    derived = yaml.safe_load(hint.split("derived:", 1)[1])
+    assert {"user.email", "user.contact"}.isdisjoint(derived.values())  # PII only hashed
+
+
+def test_a_nested_column_without_pii_passes_through(datasets_dir, tmp_path):
+    records = [{"id": i, "box": {"w": i, "h": 2 * i}} for i in range(10)]
+    (tmp_path / "s.json").write_text("".join(json.dumps(r) + "\n" for r in records))
+    spec, _, written = propose(datasets_dir, tmp_path / "s.json")
+    assert spec.pii == ()
+    assert (
+        "# box: a nested column (VARCHAR), passed through unchanged"
+        in written.spec_path.read_text()
+    )
 
 
 # --- formats -----------------------------------------------------------------------------
