@@ -59,6 +59,8 @@ MOSTLY_MARGIN = 0.05  # expectations allow 5 points below what the sample shows
 MOSTLY_CAP = 0.95
 MAX_VALUE_EXPECTATIONS = 8  # each costs the quality gate about one Spark pass
 RANGE_MARGIN = 0.1  # numeric ranges widened by 10% of the observed span
+# Identifiers get no range: the next delivery's new ids lie past the sample's.
+IDENTIFIER_NAME = r"(^|_)(id|ids|key|number|num|no|nr|seq|sequence)$"
 SHARE_FOR_CONTENT_PII = 0.5  # half the values look like e-mails/phone numbers
 # The parts of a composed timestamp, in order, with the range their values must be in.
 TIME_PARTS = {
@@ -408,7 +410,8 @@ def build_suite(proposal: Proposal) -> dict:
     Each column-value expectation costs the gate about one Spark pass over the raw data, so
     at most ``MAX_VALUE_EXPECTATIONS`` are proposed (orders' suite has five), in order of
     what protects the run most: key not null, date layouts, categories, time parts, ranges.
-    The rest are named in the suite's notes, ready to add.
+    The rest are named in the suite's notes, ready to add. Identifiers (``_identifier``) get
+    no range: tomorrow's file has ids past today's sample.
     """
     profile = proposal.profile
     expectations: list[dict] = [
@@ -427,7 +430,9 @@ def build_suite(proposal: Proposal) -> dict:
         *(_in_set(proposal, c) for c in profile.columns if _categorical(c, proposal)),
     ]
     parts = {c: p for p, c in proposal.composed.parts.items()} if proposal.composed else {}
-    numeric = [c for c in profile.columns if proposal.raw_numeric(c)]
+    numeric = [
+        c for c in profile.columns if proposal.raw_numeric(c) and not _identifier(c, proposal)
+    ]
     numeric.sort(key=lambda c: c.name not in parts or parts[c.name] == "year")
     candidates += [_between(c, parts.get(c.name)) for c in numeric]
     candidates = [e for e in candidates if e is not None]
@@ -521,6 +526,11 @@ def _between(column: ColumnProfile, part: str | None) -> dict | None:
         },
         "meta": {"why": bounds[2]},
     }
+
+
+def _identifier(column: ColumnProfile, proposal: Proposal) -> bool:
+    """A key column, or one named like an id (``order_id``, ``OrderID``, ``invoice_no``)."""
+    return column.name in proposal.key or bool(re.search(IDENTIFIER_NAME, _snake(column.name)))
 
 
 def _categorical(column: ColumnProfile, proposal: Proposal) -> bool:

@@ -337,6 +337,25 @@ def test_the_suite_has_the_shape_of_the_orders_suite(datasets_dir, tmp_path):
     assert between["kwargs"]["min_value"] <= 0 and between["kwargs"]["max_value"] >= 49
 
 
+def test_identifiers_get_no_range_so_the_next_delivery_passes(datasets_dir, tmp_path, spark):
+    """A range on ids would fail the next file, whose new ids lie past the sample's."""
+    header = ["order_id", "CustomerID", "invoice_no", "amount"]
+    rows = [[i, 100 + i % 5, 9000 + i, i % 7 * 1.5] for i in range(1, 41)]
+    _, suite, _ = propose(datasets_dir, write_csv(tmp_path / "day1.csv", header, rows))
+    ranged = {
+        e["kwargs"]["column"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
+    }
+    assert ranged == {"amount"}
+    spec = load_folder(datasets_dir / "feed")
+    later = [[i, 100 + i % 9, 9000 + i, i % 7 * 1.5] for i in range(41, 81)]  # the next day
+    day2 = write_csv(tmp_path / "day2.csv", header, later)
+    schema = pin_text_columns(infer_schema(spark, str(day2), "csv", spec), spec)
+    success, failed = run_suite(read_raw(spark, str(day2), "csv", schema, dataset=spec), suite)
+    assert success, failed
+
+
 def test_a_wide_feed_gets_a_bounded_suite_that_names_what_it_left_out(datasets_dir, tmp_path):
     header = ["id", *(f"m{i}" for i in range(20))]
     rows = [[i, *(i * k for k in range(1, 21))] for i in range(30)]
