@@ -811,8 +811,8 @@ def _nested_drop_hint(column: ColumnProfile) -> list[str]:
     pii = [p for p in fields if _pii_name(p) or p in column.nested_emails]
     if column.email_like and not pii:
         return [f"  # {column.name} is nested, holds e-mail addresses and is dropped whole"]
-    plain = [f"{p.replace('.', '_')}: {p}" for p in fields if p not in pii][:3]
-    hashed = [f'{p.replace(".", "_")}_hash: "sha2({p}, 256)"' for p in pii]
+    plain = [f"{_derived_name(p)}: {_yaml(_sql_path(p))}" for p in fields if p not in pii][:3]
+    hashed = [f'{_derived_name(p)}_hash: "sha2({_sql_path(p)}, 256)"' for p in pii]
     lines = [f"  # {column.name} is nested and is dropped whole; to keep some of it, derive"]
     if plain or hashed:
         example = ", ".join([*plain, *hashed[:1]])
@@ -820,6 +820,18 @@ def _nested_drop_hint(column: ColumnProfile) -> list[str]:
     else:
         lines[-1] += " columns from it first"
     return lines
+
+
+def _sql_path(path: str) -> str:
+    """A nested field's path as Spark SQL (``user.email``; odd names in backquotes)."""
+    return ".".join(
+        part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) else f"`{part}`"
+        for part in path.split(".")
+    )
+
+
+def _derived_name(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", path).strip("_")
 
 
 def _summaries_example(proposal: Proposal) -> list[str]:
