@@ -42,6 +42,7 @@ from etl.local.profiling import (
     ColumnProfile,
     SampleProfile,
     SampleUnreadable,
+    id_like,
     profile_sample,
 )
 from etl.stages.validate import (
@@ -59,8 +60,6 @@ MOSTLY_MARGIN = 0.05  # expectations allow 5 points below what the sample shows
 MOSTLY_CAP = 0.95
 MAX_VALUE_EXPECTATIONS = 8  # each costs the quality gate about one Spark pass
 RANGE_MARGIN = 0.1  # numeric ranges widened by 10% of the observed span
-# Identifiers get no range: the next delivery's new ids lie past the sample's.
-IDENTIFIER_NAME = r"(^|_)(id|ids|key|number|num|no|nr|seq|sequence)$"
 SHARE_FOR_CONTENT_PII = 0.5  # half the values look like e-mails/phone numbers
 # The parts of a composed timestamp, in order, with the range their values must be in.
 TIME_PARTS = {
@@ -529,8 +528,9 @@ def _between(column: ColumnProfile, part: str | None) -> dict | None:
 
 
 def _identifier(column: ColumnProfile, proposal: Proposal) -> bool:
-    """A key column, or one named like an id (``order_id``, ``OrderID``, ``invoice_no``)."""
-    return column.name in proposal.key or bool(re.search(IDENTIFIER_NAME, _snake(column.name)))
+    """A key column, or one named like an id (``profiling.id_like``): no range, since the
+    next delivery's new ids lie past the sample's."""
+    return column.name in proposal.key or id_like(_snake(column.name))
 
 
 def _categorical(column: ColumnProfile, proposal: Proposal) -> bool:

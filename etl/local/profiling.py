@@ -553,7 +553,7 @@ def find_key(connection, profile: SampleProfile) -> tuple[str, ...]:
         return ()
     singles = [c for c in candidates if c.distinct == rows]
     if singles:
-        return (min(singles, key=lambda c: (not _id_like(c.name), profile.columns.index(c))).name,)
+        return (min(singles, key=lambda c: (not id_like(c.name), profile.columns.index(c))).name,)
     ranked = sorted(candidates, key=lambda c: -c.distinct)[:KEY_CANDIDATE_COLUMNS]
     subset = "sample"
     if rows > KEY_SUBSET_ROWS:
@@ -603,6 +603,9 @@ def _unique_in(
     return unique
 
 
-def _id_like(name: str) -> bool:
+def id_like(name: str) -> bool:
+    """Named like an identifier: ``id``, ``order_id``, ``OrderID``, ``invoice_no``."""
     lowered = name.lower()
-    return lowered in ("id", "key", "uuid") or lowered.endswith(("_id", "id", "_key", "_uuid"))
+    return lowered in ("id", "key", "uuid") or lowered.endswith(
+        ("_id", "id", "_key", "_uuid", "_no", "_nr", "_num", "_number", "_seq")
+    )
