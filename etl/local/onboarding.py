@@ -537,6 +537,7 @@ def _categorical(column: ColumnProfile, proposal: Proposal) -> bool:
     """A low-cardinality text column whose values repeat (and that is not PII)."""
     return (
         column.type == "string"
+        and not column.decimal_comma
         and column.name in proposal.profile.value_sets
         and 0 < column.distinct <= IN_SET_MAX_VALUES
         and column.values >= 2 * column.distinct
@@ -608,6 +609,7 @@ def render_spec(proposal: Proposal, source: Path, spec_path: Path) -> str:
     lines += _columns_section(proposal)
     lines += _key_section(proposal)
     lines += _time_section(proposal)
+    lines += _derived_section(proposal)
     lines += _pii_section(proposal)
     lines += [
         "# More rules, when the feed needs them (see datasets/orders/dataset.yaml):",
@@ -713,6 +715,9 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
         return "no values in the sample: read as text"
     if column.type in NUMERIC_TYPES and column.minimum is not None:
         notes.append(f"{_number(column.minimum)}..{_number(column.maximum)}")
+    elif column.decimal_comma:
+        span = f"{_number(column.minimum)}..{_number(column.maximum)}"
+        notes.append(f"decimal commas (e.g. {column.example!r}, {span}): made a number in derived")
     elif column.type == "string" and column.leading_zeros:
         notes.append(f"text: codes with leading zeros, e.g. {column.example!r}")
     elif column.type == "string" and 0 < column.distinct <= IN_SET_MAX_VALUES:
@@ -774,6 +779,25 @@ def _time_section(proposal: Proposal) -> list[str]:
         "",
     ]
     return lines
+
+
+def _derived_section(proposal: Proposal) -> list[str]:
+    """Columns written with a decimal comma, made numbers: Spark reads only ``.`` as the
+    decimal mark, so they are read as text and cast here (derived columns are made before
+    PII treatment and summaries, and a name of the raw feed keeps its place)."""
+    columns = [c for c in proposal.profile.columns if c.decimal_comma]
+    if not columns:
+        return []
+    lines = [
+        "# Numbers written with a decimal comma (21,5): read as text, made numbers here (a",
+        "# value that does not parse becomes null).",
+        "derived:",
+    ]
+    for column in columns:
+        name = _sql_path(column.name) if "." not in column.name else f"`{column.name}`"
+        cast = f"CAST(replace({name}, ',', '.') AS DOUBLE)"
+        lines.append(f"  {_yaml(column.name)}: {json.dumps(cast)}")
+    return [*lines, ""]
 
 
 def _pii_section(proposal: Proposal) -> list[str]:

@@ -27,6 +27,7 @@ NULL_MARKERS = ("NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "-", "")
 INTEGER = r"[+-]?[0-9]+"
 LEADING_ZERO = r"[+-]?0[0-9]+"  # codes such as '01' stay text
 DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+DECIMAL_COMMA = r"[+-]?[0-9]+(,[0-9]+)?"  # 21,5: a spreadsheet's number where ',' is the mark
 BOOLEANS = ("true", "false", "t", "f", "yes", "no", "y", "n")
 EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 NESTED_EMAIL = f'"{EMAIL}"'  # a whole JSON string inside a nested value
@@ -166,6 +167,7 @@ class ColumnProfile:
     example: str | None = None
     json_numeric: bool = False  # JSON: every value a number, so Spark reads a number
     nested: bool = False  # a struct/list/map: passed through, never typed
+    decimal_comma: bool = False  # numbers written with a decimal comma: text for Spark
     nested_fields: tuple[str, ...] = ()  # a nested column's field paths (``user.email``)
     nested_emails: tuple[str, ...] = ()  # those of its peeked fields holding e-mail addresses
 
@@ -373,6 +375,8 @@ def _candidates(values: Sequence[str]) -> dict:
     fits = {
         "integer": all(re.fullmatch(INTEGER, v) for v in values),
         "decimal": all(re.fullmatch(DECIMAL, v) for v in values),
+        "decimal_comma": any("," in v for v in values)
+        and all(re.fullmatch(DECIMAL_COMMA, v) for v in values),
         "boolean": all(v.lower() in BOOLEANS for v in values),
         "email": any(re.fullmatch(EMAIL, v) for v in values),
         "phone": any(re.fullmatch(PHONE, v) for v in values),
@@ -423,6 +427,14 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
                 )
                 slots["minimum"] = add(f"min(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
                 slots["maximum"] = add(f"max(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
+            if fits.get("decimal_comma"):
+                slots["decimal_comma"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, "
+                    f"{_literal(DECIMAL_COMMA)}))"
+                )
+                number = f"TRY_CAST(replace({c}, ',', '.') AS DOUBLE)"
+                slots["minimum"] = add(f"min({number}) FILTER (WHERE {value})")
+                slots["maximum"] = add(f"max({number}) FILTER (WHERE {value})")
             if fits.get("boolean"):
                 booleans = ", ".join(_literal(b) for b in BOOLEANS)
                 slots["boolean"] = add(
@@ -483,6 +495,8 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
         column.type = "double"
     elif measured.get("boolean") == values:
         column.type = "boolean"
+    elif measured.get("decimal_comma") == values:
+        column.decimal_comma = True  # text, made a number by a derived rule (onboarding)
     else:
         fitting = [
             DATETIME_PATTERNS[i]
@@ -499,7 +513,7 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
             column.ambiguous_formats = tuple(
                 p.spark for p in fitting[1:] if p.regex == chosen.regex
             )
-    if column.type not in ("bigint", "double"):
+    if column.type not in ("bigint", "double") and not column.decimal_comma:
         column.minimum = column.maximum = None
 
 

@@ -302,6 +302,21 @@ def test_a_semicolon_file_with_decimal_commas_onboards_and_passes_validation(
     assert result["isValid"] and result["dataFormat"] == "csv", result["reason"]
 
 
+def test_decimal_commas_are_read_as_text_and_made_numbers(datasets_dir, tmp_path, spark):
+    """Spark reads only '.' as the decimal mark: the proposal casts such columns itself."""
+    sample = tmp_path / "s.csv"
+    sample.write_text("id;temp\n" + "".join(f"{i};{i % 3},5\n" for i in range(12)))
+    spec, suite, _ = propose(datasets_dir, sample)
+    assert column_types(spec)["temp"] == ("string", None)
+    assert spec.derived == {"temp": "CAST(replace(temp, ',', '.') AS DOUBLE)"}
+    assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "temp"]
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
+    curated = transform_dataset(raw, spec, date(2026, 11, 26))
+    assert dict(curated.dtypes)["temp"] == "double"
+    assert sorted({row.temp for row in curated.collect()}) == [0.5, 1.5, 2.5]
+
+
 # --- the written files -------------------------------------------------------------------
 
 
