@@ -170,7 +170,8 @@ class NewDataset:
         columns = profile.columns
         types: dict[str, int] = {}
         for column in columns:
-            types[column.type or "nested"] = types.get(column.type or "nested", 0) + 1
+            kind = "double (decimal comma)" if column.decimal_comma else column.type or "nested"
+            types[kind] = types.get(kind, 0) + 1
         formats = [f"{c.name}: {c.format}" for c in columns if c.format]
         type_line = ", ".join(f"{t} {n}" for t, n in types.items())
         if formats:

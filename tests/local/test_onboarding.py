@@ -306,7 +306,8 @@ def test_decimal_commas_are_read_as_text_and_made_numbers(datasets_dir, tmp_path
     """Spark reads only '.' as the decimal mark: the proposal casts such columns itself."""
     sample = tmp_path / "s.csv"
     sample.write_text("id;temp\n" + "".join(f"{i};{i % 3},5\n" for i in range(12)))
-    spec, suite, _ = propose(datasets_dir, sample)
+    spec, suite, written = propose(datasets_dir, sample)
+    assert "double (decimal comma) 1" in written.summary()
     assert column_types(spec)["temp"] == ("string", None)
     assert spec.derived == {"temp": "CAST(replace(temp, ',', '.') AS DOUBLE)"}
     assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "temp"]
