@@ -38,11 +38,11 @@ from etl.core.errors import EtlError, ValidationFailed
 from etl.core.spec import DEFAULT_THRESHOLD
 from etl.local.profiling import (
     IN_SET_MAX_VALUES,
-    NUMERIC_TYPES,
     ColumnProfile,
     SampleProfile,
     SampleUnreadable,
     id_like,
+    is_numeric,
     profile_sample,
 )
 from etl.stages.validate import (
@@ -139,7 +139,7 @@ class Proposal:
 
     def raw_numeric(self, column: ColumnProfile) -> bool:
         """True when the raw table (what the suite runs on) holds this column as numbers."""
-        if column.type not in NUMERIC_TYPES:
+        if not is_numeric(column.type):
             return False
         if self.profile.data_format == "parquet":
             return True
@@ -699,7 +699,7 @@ def _columns_section(proposal: Proposal) -> list[str]:
                 f"  # {_yaml(column.name)}: a nested column ({column.source_type}), {fate}"
             )
             continue
-        body = "{}" if column.type == "string" else "{type: " + column.type
+        body = "{}" if column.type == "string" else "{type: " + _yaml(column.type)
         if column.format:
             body += f", format: {json.dumps(column.format)}"
         if column.type != "string":
@@ -714,7 +714,7 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
     notes = []
     if column.values == 0:
         return "no values in the sample: read as text"
-    if column.type in NUMERIC_TYPES and column.minimum is not None:
+    if is_numeric(column.type) and column.minimum is not None:
         notes.append(f"{_number(column.minimum)}..{_number(column.maximum)}")
     elif column.decimal_comma:
         span = f"{_number(column.minimum)}..{_number(column.maximum)}"
@@ -867,17 +867,18 @@ def _summaries_example(proposal: Proposal) -> list[str]:
         None,
     )
     parts = set(proposal.composed.parts.values()) if proposal.composed else set()
+    # Not an identifier, nor PII: its raw value is gone before summaries are made.
     measures = [
         c
         for c in profile.columns
-        if c.type in ("double", "bigint")
+        if (is_numeric(c.type) or c.decimal_comma)
         and c.name not in parts
-        and c.name not in proposal.key
+        and not _identifier(c, proposal)
+        and not proposal.is_pii(c.name)
         and c.minimum != c.maximum
     ]
-    measure = next((c.name for c in measures if c.type == "double"), None) or next(
-        (c.name for c in measures), None
-    )
+    fractional = [c for c in measures if c.type in ("double", "float") or c.decimal_comma]
+    measure = next((c.name for c in [*fractional, *measures]), None)
     lines = [
         "# Summary tables for the analytics zone (etl_pipeline.<summary>), one row per group",
         "# and processing date, e.g.:",
@@ -987,6 +988,8 @@ def _duplicates_line(profile: SampleProfile) -> str:
 
 
 def _number(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 2**53:  # whole and exact: all its digits
+        return str(int(value))
     return f"{value:g}" if abs(value) < 1e15 else f"{value:.6g}"
 
 

@@ -65,6 +65,19 @@ PARQUET_TYPES = {
 NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
 
 
+def parquet_type(source_type: str) -> str:
+    """The Spark type of a Parquet column as DuckDB names it (``DECIMAL(10,2)`` included);
+    empty for a nested one."""
+    decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", source_type)
+    if decimal:
+        return f"decimal({decimal[1]},{decimal[2]})"
+    return PARQUET_TYPES.get(source_type, "")
+
+
+def is_numeric(spark_type: str) -> bool:
+    return spark_type in NUMERIC_TYPES or spark_type.startswith("decimal(")
+
+
 @dataclass(frozen=True)
 class DatetimePattern:
     """A text date/timestamp layout: how to recognise it, check it, and parse it in Spark."""
@@ -308,7 +321,7 @@ def profile_sample(path: Path, data_format: str) -> SampleProfile:
         for column in columns:
             column.json_numeric = facts["json_numeric"].get(column.name, False)
             column.nested = facts.get("json_nested", {}).get(column.name, False) or (
-                not column.is_text_source and column.source_type not in PARQUET_TYPES
+                not column.is_text_source and not parquet_type(column.source_type)
             )
         profile = SampleProfile(data_format, rows, columns, csv_delimiter=facts["delimiter"])
         if rows == 0:
@@ -459,7 +472,7 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
                 )
         else:
             slots["distinct"] = add(f"count(DISTINCT {c})")
-            if PARQUET_TYPES.get(column.source_type) in NUMERIC_TYPES:
+            if is_numeric(parquet_type(column.source_type)):
                 slots["minimum"] = add(f"min({c})::DOUBLE")
                 slots["maximum"] = add(f"max({c})::DOUBLE")
         plans.append((column, fits, slots))
@@ -484,7 +497,7 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
         column.type = ""
         return
     if not column.is_text_source:
-        column.type = PARQUET_TYPES.get(column.source_type, "")
+        column.type = parquet_type(column.source_type)
         return
     values = column.values
     if values == 0:

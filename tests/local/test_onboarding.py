@@ -11,6 +11,7 @@ import random
 import time
 import zipfile
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -265,6 +266,40 @@ def test_parquet_keeps_the_files_own_types(datasets_dir, tmp_path):
     }
     assert spec.key == ("id",)
     assert spec.time_column == "at"
+
+
+def test_parquet_decimals_and_unsigned_integers_are_typed_not_nested(datasets_dir, tmp_path):
+    """DuckDB names them DECIMAL(10,2) and UBIGINT: Spark decimals, numbers with a range."""
+    table = pa.table(
+        {
+            "id": pa.array(range(20), pa.int64()),
+            "amount": pa.array([Decimal(f"{i}.25") for i in range(20)], pa.decimal128(10, 2)),
+            "hits": pa.array(range(100, 120), pa.uint64()),
+        }
+    )
+    pq.write_table(table, tmp_path / "s.parquet")
+    spec, suite, written = propose(datasets_dir, tmp_path / "s.parquet")
+    assert column_types(spec) == {
+        "id": ("bigint", None),
+        "amount": ("decimal(10,2)", None),
+        "hits": ("decimal(20,0)", None),
+    }
+    ranged = {
+        e["kwargs"]["column"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
+    }
+    assert {"amount", "hits"} <= ranged and "nested" not in written.summary()
+
+
+def test_the_summary_example_averages_a_measure_not_an_id_or_pii(datasets_dir, tmp_path):
+    """A PII column is gone before summaries are made: averaging it would fail the run."""
+    header = ["order_no", "card_number", "customer_id", "quantity"]
+    rows = [[i, 4111000000000000 + i, i % 4, i % 5 + 1] for i in range(1, 30)]
+    spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    assert [p.column for p in spec.pii] == ["card_number"]
+    [line] = [x for x in written.spec_path.read_text().splitlines() if "aggregates:" in x]
+    assert "avg(`quantity`)" in line
 
 
 def test_json_lines_numbers_given_as_text_are_typed_by_their_values(datasets_dir, tmp_path):
