@@ -118,13 +118,11 @@ def json_weight(line: bytes) -> int:
 
 
 def csv_weight(line: bytes) -> int:
-    """Bytes a CSV row may take split into fields."""
-    return 48 * line.count(b",")
+    """Bytes a CSV row may take split into fields (at commas, semicolons or tabs)."""
+    return 48 * max(line.count(b","), line.count(b";"), line.count(b"\t"))
 
 
 BOM = codecs.BOM_UTF8
-_NOT_STRUCTURE = bytes(range(256)).translate(None, b',\n"')
-_FIELD_ENDS = bytes.maketrans(b"\n", b",")
 _NULL = re.compile(b"null")
 
 
@@ -538,8 +536,8 @@ def profile_csv(
     """Profile CSV with a header row; an empty field or one of the dataset's null markers
     (``NA``) is null, as Spark reads it with the dataset's options.
 
-    A row without quotes is checked with byte counts (fields = commas + 1, an empty field
-    is ``,,`` or a leading/trailing comma); a row with quotes goes through the ``csv``
+    A row without quotes is checked with byte counts (fields = delimiters + 1, an empty
+    field is ``,,`` or a leading/trailing delimiter); a row with quotes goes through the ``csv``
     module, joined with the following lines while a quote is open (a quoted newline).
     """
     reader = _CsvReader(Profile(limits=limits, parser="csv"), delimiter, null_markers)
@@ -559,12 +557,14 @@ class _CsvReader:
         self, profile: Profile, delimiter: str = ",", null_markers: Iterable[str] = ()
     ) -> None:
         self.profile = profile
-        self.commas = -1  # fields - 1, once the header is read
-        self.sep = delimiter.encode("utf-8")
+        self.delimiters = -1  # fields - 1, once the header is read
+        self.sep = sep = delimiter.encode("utf-8")
         self.null_bytes = {b"", *(m.encode("utf-8") for m in null_markers)}
         self.null_text = {"", *null_markers}
-        # The byte-count fast path knows commas and empty fields only.
-        self.plain = delimiter == "," and not set(null_markers) - {""}
+        # The byte-count fast path knows one-byte delimiters and empty fields only.
+        self.plain = len(sep) == 1 and sep not in b'"\r\n' and not set(null_markers) - {""}
+        self.not_structure = bytes(range(256)).translate(None, sep + b'\n"')
+        self.field_ends = bytes.maketrans(b"\n", sep)
         self.open: tuple[int, list[bytes], int, int] | None = None  # line, parts, size, quotes
 
     def dropped(self, line_no: int, kind: str) -> None:
@@ -574,33 +574,33 @@ class _CsvReader:
         """A batch of plain rows, checked and counted over the joined batch; False (and
         nothing counted) unless every row is non-blank, unquoted and the header's width.
 
-        Deleting ``_NOT_STRUCTURE`` keeps only commas, newlines and quotes: the batch is
-        plain when what is left is the header's number of commas once per row.
-        ``_FIELD_ENDS`` turns newlines into commas, so an empty field is ``,,`` wherever it
-        is in its row.
+        Deleting ``not_structure`` keeps only delimiters, newlines and quotes: the batch is
+        plain when what is left is the header's number of delimiters once per row.
+        ``field_ends`` turns newlines into delimiters, so an empty field is two delimiters
+        in a row (``,,``) wherever it is in its row.
         """
-        if not self.plain or self.commas < 0 or self.open is not None or not all(lines):
+        if not self.plain or self.delimiters < 0 or self.open is not None or not all(lines):
             return False
+        sep = self.sep
         joined = b"\n" + b"\n".join(lines) + b"\n"
-        if joined.translate(None, _NOT_STRUCTURE) != b"\n" + (b"," * self.commas + b"\n") * len(
-            lines
-        ):
+        plain_rows = b"\n" + (sep * self.delimiters + b"\n") * len(lines)
+        if joined.translate(None, self.not_structure) != plain_rows:
             return False
         profile = self.profile
         profile.rows += len(lines)
-        ends = joined.translate(_FIELD_ENDS)
-        at = ends.find(b",,")
+        ends, empty_field = joined.translate(self.field_ends), sep + sep
+        at = ends.find(empty_field)
         if at >= 0:
             empty = []  # where each empty field's ",," starts, overlapping ones too
             while at >= 0:
                 empty.append(at)
-                at = ends.find(b",,", at + 1)
-            # Row i is the commas from fences[i] (the row's first) to fences[i + 1]; an
-            # empty field's column is the number of commas from its row's first to it.
+                at = ends.find(empty_field, at + 1)
+            # Row i is the delimiters from fences[i] (the row's first) to fences[i + 1]; an
+            # empty field's column is the number of delimiters from its row's first to it.
             fences = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))
             row_first = map((None, *fences).__getitem__, map(bisect_right, repeat(fences), empty))
             nulls = profile.csv_nulls
-            for column, n in Counter(map(ends.count, repeat(b","), row_first, empty)).items():
+            for column, n in Counter(map(ends.count, repeat(sep), row_first, empty)).items():
                 nulls[column] += n
         profile.fingerprints.offer_many(map(hash, lines), len(lines))
         return True
@@ -610,13 +610,13 @@ class _CsvReader:
         numbered = enumerate(lines, first_no)
         if self.open is not None and not self._continue(numbered):
             return
-        if self.commas < 0:
+        if self.delimiters < 0:
             for line_no, line in numbered:
-                if line and self._quoted(line_no, line, numbered) and self.commas >= 0:
+                if line and self._quoted(line_no, line, numbered) and self.delimiters >= 0:
                     break
             else:
                 return
-        profile, commas, nulls = self.profile, self.commas, self.profile.csv_nulls
+        profile, delimiters, nulls = self.profile, self.delimiters, self.profile.csv_nulls
         fingerprints = []
         rows = 0
         for line_no, line in numbered:
@@ -625,7 +625,7 @@ class _CsvReader:
             if b'"' in line:
                 self._quoted(line_no, line, numbered)
                 continue
-            if line.count(self.sep) != commas:
+            if line.count(self.sep) != delimiters:
                 profile.defect(line_no, FIELD_COUNT)
                 continue
             rows += 1
@@ -669,10 +669,10 @@ class _CsvReader:
         text = raw.decode("utf-8", errors="replace")
         row = next(csv.reader([text], delimiter=self.sep.decode("utf-8")), [])
         profile = self.profile
-        if self.commas < 0:
+        if self.delimiters < 0:
             self._header(row)
             return
-        if len(row) != self.commas + 1:
+        if len(row) != self.delimiters + 1:
             profile.defect(line_no, FIELD_COUNT)
             return
         profile.rows += 1
@@ -687,7 +687,7 @@ class _CsvReader:
             unique = name if name not in used else f"{name}_{i}"
             used.add(unique)
             names.append(unique)
-        self.commas = len(names) - 1
+        self.delimiters = len(names) - 1
         self.profile.csv_header = names
         self.profile.csv_nulls = [0] * len(names)
 

@@ -241,9 +241,9 @@ def test_past_the_fingerprint_budget_duplicates_are_estimated_not_dropped():
     assert sampled.duplicate_percent == pytest.approx(exact.duplicate_percent, abs=4)
 
 
-def reference_csv_counts(text: str) -> tuple[int, dict[str, int], int]:
+def reference_csv_counts(text: str, delimiter: str = ",") -> tuple[int, dict[str, int], int]:
     """Rows, nulls per column and defects by the csv module, the slow obvious way."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader)
     rows, nulls, defects = 0, dict.fromkeys(header, 0), 0
     for row in reader:
@@ -260,13 +260,13 @@ def reference_csv_counts(text: str) -> tuple[int, dict[str, int], int]:
     return rows, nulls, defects
 
 
-def random_csv(seed: int) -> str:
+def random_csv(seed: int, delimiter: str = ",") -> str:
     """Mostly plain rows with empty fields; now and then quotes, quoted newlines, bad widths."""
     rng = random.Random(seed)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n" if seed == 2 else "\n")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n" if seed == 2 else "\n")
     writer.writerow(["a", "b", "c", "d"])
-    special = ["y,z", 'q"uote', "multi\nline", "\n"]
+    special = [f"y{delimiter}z", 'q"uote', "multi\nline", "\n", "21,5"]
     for _ in range(3000):
         width = 4 if rng.random() > 0.01 else rng.choice([3, 5])
         writer.writerow(
@@ -278,10 +278,14 @@ def random_csv(seed: int) -> str:
     return out.getvalue()
 
 
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_csv_counts_match_the_csv_module_whatever_the_quoting_and_blocks(seed, monkeypatch):
-    text = random_csv(seed)
-    rows, nulls, defects = reference_csv_counts(text)
+def test_csv_counts_match_the_csv_module_whatever_the_quoting_and_blocks(
+    seed, delimiter, monkeypatch
+):
+    """Whatever the dataset's delimiter: both paths, fast and row by row, are taken."""
+    text = random_csv(seed, delimiter)
+    rows, nulls, defects = reference_csv_counts(text, delimiter)
     fast_batches = []
     fast = qc._CsvReader.fast
     monkeypatch.setattr(
@@ -289,7 +293,7 @@ def test_csv_counts_match_the_csv_module_whatever_the_quoting_and_blocks(seed, m
     )
     limits = qc.Limits(lines_per_batch=16)
     blocks = chunks(text.encode(), random.Random(seed).choice([97, 1000, 1 << 20]))
-    profile = qc.profile_csv(blocks, limits)
+    profile = qc.profile_csv(blocks, limits, delimiter=delimiter)
     assert (profile.rows, profile.null_counts(), profile.defect_count) == (rows, nulls, defects)
     assert True in fast_batches and False in fast_batches  # both paths were taken
 
