@@ -561,8 +561,14 @@ class _CsvReader:
         self.sep = sep = delimiter.encode("utf-8")
         self.null_bytes = {b"", *(m.encode("utf-8") for m in null_markers)}
         self.null_text = {"", *null_markers}
-        # The byte-count fast path knows one-byte delimiters and empty fields only.
-        self.plain = len(sep) == 1 and sep not in b'"\r\n' and not set(null_markers) - {""}
+        # The byte-count fast path: one-byte delimiters, null markers without structure.
+        self.plain = (
+            len(sep) == 1
+            and sep not in b'"\r\n'
+            and not any(byte in marker for marker in self.null_bytes for byte in b'"\r\n' + sep)
+        )
+        # A null field with its delimiters either side (newlines turned into delimiters).
+        self.null_fields = sorted(sep + marker + sep for marker in self.null_bytes)
         self.not_structure = bytes(range(256)).translate(None, sep + b'\n"')
         self.field_ends = bytes.maketrans(b"\n", sep)
         self.open: tuple[int, list[bytes], int, int] | None = None  # line, parts, size, quotes
@@ -577,7 +583,7 @@ class _CsvReader:
         Deleting ``not_structure`` keeps only delimiters, newlines and quotes: the batch is
         plain when what is left is the header's number of delimiters once per row.
         ``field_ends`` turns newlines into delimiters, so an empty field is two delimiters
-        in a row (``,,``) wherever it is in its row.
+        in a row (``,,``), and a null marker ``,NA,``, wherever it is in its row.
         """
         if not self.plain or self.delimiters < 0 or self.open is not None or not all(lines):
             return False
@@ -588,13 +594,14 @@ class _CsvReader:
             return False
         profile = self.profile
         profile.rows += len(lines)
-        ends, empty_field = joined.translate(self.field_ends), sep + sep
-        at = ends.find(empty_field)
-        if at >= 0:
-            empty = []  # where each empty field's ",," starts, overlapping ones too
+        ends = joined.translate(self.field_ends)
+        empty = []  # where each null field's ",," (",NA,") starts, overlapping ones too
+        for null_field in self.null_fields:
+            at = ends.find(null_field)
             while at >= 0:
                 empty.append(at)
-                at = ends.find(empty_field, at + 1)
+                at = ends.find(null_field, at + 1)
+        if empty:
             # Row i is the delimiters from fences[i] (the row's first) to fences[i + 1]; an
             # empty field's column is the number of delimiters from its row's first to it.
             fences = list(accumulate(map(add, map(len, lines), repeat(1)), initial=0))

@@ -241,7 +241,9 @@ def test_past_the_fingerprint_budget_duplicates_are_estimated_not_dropped():
     assert sampled.duplicate_percent == pytest.approx(exact.duplicate_percent, abs=4)
 
 
-def reference_csv_counts(text: str, delimiter: str = ",") -> tuple[int, dict[str, int], int]:
+def reference_csv_counts(
+    text: str, delimiter: str = ",", null_markers: tuple[str, ...] = ()
+) -> tuple[int, dict[str, int], int]:
     """Rows, nulls per column and defects by the csv module, the slow obvious way."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     header = next(reader)
@@ -256,11 +258,11 @@ def reference_csv_counts(text: str, delimiter: str = ",") -> tuple[int, dict[str
                 nulls[name] += 1
             continue
         for name, value in zip(header, row, strict=True):
-            nulls[name] += value == ""
+            nulls[name] += value in ("", *null_markers)
     return rows, nulls, defects
 
 
-def random_csv(seed: int, delimiter: str = ",") -> str:
+def random_csv(seed: int, delimiter: str = ",", marker: str = "") -> str:
     """Mostly plain rows with empty fields; now and then quotes, quoted newlines, bad widths."""
     rng = random.Random(seed)
     out = io.StringIO()
@@ -271,21 +273,24 @@ def random_csv(seed: int, delimiter: str = ",") -> str:
         width = 4 if rng.random() > 0.01 else rng.choice([3, 5])
         writer.writerow(
             [
-                rng.choice(special) if r < 0.01 else "" if r < 0.15 else "v"
+                rng.choice(special) if r < 0.01 else "" if r < 0.08 else marker if r < 0.15 else "v"
                 for r in (rng.random() for _ in range(width))
             ]
         )
     return out.getvalue()
 
 
-@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+@pytest.mark.parametrize(
+    ("delimiter", "markers"), [(",", ()), (";", ()), ("\t", ("NA",)), (",", ("N", "NA"))]
+)
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_csv_counts_match_the_csv_module_whatever_the_quoting_and_blocks(
-    seed, delimiter, monkeypatch
+    seed, delimiter, markers, monkeypatch
 ):
-    """Whatever the dataset's delimiter: both paths, fast and row by row, are taken."""
-    text = random_csv(seed, delimiter)
-    rows, nulls, defects = reference_csv_counts(text, delimiter)
+    """Whatever the dataset's delimiter and null markers: both paths, fast and row by row,
+    are taken and count as the csv module reads the rows."""
+    text = random_csv(seed, delimiter, markers[-1] if markers else "")
+    rows, nulls, defects = reference_csv_counts(text, delimiter, markers)
     fast_batches = []
     fast = qc._CsvReader.fast
     monkeypatch.setattr(
@@ -293,7 +298,7 @@ def test_csv_counts_match_the_csv_module_whatever_the_quoting_and_blocks(
     )
     limits = qc.Limits(lines_per_batch=16)
     blocks = chunks(text.encode(), random.Random(seed).choice([97, 1000, 1 << 20]))
-    profile = qc.profile_csv(blocks, limits, delimiter=delimiter)
+    profile = qc.profile_csv(blocks, limits, delimiter=delimiter, null_markers=markers)
     assert (profile.rows, profile.null_counts(), profile.defect_count) == (rows, nulls, defects)
     assert True in fast_batches and False in fast_batches  # both paths were taken
 
