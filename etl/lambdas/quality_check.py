@@ -17,8 +17,9 @@ docs/performance-history.md):
 * Per record, Python does as little as it can: a batch of lines goes through C-implemented
   chains (``Counter(map(tuple, map(dict.keys, map(loads, lines))))``, ``map(hash, lines)``),
   and only lines holding the bytes ``null`` (found by searching the joined batch) are
-  parsed a second time to see which keys are null. CSV rows are checked and their empty
-  fields counted per column over the joined batch, one search per empty field, no split.
+  parsed a second time to see which keys are null. CSV rows (any one-byte delimiter) are
+  checked and their empty fields and null markers counted per column over the joined batch,
+  one search per null field, no split.
 * Duplicates are records whose bytes are identical (a 64-bit hash of the raw line): a record
   that repeats another with its keys in another order, other spacing or other number
   spelling is not counted (Spark's ``distinct`` would count it). Past ``max_fingerprints``
