@@ -59,7 +59,10 @@ SUITE_FOLDER = "expectations"
 MOSTLY_MARGIN = 0.05  # expectations allow 5 points below what the sample shows
 MOSTLY_CAP = 0.95
 MAX_VALUE_EXPECTATIONS = 8  # each costs the quality gate about one Spark pass
-RANGE_MARGIN = 0.1  # numeric ranges widened by 10% of the observed span
+# Numeric ranges are widened by 10% of the observed span, or by 1/n of it for n values when
+# that is more: n values leave gaps of about span/n, and a small sample's next file falls
+# past its ends more often.
+RANGE_MARGIN = 0.1
 SHARE_FOR_CONTENT_PII = 0.5  # half the values look like e-mails/phone numbers
 # The parts of a composed timestamp, in order, with the range their values must be in.
 TIME_PARTS = {
@@ -548,21 +551,25 @@ def _categorical(column: ColumnProfile, proposal: Proposal) -> bool:
 
 def _range(column: ColumnProfile, part: str | None) -> tuple[float, float, str] | None:
     """Bounds for a numeric column: a time part's natural range, else the observed range
-    widened by ``RANGE_MARGIN`` of its span (a constant column gets none)."""
+    widened by ``RANGE_MARGIN`` of its span, more for a small sample (a constant column gets
+    none)."""
     if part is not None and part != "year":
         low, high = TIME_PARTS[part]
         return low, high, f"the {part} of the composed timestamp"
     low, high = column.minimum, column.maximum
     if low is None or high is None or low == high:
         return None
-    margin = (high - low) * RANGE_MARGIN
+    share = max(RANGE_MARGIN, 1 / column.values) if column.values else RANGE_MARGIN
+    margin = (high - low) * share
     lower = low - margin if low < 0 else max(0.0, low - margin)
     upper = high + margin
     if column.type in ("tinyint", "smallint", "int", "bigint"):
         lower, upper = math.floor(lower), math.ceil(upper)
     else:
         lower, upper = _round_down(lower), _round_up(upper)
-    why = f"the sample's range is {_number(low)}..{_number(high)}, widened by 10% of its span"
+    why = (
+        f"the sample's range is {_number(low)}..{_number(high)}, widened by {share:.0%} of its span"
+    )
     return lower, upper, why
 
 

@@ -407,6 +407,19 @@ def test_identifiers_get_no_range_so_the_next_delivery_passes(datasets_dir, tmp_
     assert success, failed
 
 
+def test_a_small_samples_ranges_leave_room_for_the_next_file(datasets_dir, tmp_path, spark):
+    """Five values leave gaps of about a fifth of their span: the next file's lie that far
+    past the ends as often as between them."""
+    amounts = [3.1, 5.0, 7.25, 9.99, 12.5]
+    day1 = write_csv(tmp_path / "day1.csv", ["amount"], [[a] for a in amounts])
+    _, suite, _ = propose(datasets_dir, day1)
+    spec = load_folder(datasets_dir / "feed")
+    day2 = write_csv(tmp_path / "day2.csv", ["amount"], [[a] for a in (1.5, 4.0, 8.0, 14.0)])
+    schema = pin_text_columns(infer_schema(spark, str(day2), "csv", spec), spec)
+    success, failed = run_suite(read_raw(spark, str(day2), "csv", schema, dataset=spec), suite)
+    assert success, failed
+
+
 def test_a_wide_feed_gets_a_bounded_suite_that_names_what_it_left_out(datasets_dir, tmp_path):
     header = ["id", *(f"m{i}" for i in range(20))]
     rows = [[i, *(i * k for k in range(1, 21))] for i in range(30)]
