@@ -57,6 +57,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import accumulate, compress, filterfalse, repeat
 from operator import add, is_
 
@@ -118,9 +119,9 @@ def json_weight(line: bytes) -> int:
     return 200 * line.count(b"{") + 64 * line.count(b"[") + 48 * line.count(b",")
 
 
-def csv_weight(line: bytes) -> int:
-    """Bytes a CSV row may take split into fields (at commas, semicolons or tabs)."""
-    return 48 * max(line.count(b","), line.count(b";"), line.count(b"\t"))
+def csv_weight(line: bytes, sep: bytes = b",") -> int:
+    """Bytes a CSV row may take split into fields at ``sep``."""
+    return 48 * line.count(sep)
 
 
 BOM = codecs.BOM_UTF8
@@ -542,7 +543,8 @@ def profile_csv(
     module, joined with the following lines while a quote is open (a quoted newline).
     """
     reader = _CsvReader(Profile(limits=limits, parser="csv"), delimiter, null_markers)
-    for first_no, lines, dropped in split_lines(blocks, limits, csv_weight):
+    weight = partial(csv_weight, sep=reader.sep)
+    for first_no, lines, dropped in split_lines(blocks, limits, weight):
         for line_no, kind in dropped:
             reader.dropped(line_no, kind)
         for offset, batch in batches(lines, limits):
@@ -667,7 +669,10 @@ class _CsvReader:
             quotes += line.count(b'"')
         self.open = None
         record = b"\n".join(parts)
-        if size > WEIGH_FROM_BYTES and csv_weight(record) > self.profile.limits.max_record_memory:
+        if (
+            size > WEIGH_FROM_BYTES
+            and csv_weight(record, self.sep) > self.profile.limits.max_record_memory
+        ):
             self.profile.defect(line_no, TOO_MANY_VALUES)
         else:
             self._record(line_no, record)

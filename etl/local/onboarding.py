@@ -802,8 +802,7 @@ def _derived_section(proposal: Proposal) -> list[str]:
         "derived:",
     ]
     for column in columns:
-        name = _sql_path(column.name) if "." not in column.name else f"`{column.name}`"
-        cast = f"CAST(replace({name}, ',', '.') AS DOUBLE)"
+        cast = f"CAST(replace({_sql_name(column.name)}, ',', '.') AS DOUBLE)"
         lines.append(f"  {_yaml(column.name)}: {json.dumps(cast)}")
     return [*lines, ""]
 
@@ -854,12 +853,16 @@ def _nested_drop_hint(column: ColumnProfile) -> list[str]:
     return lines
 
 
+def _sql_name(name: str) -> str:
+    """A column or field name in Spark SQL: as it is, or in backquotes when it is odd."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _sql_path(path: str) -> str:
-    """A nested field's path as Spark SQL (``user.email``; odd names in backquotes)."""
-    return ".".join(
-        part if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part) else f"`{part}`"
-        for part in path.split(".")
-    )
+    """A nested field's path as Spark SQL (``user.email``, ``user.`first name```)."""
+    return ".".join(map(_sql_name, path.split(".")))
 
 
 def _derived_name(path: str) -> str:
