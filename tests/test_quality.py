@@ -231,3 +231,47 @@ def test_the_gate_runs_as_many_spark_jobs_for_a_wide_suite_as_for_a_narrow_one(s
         return jobs
 
     assert gate_jobs(columns=2, per_column=1) == gate_jobs(columns=20, per_column=3)
+
+
+# GX lists a Spark column whose name holds a dot in backticks (`order.id`); the gate takes a
+# suite written either way, with the profile's counts or GX's own Spark jobs.
+DOTTED_SCHEMA = "`order.id` bigint, `status.code` string, `geo lat` double"
+DOTTED_ROWS = [(1, "A", 1.0), (2, "B", None), (3, "Z", 2.0)]
+
+
+@pytest.mark.parametrize("written", ["order.id", "`order.id`"])
+def test_a_suite_on_dotted_column_names_is_decided_as_on_plain_ones(spark, written):
+    df = spark.createDataFrame(DOTTED_ROWS, DOTTED_SCHEMA)
+    expectations = [
+        ("expect_column_to_exist", {"column": written}),
+        ("expect_column_to_exist", {"column": "order.missing"}),
+        ("expect_table_columns_to_match_set", {"column_set": [written, "status.code", "geo lat"]}),
+        ("expect_column_values_to_not_be_null", {"column": "geo lat"}),
+        ("expect_column_values_to_be_in_set", {"column": "status.code", "value_set": ["A", "B"]}),
+        ("expect_column_values_to_be_between", {"column": "order.id", "min_value": 1}),
+    ]
+    suite = {"name": "dotted", "expectations": [{"type": t, "kwargs": k} for t, k in expectations]}
+    counts = profile(df, suite_counts(suite, df.columns))
+    known = profile_counts(counts.total_records, counts.null_counts, counts.suite)
+    for result in (validate_suite(df, suite, known), validate_suite(df, suite)):
+        assert [r.success for r in result.results] == [True, False, True, False, False, True]
+
+
+def test_a_failed_table_expectation_is_named_without_a_made_up_percentage(spark, tmp_path):
+    df = spark.createDataFrame(DOTTED_ROWS, DOTTED_SCHEMA)
+    suite = {
+        "name": "s",
+        "expectations": [
+            {"type": "expect_column_to_exist", "kwargs": {"column": "order.missing"}},
+            {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}},
+        ],
+    }
+    (tmp_path / "suite.json").write_text(json.dumps(suite))
+    dataset = dataclasses.replace(
+        ORDERS, folder=tmp_path, expectation_suite="suite.json", quality_threshold=0.0
+    )
+    report = check_quality(df, dataset)
+    assert report.reason() == (
+        "expectation expect_column_to_exist on order.missing failed; "
+        "expectation expect_table_row_count_to_be_between on table failed (observed 3)"
+    )

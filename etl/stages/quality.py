@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from etl.core import scoring
 from etl.core.errors import QualityCheckFailed
 from etl.core.spec import DatasetSpec
+from etl.stages.names import named
 from etl.stages.suite import SuiteCount, profile_counts, suite_counts, unexpected, validate_suite
 
 GATE_FAILED = "quality gate failed"
@@ -73,12 +74,18 @@ class QualityReport:
                 self.qualityScore, self.threshold, self.nullPercentage, self.duplicatePercentage
             )
         ]
-        problems += [
-            f"expectation {e['expectation']} on {e.get('column') or 'table'} failed "
-            f"({e.get('unexpected_percent', '?')}% unexpected)"
-            for e in self.failedExpectations
-        ]
+        problems += [_failure(e) for e in self.failedExpectations]
         return "; ".join(p for p in problems if p)
+
+
+def _failure(failed: Mapping) -> str:
+    """``expectation X on C failed``, with the share or value GX found when it has one."""
+    said = f"expectation {failed['expectation']} on {failed.get('column') or 'table'} failed"
+    if failed.get("unexpected_percent") is not None:
+        return f"{said} ({failed['unexpected_percent']}% unexpected)"
+    if failed.get("observed_value") is not None:
+        return f"{said} (observed {failed['observed_value']})"
+    return said
 
 
 def profile(
@@ -117,17 +124,17 @@ def profile_on_the_way(
     if not distinct:
         copies = F.explode(F.array_repeat(F.lit(True), F.col("_n").cast("int")))
         grouped = grouped.withColumn("_copy", copies)
-    records = grouped.select(*[F.col(f"`{c}`") for c in measure.columns])
+    records = grouped.select(*[named(c) for c in measure.columns])
     return records, lambda: measure.profile(observation.get)
 
 
 def _distinct_records(df: DataFrame, misfit_column: str | None = None) -> DataFrame:
     """Each distinct record once, with ``_n``: how many times it occurs (and ``_misfits``:
     how many of those the read marked in ``misfit_column``)."""
-    columns = [F.col(f"`{c}`") for c in df.columns if c != misfit_column]
+    columns = [named(c) for c in df.columns if c != misfit_column]
     counts = [F.count(F.lit(1)).alias("_n")]
     if misfit_column:
-        counts.append(F.count(F.col(f"`{misfit_column}`")).alias("_misfits"))
+        counts.append(F.count(named(misfit_column)).alias("_misfits"))
     return df.groupBy(*columns).agg(*counts)
 
 
@@ -149,8 +156,7 @@ class _Measure:
 
         sums = [F.sum("_n").alias("_rows"), F.sum(F.col("_n") - 1).alias("_dups")]
         sums += [
-            rows_where(F.col(f"`{c}`").isNull()).alias(f"_null_{i}")
-            for i, c in enumerate(self.columns)
+            rows_where(named(c).isNull()).alias(f"_null_{i}") for i, c in enumerate(self.columns)
         ]
         sums += [
             rows_where(unexpected(count)).alias(f"_count_{i}")
@@ -217,7 +223,7 @@ def summarise_validation(result) -> tuple[bool, list[dict]]:
     failed = [
         {
             "expectation": r.expectation_config.type,
-            "column": r.expectation_config.kwargs.get("column"),
+            "column": _unquoted(r.expectation_config.kwargs.get("column")),
             "unexpected_percent": _round(r.result.get("unexpected_percent")),
             "observed_value": r.result.get("observed_value"),
         }
@@ -225,6 +231,13 @@ def summarise_validation(result) -> tuple[bool, list[dict]]:
         if not r.success
     ]
     return bool(result.success), failed
+
+
+def _unquoted(column: str | None) -> str | None:
+    """The column as the suite names it: GX's `a.b` (``etl.stages.suite``) is ``a.b``."""
+    if column and len(column) > 1 and column[0] == column[-1] == "`":
+        return column[1:-1].replace("``", "`")
+    return column
 
 
 def _round(value: float | None) -> float | None:

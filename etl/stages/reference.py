@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from etl.core.spec import DatasetSpec, Reference
+from etl.stages.names import named
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake, exists, filesystem, join
 
@@ -64,7 +64,7 @@ def read_reference(spark: SparkSession, lake: Lake, reference: Reference) -> Dat
         lake.reference_table_path(reference.table)
     )
     return table.select(
-        *[F.col(n).cast(reference.types.get(n, "string")).alias(n) for n in _names(reference)]
+        *[named(n).cast(reference.types.get(n, "string")).alias(n) for n in _names(reference)]
     )
 
 

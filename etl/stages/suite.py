@@ -28,9 +28,9 @@ from functools import cache
 
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from etl.core.deferred_imports import deferred
+from etl.stages.names import named
 
 ROW_COUNT = "table.row_count"
 NULLS = "column_values.nonnull.unexpected_count"
@@ -112,7 +112,7 @@ def profile_counts(
 def unexpected(count: SuiteCount) -> SparkColumn:
     """True on a row ``count`` counts: GX's unexpected condition, on GX's domain (nulls
     are outside the domain of the in-set and pattern checks)."""
-    column = F.col(f"`{count.column}`")
+    column = named(count.column)
     if count.metric == NOT_IN_SET:
         return column.isNotNull() & ~column.isin(list(count.argument))
     if count.metric == NOT_MATCHING:
@@ -164,7 +164,7 @@ def validate_suite(df: DataFrame, suite: Mapping, counts: Mapping[SuiteCount, in
     batch = asset.add_batch_definition_whole_dataframe("all").get_batch(
         batch_parameters={"dataframe": df}
     )
-    expectations = [{k: e[k] for k in ("type", "kwargs") if k in e} for e in suite["expectations"]]
+    expectations = [_as_gx_names(e) for e in suite["expectations"]]
     suite_object = gx.ExpectationSuite(name=suite["name"], expectations=expectations)
     configurations = [e.configuration for e in suite_object.expectations]
     # The engine GX's datasource made, or GX's engine that also knows the profile's counts.
@@ -187,6 +187,33 @@ def validate_suite(df: DataFrame, suite: Mapping, counts: Mapping[SuiteCount, in
         statistics={k: v for k, v in statistics._asdict().items() if k != "success"},
         meta={"great_expectations_version": gx.__version__},
     )
+
+
+# Expectations GX answers from its list of the table's columns, and the kwargs naming them.
+# GX's Spark engine lists a column whose name holds a dot as `a.b` (in backticks, as Spark
+# SQL quotes it), so a suite that says ``a.b`` would find no such column.
+TABLE_COLUMN_KWARGS = {
+    "expect_column_to_exist": "column",
+    "expect_table_columns_to_match_set": "column_set",
+    "expect_table_columns_to_match_ordered_list": "column_list",
+}
+
+
+def _as_gx_names(expectation: Mapping) -> dict:
+    """The expectation's type and kwargs, a dotted column name as GX lists it."""
+    kind, kwargs = expectation["type"], dict(expectation.get("kwargs", {}))
+    key = TABLE_COLUMN_KWARGS.get(kind)
+    value = kwargs.get(key)
+    if isinstance(value, str):
+        kwargs[key] = _gx_listed(value)
+    elif isinstance(value, list):
+        kwargs[key] = [_gx_listed(v) if isinstance(v, str) else v for v in value]
+    return {"type": kind, "kwargs": kwargs}
+
+
+def _gx_listed(name: str) -> str:
+    already = name.startswith("`") and name.endswith("`")
+    return f"`{name}`" if "." in name and not already else name
 
 
 @cache

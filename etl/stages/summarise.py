@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from etl.core.conventions import PROCESS_PARTITIONS
 from etl.core.spec import Summary
+from etl.stages.names import all_named
 
 
 def summarise(curated: DataFrame, summary: Summary) -> DataFrame:
@@ -19,7 +20,7 @@ def summarise(curated: DataFrame, summary: Summary) -> DataFrame:
     for name, expression in summary.columns.items():
         rows = rows.withColumn(name, F.expr(expression))
     return (
-        rows.groupBy(*PROCESS_PARTITIONS, *summary.group_by)
+        rows.groupBy(*all_named([*PROCESS_PARTITIONS, *summary.group_by]))
         .agg(*[F.expr(e).alias(name) for name, e in summary.aggregates.items()])
-        .select(*summary.group_by, *summary.aggregates, *PROCESS_PARTITIONS)
+        .select(*all_named([*summary.group_by, *summary.aggregates, *PROCESS_PARTITIONS]))
     )

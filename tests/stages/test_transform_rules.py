@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from datetime import date, datetime
 
@@ -10,7 +11,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from etl.core.conventions import PROCESS_PARTITIONS
 from etl.core.errors import EtlError
-from etl.core.spec import Column, ComposedTimestamp, DatasetSpec, Pii, Summary
+from etl.core.spec import Column, ComposedTimestamp, DatasetSpec, Pii, Reference, Summary
 from etl.stages import transform as T
 from etl.stages.summarise import summarise
 
@@ -121,3 +122,68 @@ def test_a_summary_groups_per_processing_date(spark):
         "key string, n bigint, total double, process_year int, process_month int, process_day int",
     )
     assertDataFrameEqual(summarise(curated, summary), expected)
+
+
+# A feed names its columns as it likes: a dot (a flattened export's ``user.name``), a space,
+# a backtick. Spark reads a bare ``user.name`` as field ``name`` of a struct ``user``.
+ODD = ("user.name", "amount usd", "a`b")
+RUN_DATE = date(2026, 11, 26)
+
+
+def test_every_rule_takes_column_names_with_dots_spaces_and_backticks(spark):
+    name, amount, tick = ODD
+    df = spark.createDataFrame(
+        [
+            ("ann", "1.5", "x", "2026-11-02", "r1"),
+            ("bob", "NA", "y", "2026-11-03", "r2"),
+            ("cy", "2", "z", "2026-11-04", "nowhere"),
+            (None, "3", "x", "2026-11-05", "r1"),
+        ],
+        f"`{name}` string, `{amount}` string, `a``b` string, `created at` string, "
+        "`region.code` string",
+    )
+    spec = DatasetSpec(
+        name="odd",
+        null_markers=("NA",),
+        columns=(
+            Column(name, case="upper"),
+            Column(amount, "double"),
+            Column(tick, accepted_values=("x", "y")),
+            Column("created at", "date", format="yyyy-MM-dd"),
+        ),
+        key=(name,),
+        deduplicate="key",
+        time_column="created at",
+        derived={"double amount": f"`{amount}` * 2"},
+        pii=(Pii(name, "hash"),),
+        column_order=("double amount", amount),
+    )
+    regions = spark.createDataFrame(
+        [("r1", "North"), ("r2", "South")], "`region.code` string, `region name` string"
+    )
+    reference = Reference("regions", "regions.csv", key=("region.code",), columns=("region name",))
+    spec = dataclasses.replace(spec, references=(reference,))
+    checked = T.check_records(df, spec, RUN_DATE)
+    assert sorted(r[T.REJECTED_BY] or "" for r in checked.collect()) == [
+        "",
+        "",
+        "accepted_values:a`b",
+        f"null_key:{name}",
+    ]
+    curated = T.curate(checked, spec, RUN_DATE, {"regions": regions})
+    assert curated.columns[:2] == ["double amount", amount]
+    rows = {r["region.code"]: r.asDict() for r in curated.collect()}
+    assert rows["r1"]["double amount"] == 3.0 and rows["r1"]["region name"] == "North"
+    assert rows["r2"][amount] is None and rows["r2"]["region name"] == "South"
+    assert rows["r1"][f"{name}_hash"] == hashlib.sha256(b"ANN").hexdigest()
+    assert (rows["r1"]["data_year"], rows["r1"]["data_month"]) == (2026, 11)
+    rejected = T.quarantine_records(checked, spec, RUN_DATE, "incoming/odd.csv", "run-1")
+    assert {r.rule: r[tick] for r in rejected.collect()} == {
+        "accepted_values:a`b": "z",
+        f"null_key:{name}": "x",
+    }
+    summary = Summary(
+        "by_region", group_by=("region name",), aggregates={"total usd": f"sum(`{amount}`)"}
+    )
+    totals = {r["region name"]: r["total usd"] for r in summarise(curated, summary).collect()}
+    assert totals == {"North": 1.5, "South": None}
