@@ -257,13 +257,17 @@ def test_a_suite_on_dotted_column_names_is_decided_as_on_plain_ones(spark, writt
         assert [r.success for r in result.results] == [True, False, True, False, False, True]
 
 
-def test_a_failed_table_expectation_is_named_without_a_made_up_percentage(spark, tmp_path):
+def test_a_failed_expectation_says_what_gx_found_without_a_made_up_percentage(spark, tmp_path):
     df = spark.createDataFrame(DOTTED_ROWS, DOTTED_SCHEMA)
     suite = {
         "name": "s",
         "expectations": [
             {"type": "expect_column_to_exist", "kwargs": {"column": "order.missing"}},
             {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 10}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "Stars", "min_value": 1},
+            },
         ],
     }
     (tmp_path / "suite.json").write_text(json.dumps(suite))
@@ -271,7 +275,9 @@ def test_a_failed_table_expectation_is_named_without_a_made_up_percentage(spark,
         ORDERS, folder=tmp_path, expectation_suite="suite.json", quality_threshold=0.0
     )
     report = check_quality(df, dataset)
-    assert report.reason() == (
-        "expectation expect_column_to_exist on order.missing failed; "
-        "expectation expect_table_row_count_to_be_between on table failed (observed 3)"
-    )
+    assert set(report.reason().split("; ")) == {
+        "expectation expect_column_to_exist on order.missing failed",
+        "expectation expect_table_row_count_to_be_between on table failed (observed 3)",
+        "expectation expect_column_values_to_be_between on Stars failed "
+        '(The column "Stars" in BatchData does not exist.)',
+    }

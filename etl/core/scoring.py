@@ -8,10 +8,13 @@ where ``null_cell_percent`` is the share of all cells (rows x columns) that are 
 ``duplicate_row_percent`` the share of rows that exactly repeat an earlier row. This is the
 seed Lambda's formula. The seed Glue job's ``10 x sum(column null fractions)`` was dropped:
 it grows with the number of columns, so the same data scored lower in a wider table.
-The score is floored at 0, and an empty file scores 0.
+The score is floored at 0, and an empty file scores 0. Also here: how a failed gate is put
+in words (``below_threshold_reason``, ``gx_error``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 def null_cell_percent(null_counts: dict[str, int], rows: int) -> float:
@@ -38,3 +41,12 @@ def below_threshold_reason(
         f"(nulls {round(null_percent, 2)}% of cells, "
         f"duplicates {round(duplicate_percent, 2)}% of rows)"
     )
+
+
+def gx_error(info: Mapping | None) -> str | None:
+    """GX's message when an expectation could not be evaluated (e.g. its column is missing);
+    GX keys the exception by metric, or gives one for the whole expectation."""
+    found = [v.get("exception_message") for v in (info or {}).values() if isinstance(v, Mapping)]
+    found.append((info or {}).get("exception_message"))
+    messages = [m.removeprefix("Error: ") for m in found if isinstance(m, str) and m]
+    return messages[0] if messages else None

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from etl import __version__
+from etl.core import scoring
 from etl.local import history, lineage, profiling
 from etl.local.data_docs import write_data_docs
 from etl.local.definition import all_states, load_definition
@@ -535,6 +536,8 @@ def _expectations(validation: dict, data_docs: str | None) -> str:
         observed = detail.get("observed_value")
         if observed is None and detail.get("unexpected_percent") is not None:
             observed = f"{detail['unexpected_percent']:.2f} % unexpected"
+        if observed is None:
+            observed = scoring.gx_error(result.get("exception_info"))
         ok = result.get("success")
         rows.append(
             f"<tr data-expectation='{escape(config.get('type', ''))}'>"

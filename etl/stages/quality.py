@@ -85,6 +85,8 @@ def _failure(failed: Mapping) -> str:
         return f"{said} ({failed['unexpected_percent']}% unexpected)"
     if failed.get("observed_value") is not None:
         return f"{said} (observed {failed['observed_value']})"
+    if failed.get("error"):
+        return f"{said} ({failed['error']})"
     return said
 
 
@@ -226,6 +228,7 @@ def summarise_validation(result) -> tuple[bool, list[dict]]:
             "column": _unquoted(r.expectation_config.kwargs.get("column")),
             "unexpected_percent": _round(r.result.get("unexpected_percent")),
             "observed_value": r.result.get("observed_value"),
+            "error": scoring.gx_error(r.exception_info),
         }
         for r in result.results
         if not r.success
