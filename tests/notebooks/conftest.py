@@ -1,7 +1,8 @@
 """A second dataset, as unlike orders as a few lines allow, for notebooks that take any dataset.
 
 ``readings``: a CSV of sensor readings with ``NA`` nulls, codes with leading zeros, a
-composite key de-duplicated by key, a timestamp split over year/month/day/hour, a reference
+composite key de-duplicated by key (one of its columns named ``sensor.id``, as a flattened
+export names things), a timestamp split over year/month/day/hour, a reference
 table, a hashed PII column, its own summary - and no sample generator, so notebooks need
 its ``source_path``. It lives in a temporary folder found through ``ETL_DATASETS_DIR``.
 """
@@ -22,7 +23,7 @@ description: Hourly sensor readings (test dataset).
 format: {null_markers: [NA]}
 columns:
   station: {}
-  sensor: {}
+  "sensor.id": {}
   year: {type: int}
   month: {type: int}
   day: {type: int}
@@ -32,7 +33,7 @@ columns:
     normalize: {trim: true, case: upper}
     accepted_values: [OK, SUSPECT]
   operator: {}
-key: [station, sensor, year, month, day, hour]
+key: [station, sensor.id, year, month, day, hour]
 deduplicate: key
 timestamps:
   observed_at: {year: year, month: month, day: day, hour: hour}
@@ -67,10 +68,21 @@ SUITE = {
     "expectations": [
         {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
         {"type": "expect_column_to_exist", "kwargs": {"column": "station"}},
+        {"type": "expect_column_to_exist", "kwargs": {"column": "sensor.id"}},
     ],
 }
 STATIONS = {"001": "Harbour", "002": "Airport", "007": "Hill"}
-FIELDS = ("station", "sensor", "year", "month", "day", "hour", "temperature", "status", "operator")
+FIELDS = (
+    "station",
+    "sensor.id",
+    "year",
+    "month",
+    "day",
+    "hour",
+    "temperature",
+    "status",
+    "operator",
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,7 @@ def readings_rows(run_date: date) -> tuple[list[dict], int]:
         )  # 3 records a day, hours apart: keys never repeat
         row = {
             "station": ("001", "002", "007", "099")[index % 4],  # 099: not in the stations table
-            "sensor": f"t{index % 3}",
+            "sensor.id": f"t{index % 3}",
             "year": when.year,
             "month": when.month,
             "day": when.day,

@@ -156,7 +156,7 @@ def test_the_readings_spec_is_a_valid_dataset(readings):
     from etl.core.datasets import get_dataset
 
     spec = get_dataset("readings")
-    assert spec.key == ("station", "sensor", "year", "month", "day", "hour")
+    assert spec.key == ("station", "sensor.id", "year", "month", "day", "hour")
     suite = json.loads(
         (readings.datasets_dir / "readings/expectations/readings_raw.json").read_text()
     )
