@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+from functools import cache
 from pathlib import Path
 from unittest import mock
 
@@ -169,6 +170,7 @@ def run_notebook(
                 cwd=str(cwd or source.parent),
                 progress_bar=False,
                 request_save_on_cell_execute=False,
+                kernel_manager_class=_local_socket_kernels(),
             )
     except PapermillExecutionError as error:
         raise NotebookFailed(
@@ -177,6 +179,19 @@ def run_notebook(
             f"(executed copy: {target})"
         ) from None
     return target
+
+
+@cache
+def _local_socket_kernels() -> type:
+    """A kernel manager whose kernel talks over Unix sockets beside its connection file:
+    out of the network's reach, where ipykernel warns, for every run, that a TCP kernel's
+    traffic is unencrypted."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        transport = "ipc"
+
+    return LocalSocketKernelManager
 
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:
