@@ -97,6 +97,11 @@ _D = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _T = r"[0-9]{2}:[0-9]{2}:[0-9]{2}"
 _FRACTION = r"\.[0-9]{1,6}"
 _ZONE = r"(Z|[+-][0-9]{2}:[0-9]{2})"
+_D_FREE = "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+_US = "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"
+_T_FREE = "[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
+_HM_FREE = "[0-9]{1,2}:[0-9]{2}"
+_AMPM = "(AM|PM)"
 # Tried in order; the first that every value fits wins (day-first and month-first layouts
 # both fitting is reported as ambiguous).
 DATETIME_PATTERNS = (
@@ -144,6 +149,20 @@ DATETIME_PATTERNS = (
         "%d/%m/%Y %H:%M:%S",
         "dd/MM/yyyy HH:mm:ss",
     ),
+    # Month, day and hour without a leading zero, as spreadsheets write them (1/5/2026 3:04 PM):
+    # Spark's one-letter fields take one or two digits. After the fixed widths above, so a
+    # file that always pads keeps the pattern that says so.
+    DatetimePattern("timestamp", f"{_D_FREE} {_T_FREE}", "%Y-%m-%d %H:%M:%S", "yyyy-M-d H:mm:ss"),
+    DatetimePattern("timestamp", f"{_US} {_T_FREE}", "%m/%d/%Y %H:%M:%S", "M/d/yyyy H:mm:ss"),
+    DatetimePattern("timestamp", f"{_US} {_T_FREE}", "%d/%m/%Y %H:%M:%S", "d/M/yyyy H:mm:ss"),
+    DatetimePattern("timestamp", f"{_US} {_HM_FREE}", "%m/%d/%Y %H:%M", "M/d/yyyy H:mm"),
+    DatetimePattern("timestamp", f"{_US} {_HM_FREE}", "%d/%m/%Y %H:%M", "d/M/yyyy H:mm"),
+    DatetimePattern(
+        "timestamp", f"{_US} {_T_FREE} {_AMPM}", "%m/%d/%Y %I:%M:%S %p", "M/d/yyyy h:mm:ss a"
+    ),
+    DatetimePattern(
+        "timestamp", f"{_US} {_HM_FREE} {_AMPM}", "%m/%d/%Y %I:%M %p", "M/d/yyyy h:mm a"
+    ),
     DatetimePattern("date", _D, "%Y-%m-%d", "yyyy-MM-dd"),
     DatetimePattern("date", "[0-9]{4}/[0-9]{2}/[0-9]{2}", "%Y/%m/%d", "yyyy/MM/dd"),
     DatetimePattern("date", "[0-9]{2}/[0-9]{2}/[0-9]{4}", "%m/%d/%Y", "MM/dd/yyyy"),
@@ -151,6 +170,12 @@ DATETIME_PATTERNS = (
     DatetimePattern("date", r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}", "%d.%m.%Y", "dd.MM.yyyy"),
     DatetimePattern("date", "[0-9]{2}-[0-9]{2}-[0-9]{4}", "%d-%m-%Y", "dd-MM-yyyy"),
     DatetimePattern("date", "[0-9]{2}-[0-9]{2}-[0-9]{4}", "%m-%d-%Y", "MM-dd-yyyy"),
+    DatetimePattern("date", _D_FREE, "%Y-%m-%d", "yyyy-M-d"),
+    DatetimePattern("date", _US, "%m/%d/%Y", "M/d/yyyy"),
+    DatetimePattern("date", _US, "%d/%m/%Y", "d/M/yyyy"),
+    DatetimePattern("date", r"[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}", "%d.%m.%Y", "d.M.yyyy"),
+    DatetimePattern("date", "[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", "%m/%d/%y", "M/d/yy"),
+    DatetimePattern("date", "[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", "%d/%m/%y", "d/M/yy"),
 )
 
 

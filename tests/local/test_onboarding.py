@@ -96,6 +96,16 @@ def test_true_and_false_become_boolean(datasets_dir, tmp_path):
         ("%Y/%m/%d %H:%M:%S", "timestamp", "yyyy/MM/dd HH:mm:ss"),
         ("%Y-%m-%d", "date", "yyyy-MM-dd"),
         ("%d.%m.%Y", "date", "dd.MM.yyyy"),
+        # Without leading zeros, as spreadsheets export them (the sample spans Jan 13 to
+        # Feb 11, so a day over 12 tells month-first from day-first).
+        ("%Y-%-m-%-d", "date", "yyyy-M-d"),
+        ("%-m/%-d/%Y", "date", "M/d/yyyy"),
+        ("%-d/%-m/%Y", "date", "d/M/yyyy"),
+        ("%-d.%-m.%Y", "date", "d.M.yyyy"),
+        ("%-m/%-d/%y", "date", "M/d/yy"),
+        ("%-m/%-d/%Y %-H:%M", "timestamp", "M/d/yyyy H:mm"),
+        ("%-m/%-d/%Y %-I:%M %p", "timestamp", "M/d/yyyy h:mm a"),
+        ("%-m/%-d/%Y %-I:%M:%S %p", "timestamp", "M/d/yyyy h:mm:ss a"),
     ],
 )
 def test_dates_and_timestamps_get_their_spark_pattern(
@@ -107,6 +117,23 @@ def test_dates_and_timestamps_get_their_spark_pattern(
     spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["at"], rows))
     assert column_types(spec)["at"] == (kind, pattern)
     assert spec.time_column == "at"
+
+
+def test_a_spreadsheets_unpadded_times_are_parsed_by_spark_as_proposed(
+    datasets_dir, tmp_path, spark
+):
+    """A US spreadsheet's export: 1/5/2026 3:04 PM, 12/25/2026 11:59 AM; also no phone number."""
+    start = datetime(2026, 1, 5, 15, 4)
+    stamps = [start + timedelta(days=i * 11, hours=i * 7) for i in range(40)]
+    rows = [[i, f"{t:%-m/%-d/%Y %-I:%M %p}"] for i, t in enumerate(stamps)]
+    sample = write_csv(tmp_path / "s.csv", ["id", "ordered"], rows)
+    spec, _, written = propose(datasets_dir, sample)
+    assert column_types(spec)["ordered"] == ("timestamp", "M/d/yyyy h:mm a")
+    assert "pii         none guessed" in written.summary()
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
+    curated = transform_dataset(raw, spec, date(2027, 4, 30))
+    assert sorted(r.ordered for r in curated.collect()) == stamps
 
 
 def test_month_first_or_day_first_is_reported_when_both_fit(datasets_dir, tmp_path):
