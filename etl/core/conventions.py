@@ -24,6 +24,12 @@ VERSION_MARK = "?versionId="
 PROCESS_PARTITIONS = ("process_year", "process_month", "process_day")
 # Columns (not partitions) taken from each record's time column.
 DATA_PERIOD_COLUMNS = ("data_year", "data_month")
+# The quarantine's own columns: the rule a record broke (its last partition), where from.
+RULE_COLUMN = "rule"
+QUARANTINE_COLUMNS = ("source_key", "run_id")
+# Columns the lake's tables add to a feed's own: a feed column so named would be overwritten
+# in curated or clash in the quarantine, so a run refuses it.
+RESERVED_COLUMNS = (*DATA_PERIOD_COLUMNS, *PROCESS_PARTITIONS, RULE_COLUMN, *QUARANTINE_COLUMNS)
 
 
 def landing_key(filename: str, dataset: str = DEFAULT_DATASET) -> str:

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl.core.conventions import DEFAULT_DATABASE
+from etl.core.conventions import DEFAULT_DATABASE, RESERVED_COLUMNS
 from etl.core.datasets import (
     REPO_DATASETS,
     SPEC_FILE,
@@ -953,6 +953,13 @@ def _notes(name: str, source: Path, base: Path, folder: Path, proposal: Proposal
     found = dataset_folders().get(name)
     if found is not None and Path(str(found)).resolve() != folder.resolve():
         notes.append(f"{found} also defines {name!r} and comes first on the search path")
+    reserved = [c.name for c in proposal.profile.columns if c.name in RESERVED_COLUMNS]
+    if reserved:
+        notes.append(
+            f"etl run will refuse this feed: the lake's tables add columns of their own "
+            f"({', '.join(RESERVED_COLUMNS)}), and it has {', '.join(reserved)}; "
+            "rename them in the feed"
+        )
     if proposal.profile.duplicate_rows:
         notes.append(
             f"{proposal.profile.duplicate_rows:,} rows repeat another row exactly: "

@@ -32,7 +32,13 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl.core.conventions import DATA_PERIOD_COLUMNS, PROCESS_PARTITIONS
+from etl.core.conventions import (
+    DATA_PERIOD_COLUMNS,
+    PROCESS_PARTITIONS,
+    QUARANTINE_COLUMNS,
+    RESERVED_COLUMNS,
+    RULE_COLUMN,
+)
 from etl.core.errors import EtlError
 from etl.core.spec import Column, ComposedTimestamp, DatasetSpec, Pii, Reference
 from etl.stages.names import all_named, named
@@ -43,8 +49,6 @@ TIMESTAMP_PARTS = ("year", "month", "day", "hour", "minute", "second")
 INTEGRAL_TYPES = ("tinyint", "smallint", "int", "bigint")
 
 REJECTED_BY = "_rejected_by"  # the first rule a record breaks; null when it breaks none
-RULE_COLUMN = "rule"  # the quarantine's name for it (its last partition column)
-QUARANTINE_COLUMNS = ("source_key", "run_id")
 QUARANTINE_PARTITIONS = (*PROCESS_PARTITIONS, RULE_COLUMN)
 DUPLICATE_KEY = "duplicate_key"
 MASK = "***"
@@ -414,6 +418,17 @@ def keep_one_per_key(key: Sequence[str], order: Sequence[SparkColumn] = ()) -> T
     return _transform
 
 
+def refuse_reserved_names(columns: Sequence[str], dataset: DatasetSpec) -> None:
+    """A feed column named like one the lake's tables add (``RESERVED_COLUMNS``) would be
+    overwritten in curated, its values lost without a word: refuse it, naming it."""
+    clash = [c for c in columns if c in RESERVED_COLUMNS]
+    if clash:
+        raise ValueError(
+            f"column {clash[0]!r} of dataset {dataset.name!r} has a name the lake's tables "
+            f"use themselves ({', '.join(RESERVED_COLUMNS)}); rename it in the feed"
+        )
+
+
 def check_records(
     df: DataFrame, dataset: DatasetSpec, run_date: date, distinct: bool = False
 ) -> DataFrame:
@@ -426,6 +441,7 @@ def check_records(
     ``time_column`` is kept); ``none`` keeps every record. At most one shuffle; none with
     ``distinct`` (the records are distinct already, e.g. grouped by the quality profile).
     """
+    refuse_reserved_names(df.columns, dataset)
     df = df.transform(add_missing_columns(dataset.columns))
     if dataset.deduplicate == "exact":
         unique = df if distinct else df.dropDuplicates()
@@ -500,13 +516,7 @@ def quarantine_records(
     # Declared columns first, in the spec's order; then whatever else the file had.
     declared = [c.name for c in dataset.columns if c.name in checked.columns]
     values = declared + [c for c in checked.columns if c not in (*declared, REJECTED_BY)]
-    reserved = {RULE_COLUMN, *QUARANTINE_COLUMNS, *PROCESS_PARTITIONS}
-    clash = [c for c in values if c in reserved]
-    if clash:
-        raise ValueError(
-            f"column {clash[0]!r} of dataset {dataset.name!r} has a name the quarantine "
-            f"uses itself ({', '.join(sorted(reserved))}); rename it in the feed"
-        )
+    refuse_reserved_names(values, dataset)
     text = checked.where(F.col(REJECTED_BY).isNotNull()).select(
         *[_as_text(checked, c).alias(c) for c in values], F.col(REJECTED_BY).alias(RULE_COLUMN)
     )

@@ -677,3 +677,11 @@ def test_the_flights_table_is_proposed_typed_keyed_and_composed_within_a_minute(
     (stamp,) = spec.timestamps
     assert list(stamp.parts) == ["year", "month", "day", "hour", "minute"]
     assert not spec.pii
+
+
+def test_a_column_named_like_one_the_lake_adds_is_flagged_at_once(datasets_dir, tmp_path):
+    rows = [[i, f"2026-11-{1 + i % 20:02d}", 2019] for i in range(30)]
+    sample = write_csv(tmp_path / "s.csv", ["id", "at", "data_year"], rows)
+    _, _, written = propose(datasets_dir, sample)
+    assert "note: etl run will refuse this feed" in written.summary()
+    assert "and it has data_year; rename them in the feed" in written.summary()

@@ -187,3 +187,13 @@ def test_every_rule_takes_column_names_with_dots_spaces_and_backticks(spark):
     )
     totals = {r["region name"]: r["total usd"] for r in summarise(curated, summary).collect()}
     assert totals == {"North": 1.5, "South": None}
+
+
+@pytest.mark.parametrize("name", ["data_year", "process_day", "rule", "run_id"])
+def test_a_feed_column_named_like_one_the_lake_adds_is_refused_not_overwritten(spark, name):
+    """Curated would replace a feed's own ``data_year`` by the time column's year."""
+    df = spark.createDataFrame([(1, "2026-11-02", 2019)], f"id bigint, at string, `{name}` int")
+    spec = DatasetSpec(name="d", columns=(Column("at", "date", format="yyyy-MM-dd"),))
+    spec = dataclasses.replace(spec, time_column="at")
+    with pytest.raises(ValueError, match=rf"column '{name}' of dataset 'd' has a name the lake"):
+        T.check_records(df, spec, RUN_DATE)
