@@ -26,6 +26,7 @@ class Column:
     trim: bool = False
     case: str | None = None  # "upper" | "lower"
     accepted_values: tuple[str, ...] = ()  # rows with another (normalised) value: quarantined
+    curated_name: str | None = None  # its name in curated; None: the feed's
 
     @property
     def normalises(self) -> bool:
@@ -147,6 +148,19 @@ class DatasetSpec:
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
+    def curated_names(self) -> dict[str, str]:
+        """``{feed column: curated name}`` for the columns curated names otherwise, their
+        PII outputs included (``Customer Email_masked`` -> ``customer_email_masked``)."""
+        names = {c.name: c.curated_name for c in self.columns if c.curated_name}
+        for rule in self.pii:
+            if rule.column in names and rule.output:
+                names[rule.output] = names[rule.column] + rule.output[len(rule.column) :]
+        return names
+
+    def curated(self, name: str) -> str:
+        """A feed column's (or its PII output's) name in curated."""
+        return self.curated_names().get(name, name)
+
     def to_dict(self) -> dict:
         """The spec as the document it was read from (what ``etl datasets show`` prints)."""
         return spec_document(self)
@@ -193,6 +207,7 @@ def _column(name: str, document: dict) -> Column:
         trim=bool(normalise.get("trim", False)),
         case=normalise.get("case"),
         accepted_values=tuple(document.get("accepted_values", [])),
+        curated_name=document.get("curated_name"),
     )
 
 
@@ -297,6 +312,8 @@ def _column_document(column: Column) -> dict:
         }
     if column.accepted_values:
         document["accepted_values"] = list(column.accepted_values)
+    if column.curated_name:
+        document["curated_name"] = column.curated_name
     return document
 
 

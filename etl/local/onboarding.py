@@ -23,9 +23,17 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from etl.core.conventions import DEFAULT_DATABASE, RESERVED_COLUMNS
+from etl.core.conventions import (
+    DATA_PERIOD_COLUMNS,
+    DEFAULT_DATABASE,
+    PROCESS_PARTITIONS,
+    QUARANTINE_COLUMNS,
+    RESERVED_COLUMNS,
+    RULE_COLUMN,
+)
 from etl.core.datasets import (
     REPO_DATASETS,
     SPEC_FILE,
@@ -153,6 +161,25 @@ class Proposal:
     def is_pii(self, column: str) -> bool:
         return any(p.column == column for p in self.pii)
 
+    @cached_property
+    def curated_names(self) -> dict[str, str]:
+        """``{feed column: curated name}``: lower-case snake case, as the Glue catalog and
+        Athena want names (``Review ID`` -> ``review_id``), and a name the lake's tables add
+        themselves moved aside (``data_year`` -> ``feed_data_year``). A name that would
+        collide with another column's keeps the feed's."""
+        taken = {c.name for c in self.profile.columns}
+        names: dict[str, str] = {}
+        for column in self.profile.columns:
+            if column.nested:
+                continue
+            wanted = curated_name(column.name)
+            if wanted != column.name and wanted not in taken | set(names.values()):
+                names[column.name] = wanted
+        return names
+
+    def curated(self, column: str) -> str:
+        return self.curated_names.get(column, column)
+
 
 @dataclass
 class NewDataset:
@@ -190,6 +217,7 @@ class NewDataset:
             f"  key         {_key_line(proposal)}",
             f"  time        {_time_line(proposal)}",
             f"  pii         {_pii_line(proposal)}",
+            *_names_line(proposal),
             f"  duplicates  {_duplicates_line(profile)}",
         ]
         lines += [f"  note: {note}" for note in self.notes]
@@ -390,6 +418,14 @@ def _pii_name(path: str) -> str | None:
     """What a nested field's name says it holds (``user.email``: an e-mail address)."""
     leaf = _snake(path.rsplit(".", 1)[-1].removesuffix("[]"))
     return next((what for what, pattern, _ in PII_NAMES if re.search(pattern, leaf)), None)
+
+
+def curated_name(name: str) -> str:
+    """The name curated should give a feed column: ``name`` when it is fine as it is."""
+    if name in DATA_PERIOD_COLUMNS:
+        return f"feed_{name}"
+    snake = _snake(name)
+    return snake if re.fullmatch(r"[a-z_][a-z0-9_]*", snake) else name
 
 
 def _snake(name: str) -> str:
@@ -696,6 +732,14 @@ def _columns_section(proposal: Proposal) -> list[str]:
         "# zeros); a date or timestamp given as text has the Spark pattern it is parsed with",
         "# (a value that does not parse becomes null). Add `normalize: {trim: true, case: upper}`",
         "# or `accepted_values: [A, B]` (rows with another value are dropped) where needed.",
+    ]
+    if proposal.curated_names:
+        lines += [
+            "# `curated_name` is a column's name in curated: lower-case snake case, as the Glue",
+            "# catalog and Athena want names. Every other rule names the feed's column;",
+            "# column_order and summaries, which describe curated, name the curated one.",
+        ]
+    lines += [
         "columns:",
     ]
     for column in proposal.profile.columns:
@@ -706,11 +750,12 @@ def _columns_section(proposal: Proposal) -> list[str]:
                 f"  # {_yaml(column.name)}: a nested column ({column.source_type}), {fate}"
             )
             continue
-        body = "{}" if column.type == "string" else "{type: " + _yaml(column.type)
+        fields = [] if column.type == "string" else [f"type: {_yaml(column.type)}"]
         if column.format:
-            body += f", format: {json.dumps(column.format)}"
-        if column.type != "string":
-            body += "}"
+            fields.append(f"format: {json.dumps(column.format)}")
+        if column.name in proposal.curated_names:
+            fields.append(f"curated_name: {_yaml(proposal.curated_names[column.name])}")
+        body = "{" + ", ".join(fields) + "}"
         lines.append(
             _with_comment(f"  {_yaml(column.name)}: {body}", _column_comment(column, proposal))
         )
@@ -810,7 +855,8 @@ def _derived_section(proposal: Proposal) -> list[str]:
 def _pii_section(proposal: Proposal) -> list[str]:
     lines = [
         "# PII: mask writes <column>_masked (al***@x.com), hash writes <column>_hash (SHA-256),",
-        "# drop removes the column; the raw value never reaches curated.",
+        "# drop removes the column; the raw value never reaches curated. <column> is the",
+        "# curated_name when the column has one.",
     ]
     if not proposal.pii:
         return [
@@ -899,13 +945,17 @@ def _summaries_example(proposal: Proposal) -> list[str]:
     if proposal.time_column:
         taken = {c.name for c in profile.columns}
         date = next(n for n in ("record_date", "summary_date", "date_of_record") if n not in taken)
-        lines.append(f"#     columns: {{{date}: to_date(`{proposal.time_column}`)}}")
+        time = proposal.curated(proposal.time_column)
+        lines.append(f"#     columns: {{{date}: to_date(`{time}`)}}")
         group_by.append(date)
+    # Summaries are made from curated: its names.
     if group:
-        group_by.append(group)
-    lines.append(f"#     group_by: {_flow_list(group_by or [profile.columns[0].name])}")
+        group_by.append(proposal.curated(group))
+    first = proposal.curated(profile.columns[0].name)
+    lines.append(f"#     group_by: {_flow_list(group_by or [first])}")
     aggregates = "rows: count(1)"
     if measure:
+        measure = proposal.curated(measure)
         aggregates += f", avg_{re.sub(r'[^a-z0-9_]', '_', measure.lower())}: avg(`{measure}`)"
     lines.append(f"#     aggregates: {{{aggregates}}}")
     return lines
@@ -953,7 +1003,8 @@ def _notes(name: str, source: Path, base: Path, folder: Path, proposal: Proposal
     found = dataset_folders().get(name)
     if found is not None and Path(str(found)).resolve() != folder.resolve():
         notes.append(f"{found} also defines {name!r} and comes first on the search path")
-    reserved = [c.name for c in proposal.profile.columns if c.name in RESERVED_COLUMNS]
+    in_quarantine = (RULE_COLUMN, *QUARANTINE_COLUMNS, *PROCESS_PARTITIONS)  # feed names kept
+    reserved = [c.name for c in proposal.profile.columns if c.name in in_quarantine]
     if reserved:
         notes.append(
             f"etl run will refuse this feed: the lake's tables add columns of their own "
@@ -969,6 +1020,15 @@ def _notes(name: str, source: Path, base: Path, folder: Path, proposal: Proposal
 
 
 # --- summary helpers ---------------------------------------------------------------------
+
+
+def _names_line(proposal: Proposal) -> list[str]:
+    names = proposal.curated_names
+    if not names:
+        return []
+    shown = ", ".join(f"{old} -> {new}" for old, new in list(names.items())[:3])
+    more = f", and {len(names) - 3} more" if len(names) > 3 else ""
+    return [f"  names       {len(names)} renamed for curated ({shown}{more}) -> curated_name"]
 
 
 def _markers_line(proposal: Proposal) -> str:

@@ -420,12 +420,16 @@ def keep_one_per_key(key: Sequence[str], order: Sequence[SparkColumn] = ()) -> T
 
 def refuse_reserved_names(columns: Sequence[str], dataset: DatasetSpec) -> None:
     """A feed column named like one the lake's tables add (``RESERVED_COLUMNS``) would be
-    overwritten in curated, its values lost without a word: refuse it, naming it."""
-    clash = [c for c in columns if c in RESERVED_COLUMNS]
+    overwritten in curated, its values lost without a word: refuse it, naming it. In
+    curated, a ``curated_name`` may move it aside; the quarantine keeps the feed's names."""
+    in_quarantine = {RULE_COLUMN, *QUARANTINE_COLUMNS, *PROCESS_PARTITIONS}
+    in_curated = {*DATA_PERIOD_COLUMNS, *PROCESS_PARTITIONS}
+    clash = [c for c in columns if c in in_quarantine or dataset.curated(c) in in_curated]
     if clash:
+        remedy = "" if clash[0] in in_quarantine else " (or give it another curated_name)"
         raise ValueError(
             f"column {clash[0]!r} of dataset {dataset.name!r} has a name the lake's tables "
-            f"use themselves ({', '.join(RESERVED_COLUMNS)}); rename it in the feed"
+            f"use themselves ({', '.join(RESERVED_COLUMNS)}); rename it in the feed{remedy}"
         )
 
 
@@ -491,11 +495,32 @@ def curate(
         df = df.transform(join_reference(references[reference.table], reference))
     for step in steps:
         df = df.transform(step)
+    time_column = dataset.curated(dataset.time_column) if dataset.time_column else None
     return (
         df.transform(apply_pii(dataset.pii))
-        .transform(add_partition_columns(run_date, dataset.time_column))
+        .transform(rename_for_curated(dataset.curated_names()))
+        .transform(add_partition_columns(run_date, time_column))
         .transform(order_columns(dataset.column_order))
     )
+
+
+def rename_for_curated(names: dict[str, str]) -> Transform:
+    """The feed's columns (and their PII outputs) under their curated names; a name another
+    column already has is an error, not a second column of that name."""
+
+    def _transform(df: DataFrame) -> DataFrame:
+        present = {old: new for old, new in names.items() if old in df.columns}
+        kept = [c for c in df.columns if c not in present]
+        clash = [new for new in present.values() if new in kept]
+        targets = list(present.values())
+        clash += [n for n in set(targets) if targets.count(n) > 1]
+        if clash:
+            raise ValueError(
+                f"curated_name {clash[0]!r} is already the name of another curated column"
+            )
+        return df.withColumnsRenamed(present) if present else df
+
+    return _transform
 
 
 def _as_text(df: DataFrame, name: str) -> SparkColumn:

@@ -23,7 +23,7 @@ import yaml
 from etl.cli.main import main
 from etl.core.datasets import load_folder, read_spec_file
 from etl.lambdas import validation
-from etl.local.onboarding import MAX_VALUE_EXPECTATIONS, mostly, new_dataset
+from etl.local.onboarding import MAX_VALUE_EXPECTATIONS, curated_name, mostly, new_dataset
 from etl.stages.discover import infer_schema, pin_text_columns
 from etl.stages.extract import read_raw
 from etl.stages.quality import load_suite, run_suite
@@ -609,7 +609,8 @@ def test_a_feed_whose_names_hold_dots_and_spaces_runs_end_to_end(
     datasets_dir, tmp_path, spark, capsys
 ):
     """A flattened export names fields ``user.email``; Spark reads a bare dotted name as a
-    struct's field, and great-expectations lists such a column in backticks."""
+    struct's field, and great-expectations lists such a column in backticks. Curated names
+    them in snake case (``curated_name``)."""
     sample = tmp_path / "flat.jsonl"
     with sample.open("w") as out:
         for i in range(120):
@@ -626,9 +627,17 @@ def test_a_feed_whose_names_hold_dots_and_spaces_runs_end_to_end(
     run = ["run", str(sample), "--dataset", "flat", "--lake", lake, "--run-date", "2026-11-26"]
     assert main(run) == 0, capsys.readouterr().err
     capsys.readouterr()
+    spec = load_folder(datasets_dir / "flat")
+    assert {c.name: c.curated_name for c in spec.columns} == {
+        "order.id": "order_id",
+        "user.email": "user_email",
+        "amount usd": "amount_usd",
+        "status.code": "status_code",
+        "at": None,
+    }
     sql = (
-        'SELECT count(*) AS n, count(DISTINCT "order.id") AS ids, sum("amount usd") AS total, '
-        'min("user.email_masked") AS masked FROM etl_pipeline.flat'
+        "SELECT count(*) AS n, count(DISTINCT order_id) AS ids, sum(amount_usd) AS total, "
+        "min(user_email_masked) AS masked FROM etl_pipeline.flat"
     )
     assert main(["query", "--lake", lake, "--json", sql]) == 0
     (row,) = json.loads(capsys.readouterr().out)
@@ -679,9 +688,28 @@ def test_the_flights_table_is_proposed_typed_keyed_and_composed_within_a_minute(
     assert not spec.pii
 
 
-def test_a_column_named_like_one_the_lake_adds_is_flagged_at_once(datasets_dir, tmp_path):
-    rows = [[i, f"2026-11-{1 + i % 20:02d}", 2019] for i in range(30)]
-    sample = write_csv(tmp_path / "s.csv", ["id", "at", "data_year"], rows)
-    _, _, written = propose(datasets_dir, sample)
+def test_a_column_named_like_one_the_lake_adds_is_moved_aside_or_flagged(datasets_dir, tmp_path):
+    """Curated moves a feed's data_year aside; the quarantine keeps the feed's names, so a
+    feed column called process_day cannot be kept anywhere."""
+    rows = [[i, f"2026-11-{1 + i % 20:02d}", 2019, 3] for i in range(30)]
+    header = ["id", "at", "data_year", "process_day"]
+    spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    assert spec.column("data_year").curated_name == "feed_data_year"
     assert "note: etl run will refuse this feed" in written.summary()
-    assert "and it has data_year; rename them in the feed" in written.summary()
+    assert "and it has process_day; rename them in the feed" in written.summary()
+
+
+@pytest.mark.parametrize(
+    ("feed", "curated"),
+    [
+        ("Review ID", "review_id"),
+        ("Unit Price (€)", "unit_price"),
+        ("eventId", "event_id"),
+        ("user.email", "user_email"),
+        ("amount", "amount"),
+        ("data_month", "feed_data_month"),
+        ("€", "€"),  # nothing left to name it by: the feed's name stays
+    ],
+)
+def test_curated_names_are_lower_case_snake_case(feed, curated):
+    assert curated_name(feed) == curated

@@ -2,7 +2,7 @@
 
 ``readings``: a CSV of sensor readings with ``NA`` nulls, codes with leading zeros, a
 composite key de-duplicated by key (one of its columns named ``sensor.id``, as a flattened
-export names things), a timestamp split over year/month/day/hour, a reference
+export names things, and ``sensor_id`` in curated), a timestamp split over year/month/day/hour, a reference
 table, a hashed PII column, its own summary - and no sample generator, so notebooks need
 its ``source_path``. It lives in a temporary folder found through ``ETL_DATASETS_DIR``.
 """
@@ -23,7 +23,7 @@ description: Hourly sensor readings (test dataset).
 format: {null_markers: [NA]}
 columns:
   station: {}
-  "sensor.id": {}
+  "sensor.id": {curated_name: sensor_id}
   year: {type: int}
   month: {type: int}
   day: {type: int}
@@ -48,7 +48,7 @@ references:
     columns: [station_name]
 pii:
   operator: hash
-column_order: [station, station_name, sensor, observed_at, temperature, temperature_f, status,
+column_order: [station, station_name, sensor_id, observed_at, temperature, temperature_f, status,
                operator_hash]
 quality:
   threshold: 50

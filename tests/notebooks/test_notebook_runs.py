@@ -92,6 +92,7 @@ def test_notebook_executes_on_another_dataset(name, tmp_path, readings):
     if name.startswith("04_"):
         assert f"transform_dataset: {readings.expected_curated} curated rows" in text
         assert "operator: hash -> operator_hash" in text
+        assert "sensor.id -> sensor_id" in text
         assert f"{readings.expected_curated} records from" in text
         assert "processed/readings/process_year=2026/process_month=1/process_day=31" in text
     if name.startswith("06_"):

@@ -197,3 +197,53 @@ def test_a_feed_column_named_like_one_the_lake_adds_is_refused_not_overwritten(s
     spec = dataclasses.replace(spec, time_column="at")
     with pytest.raises(ValueError, match=rf"column '{name}' of dataset 'd' has a name the lake"):
         T.check_records(df, spec, RUN_DATE)
+
+
+def test_curated_names_rename_the_feeds_columns_and_their_pii_outputs(spark):
+    """Every rule names the feed's column; curated, column_order and summaries the new name."""
+    df = spark.createDataFrame(
+        [("R1", "a@x.org", "2026-11-02 10:00:00", 2019), (None, "b@x.org", "2026-11-03", 2018)],
+        "`Review ID` string, `Customer Email` string, `Created At` string, data_year int",
+    )
+    spec = DatasetSpec(
+        name="reviews",
+        columns=(
+            Column("Review ID", curated_name="review_id"),
+            Column("Customer Email", curated_name="customer_email"),
+            Column("Created At", "timestamp", "yyyy-MM-dd HH:mm:ss", curated_name="created_at"),
+            Column("data_year", "int", curated_name="feed_data_year"),
+        ),
+        key=("Review ID",),
+        time_column="Created At",
+        pii=(Pii("Customer Email", "mask"),),
+        column_order=("created_at", "review_id"),
+    )
+    checked = T.check_records(df, spec, RUN_DATE)
+    curated = T.curate(checked, spec, RUN_DATE)
+    assert curated.columns == [
+        "created_at",
+        "review_id",
+        "feed_data_year",
+        "customer_email_masked",  # PII outputs come after the feed's columns
+        "data_year",
+        "data_month",
+        *PROCESS_PARTITIONS,
+    ]
+    (row,) = curated.collect()
+    assert (row.review_id, row.customer_email_masked, row.feed_data_year) == (
+        "R1",
+        "***@x.org",
+        2019,
+    )
+    assert (row.data_year, row.data_month) == (2026, 11)
+    rejected = T.quarantine_records(checked, spec, RUN_DATE, "incoming/r.csv", "run-1")
+    assert rejected.columns[:4] == ["Review ID", "Created At", "data_year", "Customer Email_masked"]
+    summary = Summary("by_year", group_by=("feed_data_year",), aggregates={"n": "count(1)"})
+    assert [tuple(r)[:2] for r in summarise(curated, summary).collect()] == [(2019, 1)]
+
+
+def test_a_curated_name_another_column_has_is_refused(spark):
+    df = spark.createDataFrame([("a", "b")], "`A` string, b string")
+    spec = DatasetSpec(name="d", columns=(Column("A", curated_name="b"),))
+    with pytest.raises(ValueError, match="curated_name 'b' is already the name of another"):
+        T.curate(T.check_records(df, spec, RUN_DATE), spec, RUN_DATE)
