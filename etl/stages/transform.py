@@ -478,7 +478,9 @@ def curate(
 
     ``references`` maps each reference table's name to its DataFrame; ``steps`` are the
     dataset's own ``steps.py`` functions, run after the reference joins. Steps must keep
-    every row (the job checks that every record is accounted for).
+    every row (the job checks that every record is accounted for). Every step names the
+    feed's columns until, after the PII treatment, they take their ``curated_name``; the
+    partition columns and ``column_order`` then name the curated ones.
     """
     references = references or {}
     text = [c.name for c in dataset.columns if c.type == "string" or c.format]
