@@ -55,6 +55,13 @@ def propose(datasets_dir: Path, sample: Path, name: str = "feed"):
     return spec, suite, written
 
 
+def query_row(lake: str, sql: str, capsys) -> dict:
+    """The one row ``etl query --json`` prints for ``sql`` over ``lake``."""
+    assert main(["query", "--lake", lake, "--json", sql]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    return row
+
+
 def column_types(spec) -> dict[str, tuple[str, str | None]]:
     return {c.name: (c.type, c.format) for c in spec.columns}
 
@@ -593,8 +600,7 @@ def test_an_unedited_proposal_runs_end_to_end_and_lands_every_row(
         "typeof(created_at) AS at_type, count(email_masked) AS masked "
         "FROM etl_pipeline.mixed GROUP BY ALL"
     )
-    assert main(["query", "--lake", lake, "--json", sql]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    row = query_row(lake, sql, capsys)
     assert row == {
         "n": 400,
         "priced": 400 - len(range(0, 400, 9)),
@@ -639,8 +645,7 @@ def test_a_feed_whose_names_hold_dots_and_spaces_runs_end_to_end(
         "SELECT count(*) AS n, count(DISTINCT order_id) AS ids, sum(amount_usd) AS total, "
         "min(user_email_masked) AS masked FROM etl_pipeline.flat"
     )
-    assert main(["query", "--lake", lake, "--json", sql]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    row = query_row(lake, sql, capsys)
     assert row == {
         "n": 120,
         "ids": 120,
