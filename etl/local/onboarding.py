@@ -46,6 +46,7 @@ from etl.core.errors import EtlError, ValidationFailed
 from etl.core.spec import DEFAULT_THRESHOLD
 from etl.local.profiling import (
     IN_SET_MAX_VALUES,
+    NUMBER_CHARACTERS,
     ColumnProfile,
     SampleProfile,
     SampleUnreadable,
@@ -200,7 +201,8 @@ class NewDataset:
         columns = profile.columns
         types: dict[str, int] = {}
         for column in columns:
-            kind = "double (decimal comma)" if column.decimal_comma else column.type or "nested"
+            written = column.text_number
+            kind = f"double ({written})" if written else column.type or "nested"
             types[kind] = types.get(kind, 0) + 1
         formats = [f"{c.name}: {c.format}" for c in columns if c.format]
         type_line = ", ".join(f"{t} {n}" for t, n in types.items())
@@ -577,7 +579,7 @@ def _categorical(column: ColumnProfile, proposal: Proposal) -> bool:
     """A low-cardinality text column whose values repeat (and that is not PII)."""
     return (
         column.type == "string"
-        and not column.decimal_comma
+        and not column.text_number
         and column.name in proposal.profile.value_sets
         and 0 < column.distinct <= IN_SET_MAX_VALUES
         and column.values >= 2 * column.distinct
@@ -768,9 +770,11 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
         return "no values in the sample: read as text"
     if is_numeric(column.type) and column.minimum is not None:
         notes.append(f"{_number(column.minimum)}..{_number(column.maximum)}")
-    elif column.decimal_comma:
+    elif column.text_number:
         span = f"{_number(column.minimum)}..{_number(column.maximum)}"
-        notes.append(f"decimal commas (e.g. {column.example!r}, {span}): made a number in derived")
+        notes.append(
+            f"{column.text_number} (e.g. {column.example!r}, {span}): made a number in derived"
+        )
     elif column.type == "string" and column.leading_zeros:
         notes.append(f"text: codes with leading zeros, e.g. {column.example!r}")
     elif column.type == "string" and 0 < column.distinct <= IN_SET_MAX_VALUES:
@@ -835,21 +839,29 @@ def _time_section(proposal: Proposal) -> list[str]:
 
 
 def _derived_section(proposal: Proposal) -> list[str]:
-    """Columns written with a decimal comma, made numbers: Spark reads only ``.`` as the
-    decimal mark, so they are read as text and cast here (derived columns are made before
-    PII treatment and summaries, and a name of the raw feed keeps its place)."""
-    columns = [c for c in proposal.profile.columns if c.decimal_comma]
+    """Numbers Spark reads as text, made numbers: with a decimal comma (Spark reads only
+    ``.`` as the decimal mark), or with a currency sign or thousands separators. Derived
+    columns are made before PII treatment and summaries, and a name of the raw feed keeps
+    its place."""
+    columns = [c for c in proposal.profile.columns if c.text_number]
     if not columns:
         return []
     lines = [
-        "# Numbers written with a decimal comma (21,5): read as text, made numbers here (a",
-        "# value that does not parse becomes null).",
+        "# Numbers written as text (21,5 with a decimal comma; $1,234.50): read as text, made",
+        "# numbers here (a value that does not parse becomes null).",
         "derived:",
     ]
     for column in columns:
-        cast = f"CAST(replace({_sql_name(column.name)}, ',', '.') AS DOUBLE)"
-        lines.append(f"  {_yaml(column.name)}: {json.dumps(cast)}")
+        lines.append(f"  {_yaml(column.name)}: {json.dumps(_number_cast(column))}")
     return [*lines, ""]
+
+
+def _number_cast(column: ColumnProfile) -> str:
+    """Spark SQL that makes the column's written numbers doubles."""
+    name = _sql_name(column.name)
+    if column.decimal_comma:
+        return f"CAST(replace({name}, ',', '.') AS DOUBLE)"
+    return f"CAST(regexp_replace({name}, '{NUMBER_CHARACTERS}', '') AS DOUBLE)"
 
 
 def _pii_section(proposal: Proposal) -> list[str]:
@@ -927,13 +939,13 @@ def _summaries_example(proposal: Proposal) -> list[str]:
     measures = [
         c
         for c in profile.columns
-        if (is_numeric(c.type) or c.decimal_comma)
+        if (is_numeric(c.type) or c.text_number)
         and c.name not in parts
         and not _identifier(c, proposal)
         and not proposal.is_pii(c.name)
         and c.minimum != c.maximum
     ]
-    fractional = [c for c in measures if c.type in ("double", "float") or c.decimal_comma]
+    fractional = [c for c in measures if c.type in ("double", "float") or c.text_number]
     measure = next((c.name for c in [*fractional, *measures]), None)
     lines = [
         "# Summary tables for the analytics zone (etl_pipeline.<summary>), one row per group",

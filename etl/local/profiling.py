@@ -28,6 +28,12 @@ INTEGER = r"[+-]?[0-9]+"
 LEADING_ZERO = r"[+-]?0[0-9]+"  # codes such as '01' stay text
 DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 DECIMAL_COMMA = r"[+-]?[0-9]+(,[0-9]+)?"  # 21,5: a spreadsheet's number where ',' is the mark
+# $1,234.50, 1,234,567, €12.5: a number with a currency sign or thousands separators; one of
+# them must show (a plain 12.5 is DECIMAL). A 1,234 alone reads as a decimal comma, first.
+FORMATTED_NUMBER = r"[+-]?[$€£¥]? ?[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?"
+FORMATTED_MARK = r"[$€£¥]|[0-9],[0-9]{3}"
+# What Spark keeps of such a number to cast it (digits, point, sign).
+NUMBER_CHARACTERS = "[^0-9.+-]"
 BOOLEANS = ("true", "false", "t", "f", "yes", "no", "y", "n")
 EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 NESTED_EMAIL = f'"{EMAIL}"'  # a whole JSON string inside a nested value
@@ -206,8 +212,17 @@ class ColumnProfile:
     json_numeric: bool = False  # JSON: every value a number, so Spark reads a number
     nested: bool = False  # a struct/list/map: passed through, never typed
     decimal_comma: bool = False  # numbers written with a decimal comma: text for Spark
+    formatted_number: bool = False  # numbers with a currency sign or thousands separators
     nested_fields: tuple[str, ...] = ()  # a nested column's field paths (``user.email``)
     nested_emails: tuple[str, ...] = ()  # those of its peeked fields holding e-mail addresses
+
+    @property
+    def text_number(self) -> str | None:
+        """How numbers Spark reads as text are written, when they are: a derived rule casts
+        them (onboarding)."""
+        if self.decimal_comma:
+            return "decimal comma"
+        return "currency or thousands separators" if self.formatted_number else None
 
     @property
     def values(self) -> int:
@@ -415,6 +430,8 @@ def _candidates(values: Sequence[str]) -> dict:
         "decimal": all(re.fullmatch(DECIMAL, v) for v in values),
         "decimal_comma": any("," in v for v in values)
         and all(re.fullmatch(DECIMAL_COMMA, v) for v in values),
+        "formatted_number": any(re.search(FORMATTED_MARK, v) for v in values)
+        and all(re.fullmatch(FORMATTED_NUMBER, v) for v in values),
         "boolean": all(v.lower() in BOOLEANS for v in values),
         "email": any(re.fullmatch(EMAIL, v) for v in values),
         "phone": any(re.fullmatch(PHONE, v) for v in values),
@@ -471,6 +488,15 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
                     f"{_literal(DECIMAL_COMMA)}))"
                 )
                 number = f"TRY_CAST(replace({c}, ',', '.') AS DOUBLE)"
+                slots["minimum"] = add(f"min({number}) FILTER (WHERE {value})")
+                slots["maximum"] = add(f"max({number}) FILTER (WHERE {value})")
+            if fits.get("formatted_number") and "minimum" not in slots:
+                slots["formatted_number"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, "
+                    f"{_literal(FORMATTED_NUMBER)}))"
+                )
+                digits = f"regexp_replace({c}, {_literal(NUMBER_CHARACTERS)}, '', 'g')"
+                number = f"TRY_CAST({digits} AS DOUBLE)"
                 slots["minimum"] = add(f"min({number}) FILTER (WHERE {value})")
                 slots["maximum"] = add(f"max({number}) FILTER (WHERE {value})")
             if fits.get("boolean"):
@@ -535,6 +561,8 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
         column.type = "boolean"
     elif measured.get("decimal_comma") == values:
         column.decimal_comma = True  # text, made a number by a derived rule (onboarding)
+    elif measured.get("formatted_number") == values:
+        column.formatted_number = True  # the same
     else:
         fitting = [
             DATETIME_PATTERNS[i]
@@ -551,7 +579,7 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
             column.ambiguous_formats = tuple(
                 p.spark for p in fitting[1:] if p.regex == chosen.regex
             )
-    if column.type not in ("bigint", "double") and not column.decimal_comma:
+    if column.type not in ("bigint", "double") and not column.text_number:
         column.minimum = column.maximum = None
 
 

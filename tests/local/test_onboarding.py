@@ -387,6 +387,23 @@ def test_decimal_commas_are_read_as_text_and_made_numbers(datasets_dir, tmp_path
     assert sorted({row.temp for row in curated.collect()}) == [0.5, 1.5, 2.5]
 
 
+def test_currency_signs_and_thousands_separators_are_read_as_text_and_made_numbers(
+    datasets_dir, tmp_path, spark
+):
+    """A spreadsheet's $1,234.50 is text to Spark: the proposal casts it, as a decimal comma."""
+    amounts = ["$1,234.50", "$12.00", "-$3.25", "€1,000,000", "7"]
+    rows = [[i, amounts[i % len(amounts)]] for i in range(20)]
+    sample = write_csv(tmp_path / "s.csv", ["id", "amount"], rows)
+    spec, suite, written = propose(datasets_dir, sample)
+    assert "double (currency or thousands separators) 1" in written.summary()
+    assert spec.derived == {"amount": "CAST(regexp_replace(amount, '[^0-9.+-]', '') AS DOUBLE)"}
+    assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "amount"]
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
+    curated = transform_dataset(raw, spec, date(2026, 11, 26))
+    assert sorted({row.amount for row in curated.collect()}) == [-3.25, 7.0, 12.0, 1234.5, 1e6]
+
+
 # --- the written files -------------------------------------------------------------------
 
 

@@ -2,9 +2,10 @@
 
 ``readings``: a CSV of sensor readings with ``NA`` nulls, codes with leading zeros, a
 composite key de-duplicated by key (one of its columns named ``sensor.id``, as a flattened
-export names things, and ``sensor_id`` in curated), a timestamp split over year/month/day/hour, a reference
-table, a hashed PII column, its own summary - and no sample generator, so notebooks need
-its ``source_path``. It lives in a temporary folder found through ``ETL_DATASETS_DIR``.
+export names things, and ``sensor_id`` in curated), a timestamp split over
+year/month/day/hour, a reference table, a hashed PII column, its own summary - and no sample
+generator, so notebooks need its ``source_path``. It lives in a temporary folder found
+through ``ETL_DATASETS_DIR``.
 """
 
 from __future__ import annotations
