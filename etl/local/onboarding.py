@@ -65,6 +65,7 @@ from etl.stages.validate import (
 )
 
 SUITE_FOLDER = "expectations"
+MAX_TOTAL_ROWS = 3  # more rows saying 'Total' are data (a status), not a totals line
 MOSTLY_MARGIN = 0.05  # expectations allow 5 points below what the sample shows
 MOSTLY_CAP = 0.95
 MAX_VALUE_EXPECTATIONS = 8  # each costs the quality gate about one Spark pass
@@ -1022,6 +1023,14 @@ def _notes(name: str, source: Path, base: Path, folder: Path, proposal: Proposal
             f"etl run will refuse this feed: the lake's tables add columns of their own "
             f"({', '.join(RESERVED_COLUMNS)}), and it has {', '.join(reserved)}; "
             "rename them in the feed"
+        )
+    totals = [c for c in proposal.profile.columns if 0 < c.total_rows <= MAX_TOTAL_ROWS]
+    if totals:
+        rows = totals[0].total_rows
+        notes.append(
+            f"{rows} row{'s' if rows > 1 else ''} with a total in {totals[0].name} (e.g. "
+            "'Total'): a spreadsheet's totals line? It would land as a record, and it can keep "
+            "a number column from being typed; drop it from the feed"
         )
     if proposal.profile.duplicate_rows:
         notes.append(

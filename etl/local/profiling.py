@@ -40,6 +40,8 @@ NESTED_EMAIL = f'"{EMAIL}"'  # a whole JSON string inside a nested value
 PHONE = r"\+?[0-9(][0-9 ().-]{5,20}[0-9]"
 PHONE_DIGITS = (7, 15)
 PEEK_ROWS = 1000
+# What a spreadsheet writes in the first cell of a totals line below the data.
+TOTAL_WORDS = ("total", "totals", "grand total", "subtotal", "sum")
 KEY_SUBSET_ROWS = 20_000
 KEY_CANDIDATE_COLUMNS = 12
 KEY_MAX_COMBINATIONS = 400
@@ -215,6 +217,7 @@ class ColumnProfile:
     formatted_number: bool = False  # numbers with a currency sign or thousands separators
     nested_fields: tuple[str, ...] = ()  # a nested column's field paths (``user.email``)
     nested_emails: tuple[str, ...] = ()  # those of its peeked fields holding e-mail addresses
+    total_rows: int = 0  # values such as 'Total': a spreadsheet's totals line, not a record
 
     @property
     def text_number(self) -> str | None:
@@ -466,6 +469,8 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
             value = f"{c} IS NOT NULL AND {c} NOT IN {_markers_sql()}"
             slots["markers"] = add(f"histogram({c}) FILTER (WHERE {c} IN {_markers_sql()})")
             slots["distinct"] = add(f"count(DISTINCT {c}) FILTER (WHERE {value})")
+            words = ", ".join(_literal(w) for w in TOTAL_WORDS)
+            slots["totals"] = add(f"count(*) FILTER (WHERE lower(trim({c})) IN ({words}))")
             fits = _candidates(peek[column.name])
             if fits.get("integer"):
                 slots["integer"] = add(
@@ -544,6 +549,7 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
     column.email_like = int(measured.get("email") or 0)
     column.phone_like = int(measured.get("phone") or 0)
     column.leading_zeros = int(measured.get("leading_zeros") or 0)
+    column.total_rows = int(measured.get("totals") or 0)
     if column.nested:
         column.type = ""
         return

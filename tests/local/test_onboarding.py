@@ -735,3 +735,17 @@ def test_a_column_named_like_one_the_lake_adds_is_moved_aside_or_flagged(dataset
 )
 def test_curated_names_are_lower_case_snake_case(feed, curated):
     assert curated_name(feed) == curated
+
+
+def test_a_spreadsheets_totals_line_is_pointed_out(datasets_dir, tmp_path):
+    rows = [[1000 + i, f"{i}.5"] for i in range(30)] + [["Total", "465.0"]]
+    _, _, written = propose(
+        datasets_dir, write_csv(tmp_path / "s.csv", ["order_no", "amount"], rows)
+    )
+    assert "note: 1 row with a total in order_no (e.g. 'Total')" in written.summary()
+
+
+def test_a_status_column_that_often_says_total_is_not_a_totals_line(datasets_dir, tmp_path):
+    rows = [[i, ("Total", "Partial")[i % 2]] for i in range(30)]
+    _, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["id", "coverage"], rows))
+    assert "totals line" not in written.summary()
