@@ -32,6 +32,12 @@ QUARANTINE_COLUMNS = ("source_key", "run_id")
 RESERVED_COLUMNS = (*DATA_PERIOD_COLUMNS, *PROCESS_PARTITIONS, RULE_COLUMN, *QUARANTINE_COLUMNS)
 
 
+def sql_identifier(name: str) -> str:
+    """A column name in Spark SQL: in backticks, its own backticks doubled, so ``user.name``
+    or ``Unit Price (€)`` is one column (Spark reads a bare ``user.name`` as a struct's field)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def landing_key(filename: str, dataset: str = DEFAULT_DATASET) -> str:
     """Where a file for ``dataset`` lands in the raw zone: ``incoming/<dataset>/<file>``,
     or ``incoming/<file>`` for the default dataset."""

@@ -33,6 +33,7 @@ from etl.core.conventions import (
     QUARANTINE_COLUMNS,
     RESERVED_COLUMNS,
     RULE_COLUMN,
+    sql_identifier,
 )
 from etl.core.datasets import (
     REPO_DATASETS,
@@ -913,10 +914,8 @@ def _nested_drop_hint(column: ColumnProfile) -> list[str]:
 
 
 def _sql_name(name: str) -> str:
-    """A column or field name in Spark SQL: as it is, or in backquotes when it is odd."""
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        return name
-    return "`" + name.replace("`", "``") + "`"
+    """A column or field name in Spark SQL: as it is (easier to read), or quoted when odd."""
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else sql_identifier(name)
 
 
 def _sql_path(path: str) -> str:

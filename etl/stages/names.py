@@ -10,15 +10,12 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-
-def quoted(name: str) -> str:
-    """``name`` as a Spark SQL identifier: in backticks, its own backticks doubled."""
-    return "`" + name.replace("`", "``") + "`"
+from etl.core.conventions import sql_identifier
 
 
 def named(name: str) -> Column:
     """The column called ``name``, even when the name holds dots, spaces or backticks."""
-    return F.col(quoted(name))
+    return F.col(sql_identifier(name))
 
 
 def all_named(names) -> list[Column]:

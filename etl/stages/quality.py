@@ -18,7 +18,14 @@ from etl.core import scoring
 from etl.core.errors import QualityCheckFailed
 from etl.core.spec import DatasetSpec
 from etl.stages.names import named
-from etl.stages.suite import SuiteCount, profile_counts, suite_counts, unexpected, validate_suite
+from etl.stages.suite import (
+    SuiteCount,
+    as_suite_names,
+    profile_counts,
+    suite_counts,
+    unexpected,
+    validate_suite,
+)
 
 GATE_FAILED = "quality gate failed"
 
@@ -225,7 +232,7 @@ def summarise_validation(result) -> tuple[bool, list[dict]]:
     failed = [
         {
             "expectation": r.expectation_config.type,
-            "column": _unquoted(r.expectation_config.kwargs.get("column")),
+            "column": as_suite_names(r.expectation_config.kwargs.get("column")),
             "unexpected_percent": _round(r.result.get("unexpected_percent")),
             "observed_value": r.result.get("observed_value"),
             "error": scoring.gx_error(r.exception_info),
@@ -234,13 +241,6 @@ def summarise_validation(result) -> tuple[bool, list[dict]]:
         if not r.success
     ]
     return bool(result.success), failed
-
-
-def _unquoted(column: str | None) -> str | None:
-    """The column as the suite names it: GX's `a.b` (``etl.stages.suite``) is ``a.b``."""
-    if column and len(column) > 1 and column[0] == column[-1] == "`":
-        return column[1:-1].replace("``", "`")
-    return column
 
 
 def _round(value: float | None) -> float | None:

@@ -212,8 +212,16 @@ def _as_gx_names(expectation: Mapping) -> dict:
 
 
 def _gx_listed(name: str) -> str:
-    already = name.startswith("`") and name.endswith("`")
-    return f"`{name}`" if "." in name and not already else name
+    return f"`{name}`" if "." in name and not _in_backticks(name) else name
+
+
+def as_suite_names(name: str | None) -> str | None:
+    """A column as the suite names it: GX's `a.b` is ``a.b`` (the inverse of the above)."""
+    return name[1:-1] if name and _in_backticks(name) else name
+
+
+def _in_backticks(name: str) -> bool:
+    return len(name) > 1 and name[0] == name[-1] == "`"
 
 
 @cache

@@ -424,7 +424,8 @@ def refuse_reserved_names(columns: Sequence[str], dataset: DatasetSpec) -> None:
     curated, a ``curated_name`` may move it aside; the quarantine keeps the feed's names."""
     in_quarantine = {RULE_COLUMN, *QUARANTINE_COLUMNS, *PROCESS_PARTITIONS}
     in_curated = {*DATA_PERIOD_COLUMNS, *PROCESS_PARTITIONS}
-    clash = [c for c in columns if c in in_quarantine or dataset.curated(c) in in_curated]
+    curated = dataset.curated_names()
+    clash = [c for c in columns if c in in_quarantine or curated.get(c, c) in in_curated]
     if clash:
         remedy = "" if clash[0] in in_quarantine else " (or give it another curated_name)"
         raise ValueError(
