@@ -47,6 +47,11 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
+def write_parquet(path: Path, **columns: pa.Array) -> Path:
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
 def propose(datasets_dir: Path, sample: Path, name: str = "feed"):
     """Run ``new`` and return the written spec (validated) and suite."""
     written = new_dataset(name, sample, None)
@@ -282,16 +287,14 @@ def test_a_nested_column_without_pii_passes_through(datasets_dir, tmp_path):
 
 
 def test_parquet_keeps_the_files_own_types(datasets_dir, tmp_path):
-    table = pa.table(
-        {
-            "id": pa.array([1, 2, 3], pa.int32()),
-            "price": pa.array([1.5, None, 2.0], pa.float64()),
-            "code": pa.array(["01", "02", "01"]),
-            "at": pa.array([datetime(2024, 1, d) for d in (1, 2, 3)], pa.timestamp("us")),
-        }
+    sample = write_parquet(
+        tmp_path / "s.parquet",
+        id=pa.array([1, 2, 3], pa.int32()),
+        price=pa.array([1.5, None, 2.0], pa.float64()),
+        code=pa.array(["01", "02", "01"]),
+        at=pa.array([datetime(2024, 1, d) for d in (1, 2, 3)], pa.timestamp("us")),
     )
-    pq.write_table(table, tmp_path / "s.parquet")
-    spec, _, _ = propose(datasets_dir, tmp_path / "s.parquet")
+    spec, _, _ = propose(datasets_dir, sample)
     assert column_types(spec) == {
         "id": ("int", None),
         "price": ("double", None),
@@ -304,15 +307,13 @@ def test_parquet_keeps_the_files_own_types(datasets_dir, tmp_path):
 
 def test_parquet_decimals_and_unsigned_integers_are_typed_not_nested(datasets_dir, tmp_path):
     """DuckDB names them DECIMAL(10,2) and UBIGINT: Spark decimals, numbers with a range."""
-    table = pa.table(
-        {
-            "id": pa.array(range(20), pa.int64()),
-            "amount": pa.array([Decimal(f"{i}.25") for i in range(20)], pa.decimal128(10, 2)),
-            "hits": pa.array(range(100, 120), pa.uint64()),
-        }
+    sample = write_parquet(
+        tmp_path / "s.parquet",
+        id=pa.array(range(20), pa.int64()),
+        amount=pa.array([Decimal(f"{i}.25") for i in range(20)], pa.decimal128(10, 2)),
+        hits=pa.array(range(100, 120), pa.uint64()),
     )
-    pq.write_table(table, tmp_path / "s.parquet")
-    spec, suite, written = propose(datasets_dir, tmp_path / "s.parquet")
+    spec, suite, written = propose(datasets_dir, sample)
     assert column_types(spec) == {
         "id": ("bigint", None),
         "amount": ("decimal(10,2)", None),
