@@ -99,7 +99,7 @@ def read_spec_file(path: Traversable) -> dict:
     import yaml
 
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_unique_key_loader())
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -110,6 +110,34 @@ def read_spec_file(path: Traversable) -> dict:
     validate_document(document, _where(path))
     check_references(document, path)
     return document
+
+
+def _unique_key_loader():
+    """PyYAML's safe loader, refusing a key given twice in one mapping.
+
+    YAML keeps the last of two equal keys without a word, so a second ``derived:`` or a
+    column listed twice would silently drop the first; PyYAML has no option to refuse it
+    (a subclass is its documented way to change construction)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            lines: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if isinstance(key, str | int | float | bool) and key in lines:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"{key!r} is given twice (lines {lines[key]} and {line});"
+                        " YAML would keep only the last, so give it once",
+                        problem_mark=key_node.start_mark,
+                    )
+                lines[key] = line
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
 
 
 def schema() -> dict:
@@ -195,6 +223,26 @@ def check_references(document: dict, path: Traversable) -> None:
             )
     if document.get("steps") and folder is not None and not folder.joinpath("steps.py").is_file():
         raise SpecError(f"{where}: steps: the dataset folder has no steps.py")
+    _check_curated_names(document, where)
+
+
+def _check_curated_names(document: dict, where: str) -> None:
+    """A ``curated_name`` no other declared or derived column has in curated, in any case
+    (Spark, the Glue catalog and Athena ignore it); the job checks undeclared ones too."""
+    columns = document.get("columns", {})
+    names = {c: (rules or {}).get("curated_name", c) for c, rules in columns.items()}
+    names.update({d: d for d in document.get("derived", {}) if d not in columns})
+    for column, rules in columns.items():
+        new = (rules or {}).get("curated_name")
+        other = next(
+            (c for c, n in names.items() if c != column and new and n.lower() == new.lower()),
+            None,
+        )
+        if other is not None:
+            raise SpecError(
+                f"{where}: columns.{column}.curated_name: {new!r} is also the curated name of "
+                f"column {other!r} (Spark, the Glue catalog and Athena ignore case)"
+            )
 
 
 def _as_list(value: str | list[str]) -> list[str]:

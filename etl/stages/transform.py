@@ -509,18 +509,20 @@ def curate(
 
 def rename_for_curated(names: dict[str, str]) -> Transform:
     """The feed's columns (and their PII outputs) under their curated names; a name another
-    column already has is an error, not a second column of that name."""
+    column already has (in any case: Spark, the Glue catalog and Athena ignore it) is an
+    error, not a second column of that name."""
 
     def _transform(df: DataFrame) -> DataFrame:
         present = {old: new for old, new in names.items() if old in df.columns}
-        kept = [c for c in df.columns if c not in present]
-        clash = [new for new in present.values() if new in kept]
-        targets = list(present.values())
-        clash += [n for n in set(targets) if targets.count(n) > 1]
-        if clash:
-            raise ValueError(
-                f"curated_name {clash[0]!r} is already the name of another curated column"
-            )
+        for old, new in present.items():
+            same = [c for c in df.columns if present.get(c, c).lower() == new.lower()]
+            if len(same) > 1:
+                other = next(c for c in same if c != old)
+                raise ValueError(
+                    f"curated_name {new!r} of column {old!r} is also the curated name of "
+                    f"column {other!r} (Spark, the Glue catalog and Athena ignore case); "
+                    "give one of them another curated_name"
+                )
         return df.withColumnsRenamed(present) if present else df
 
     return _transform

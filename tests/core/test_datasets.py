@@ -100,6 +100,35 @@ def test_broken_yaml_names_the_line(datasets_dir):
         get_dataset("shop")
 
 
+def test_a_key_given_twice_is_refused_not_silently_overwritten(datasets_dir):
+    spec = copy_orders(datasets_dir, "shop")
+    text = spec.read_text()
+    line = text[: text.index("amount: {type: double}")].count("\n") + 1
+    break_spec(spec, "amount: {type: double}", "amount: {type: double}\n  amount: {}")
+    with pytest.raises(
+        SpecError,
+        match=rf"line {line + 1}: not valid YAML: 'amount' is given twice "
+        rf"\(lines {line} and {line + 1}\)",
+    ):
+        get_dataset("shop")
+
+
+@pytest.mark.parametrize(
+    ("curated_name", "other"), [("Amount", "amount"), ("TOTAL_amount", "total_amount")]
+)
+def test_a_curated_name_another_column_has_in_any_case_is_refused(
+    datasets_dir, curated_name, other
+):
+    spec = copy_orders(datasets_dir, "shop")
+    break_spec(spec, "quantity: {type: double}", f"quantity: {{curated_name: {curated_name}}}")
+    with pytest.raises(
+        SpecError,
+        match=rf"columns\.quantity\.curated_name: '{curated_name}' is also the curated name "
+        rf"of column '{other}' \(Spark, the Glue catalog and Athena ignore case\)",
+    ):
+        get_dataset("shop")
+
+
 def test_an_unknown_dataset_lists_the_known_ones():
     with pytest.raises(SpecError, match=r"unknown dataset 'nope'; known datasets: .*orders"):
         get_dataset("nope")

@@ -242,8 +242,13 @@ def test_curated_names_rename_the_feeds_columns_and_their_pii_outputs(spark):
     assert [tuple(r)[:2] for r in summarise(curated, summary).collect()] == [(2019, 1)]
 
 
-def test_a_curated_name_another_column_has_is_refused(spark):
+@pytest.mark.parametrize("name", ["b", "B"])
+def test_a_curated_name_another_column_has_is_refused(spark, name):
+    """In any case: Spark would stop at a duplicate column, the catalog merge the two."""
     df = spark.createDataFrame([("a", "b")], "`A` string, b string")
-    spec = DatasetSpec(name="d", columns=(Column("A", curated_name="b"),))
-    with pytest.raises(ValueError, match="curated_name 'b' is already the name of another"):
+    spec = DatasetSpec(name="d", columns=(Column("A", curated_name=name),))
+    with pytest.raises(
+        ValueError,
+        match=f"curated_name '{name}' of column 'A' is also the curated name of column 'b'",
+    ):
         T.curate(T.check_records(df, spec, RUN_DATE), spec, RUN_DATE)
