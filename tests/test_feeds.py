@@ -22,7 +22,13 @@ from etl.lambdas.quality_check import Limits, profile_csv
 from etl.stages.discover import discover
 from etl.stages.extract import read_raw
 from etl.stages.landed import validate_landed
-from etl.stages.validate import FileFacts, check_file, decompressed_facts, validate_file
+from etl.stages.validate import (
+    FileFacts,
+    check_file,
+    decompressed_facts,
+    sniff_delimiter,
+    validate_file,
+)
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
 from etl.storage.staging import source_id
@@ -84,6 +90,8 @@ def facts(name: str, body: bytes) -> FileFacts:
         "orders.ndjson.gz",
         "orders.csv.gz",
         "orders.txt.gz",
+        "orders.tsv",
+        "orders.tsv.gz",
         "ORDERS.JSONL.GZ",
     ],
 )
@@ -104,6 +112,13 @@ def test_json_lines_names_are_validated_as_json_lines(name):
         body = gzip.compress(body)
     verdict = validate_file(facts(name, body))
     assert verdict.isValid and verdict.dataFormat == "json", verdict.reason
+
+
+def test_a_tsv_is_validated_as_csv_split_at_tabs():
+    body = csv_text([order(1), order(2)]).replace(b",", b"\t")
+    verdict = validate_file(facts("orders.tsv.gz", gzip.compress(body)))
+    assert verdict.isValid and verdict.dataFormat == "csv", verdict.reason
+    assert sniff_delimiter(body.decode()) == "\t"
 
 
 def test_a_gzipped_csv_is_validated_on_its_decompressed_content():

@@ -124,6 +124,30 @@ def test_a_csv_header_without_rows_is_rejected():
         check_file(facts("orders.csv", b"id,name\n"))
 
 
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        (b",id,name", r"column 1 has no name \(pandas writes its index so; to_csv\(index=False\)"),
+        (b"id,,name", r"column 2 has no name; give every column a name"),
+        (b"id,name,name", r"columns 2 and 3: 'name' is repeated; Spark, the Glue catalog"),
+        (b"id,Name,name", r"columns 2 and 3: 'Name' and 'name' differ in case; Spark"),
+    ],
+)
+def test_a_header_spark_would_rename_is_refused_with_the_columns(header, says):
+    """Spark renames such columns (``_c0``, ``Name1``/``name2``): a spec naming the header's
+    column would then see nulls, and a PII treatment miss the column it names."""
+    with pytest.raises(ValidationFailed, match=rf"^orders.csv's header: {says}"):
+        check_file(facts("orders.csv", header + b"\n1,a,b\n"))
+
+
+def test_json_keys_differing_only_in_case_are_refused_with_the_line():
+    body = JSON_LINES + b'{"id": 3, "Name": "c", "name": "C"}\n'
+    with pytest.raises(
+        ValidationFailed, match=r"^orders.json line 3: keys 2 and 3: 'Name' and 'name' differ"
+    ):
+        check_file(facts("orders.json", body))
+
+
 def test_parquet_without_magic_bytes_is_rejected():
     with pytest.raises(ValidationFailed, match="not a Parquet file"):
         check_file(facts("orders.parquet", b"id,name\n1,a\n"))

@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[lake_parent], help="land a file and run every stage")
     run.add_argument(
-        "file", help="a .json/.jsonl/.ndjson/.csv/.txt file (or .gz of one) or .parquet to process"
+        "file",
+        help="a .json/.jsonl/.ndjson/.csv/.tsv/.txt file (or .gz of one) or .parquet to process",
     )
     run.add_argument(
         "--run-date",

@@ -15,10 +15,10 @@ from etl.core.errors import ValidationFailed
 
 # Extensions a feed may have, before an optional ``.gz``. ``.jsonl``/``.ndjson`` are JSON
 # lines; ``.json`` and ``.txt`` are sniffed (JSON lines, a JSON array or CSV).
-DATA_EXTENSIONS = (".json", ".csv", ".parquet", ".txt", ".jsonl", ".ndjson")
+DATA_EXTENSIONS = (".json", ".csv", ".tsv", ".parquet", ".txt", ".jsonl", ".ndjson")
 GZIP_EXTENSION = ".gz"
 # Parquet compresses its own pages; a gzipped Parquet file is not something Spark reads.
-GZIP_FORMATS = (".json", ".csv", ".txt", ".jsonl", ".ndjson")
+GZIP_FORMATS = (".json", ".csv", ".tsv", ".txt", ".jsonl", ".ndjson")
 ACCEPTED_EXTENSIONS = DATA_EXTENSIONS + tuple(f"{e}{GZIP_EXTENSION}" for e in GZIP_FORMATS)
 JSON_LINES_EXTENSIONS = (".jsonl", ".ndjson")
 MAX_KEY_BYTES = 1024  # S3's limit on a key, in UTF-8 bytes

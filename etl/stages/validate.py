@@ -222,6 +222,9 @@ def _check_json(facts: FileFacts, text: str) -> str:
                     f"{facts.filename} line {number} is not a JSON object "
                     f"(it is {JSON_KINDS.get(type(record), 'a literal')})"
                 )
+            clash = name_clash(list(record), "keys")
+            if clash:
+                raise ValidationFailed(f"{facts.filename} line {number}: {clash}")
     return "json"
 
 
@@ -376,10 +379,9 @@ def _check_csv(facts: FileFacts, text: str, delimiter: str | None = None) -> str
     if len(rows) < 2:
         raise ValidationFailed(f"{facts.filename} has a header but no data rows")
     header = rows[0]
-    if len(set(header)) != len(header) or any(not name.strip() for name in header):
-        raise ValidationFailed(
-            f"{facts.filename} has a blank or repeated column name in its header"
-        )
+    problem = header_problem(header)
+    if problem:
+        raise ValidationFailed(f"{facts.filename}'s header: {problem}")
     split_at = "" if delimiter == "," else f" (fields split at {delimiter!r})"
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -388,6 +390,34 @@ def _check_csv(facts: FileFacts, text: str, delimiter: str | None = None) -> str
                 f"{len(header)}{split_at}"
             )
     return "csv"
+
+
+def header_problem(header: list[str]) -> str | None:
+    """What makes a CSV header unusable, or None: a column without a name, or two names
+    Spark, the Glue catalog and Athena take for one (they ignore case)."""
+    blank = [str(i) for i, name in enumerate(header, start=1) if not name.strip()]
+    if blank:
+        hint = " (pandas writes its index so; to_csv(index=False) leaves it out)"
+        return (
+            f"column {', '.join(blank)} has no name"
+            f"{hint if blank == ['1'] else ''}; give every column a name"
+        )
+    return name_clash(header, "columns")
+
+
+def name_clash(names: list[str], what: str) -> str | None:
+    """Two of ``names`` that Spark, the Glue catalog and Athena take for one (they ignore
+    case), said with their positions, or None."""
+    first: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        seen = first.setdefault(name.lower(), position)
+        if seen != position:
+            same = "is repeated" if names[seen - 1] == name else f"and {name!r} differ in case"
+            return (
+                f"{what} {seen} and {position}: {names[seen - 1]!r} {same}; Spark, the Glue "
+                "catalog and Athena ignore case, so each column needs a name of its own"
+            )
+    return None
 
 
 def sniff_delimiter(sample: str, complete: bool = True) -> str:
