@@ -70,6 +70,7 @@ MAX_TOTAL_ROWS = 3  # more rows saying 'Total' are data (a status), not a totals
 MOSTLY_MARGIN = 0.05  # expectations allow 5 points below what the sample shows
 MOSTLY_CAP = 0.95
 MAX_VALUE_EXPECTATIONS = 8  # each costs the quality gate about one Spark pass
+NESTED_FIELDS_SHOWN = 4  # a nested column's comment lists this many of its fields
 # Numeric ranges are widened by 10% of the observed span, or by 1/n of it for n values when
 # that is more: n values leave gaps of about span/n, and a small sample's next file falls
 # past its ends more often.
@@ -84,6 +85,15 @@ TIME_PARTS = {
     "minute": (0, 59),
     "second": (0, 59),
 }
+# Whole seconds, milliseconds or microseconds since 1970 (UTC) that fall in 2000..2100, in a
+# column named like a time: a timestamp made of it in derived is the time_column.
+EPOCH_UNITS = {
+    "seconds": ("timestamp_seconds", 1),
+    "milliseconds": ("timestamp_millis", 10**3),
+    "microseconds": ("timestamp_micros", 10**6),
+}
+EPOCH_SECONDS = (946_684_800, 4_102_444_800)  # 2000-01-01 and 2100-01-01, UTC
+EPOCH_NAME = re.compile(r"time|epoch|unix|(^|_)(ts|at)$|^(created|updated|modified)")
 YAML_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 YAML_RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
@@ -128,6 +138,20 @@ class ComposedTime:
     parts: dict[str, str]  # part ("year", ...) -> column
 
 
+@dataclass(frozen=True)
+class EpochTime:
+    """A column of whole seconds (or milliseconds, microseconds) since 1970: the timestamp
+    ``name`` is derived from it (``timestamp_millis(ts)``)."""
+
+    name: str
+    column: str
+    unit: str  # a key of EPOCH_UNITS
+
+    @property
+    def expression(self) -> str:
+        return f"{EPOCH_UNITS[self.unit][0]}({_sql_name(self.column)})"
+
+
 @dataclass
 class Proposal:
     """The spec proposed for a profiled sample (before it is written as text)."""
@@ -139,6 +163,7 @@ class Proposal:
     composed: ComposedTime | None
     time_column: str | None
     pii: list[PiiGuess]
+    epoch: EpochTime | None = None  # the time_column, derived from epoch numbers
 
     @property
     def spark_null_value(self) -> str | None:
@@ -337,13 +362,15 @@ def propose(name: str, profile: SampleProfile) -> Proposal:
     timestamps = [c.name for c in profile.columns if c.type == "timestamp"]
     dates = [c.name for c in profile.columns if c.type == "date"]
     time_column = composed.name if composed else next(iter(timestamps + dates), None)
+    epoch = None if time_column else _epoch_time(profile)
     return Proposal(
         name=name,
         profile=profile,
         null_markers=markers,
         key=profile.key,
         composed=composed,
-        time_column=time_column,
+        time_column=epoch.name if epoch else time_column,
+        epoch=epoch,
         pii=[g for g in map(guess_pii, profile.columns) if g is not None],
     )
 
@@ -367,6 +394,24 @@ def _composed_time(profile: SampleProfile) -> ComposedTime | None:
             taken = {c.name.lower() for c in profile.columns}
             stem = f"{prefix}timestamp" if prefix else "event_time"
             return ComposedTime(stem if stem not in taken else f"{stem}_composed", parts)
+    return None
+
+
+def _epoch_time(profile: SampleProfile) -> EpochTime | None:
+    """The first integer column named like a time whose values are all seconds (or
+    milliseconds, microseconds) since 1970 between 2000 and 2100."""
+    taken = {c.name.lower() for c in profile.columns}
+    for column in profile.columns:
+        if not EPOCH_NAME.search(_snake(column.name)):
+            continue
+        for unit, (_, scale) in EPOCH_UNITS.items():
+            if _integer_in(column, (EPOCH_SECONDS[0] * scale, EPOCH_SECONDS[1] * scale)):
+                stem = _snake(column.name)
+                names = ["event_time", f"{stem}_timestamp"]
+                if not re.search(r"time|epoch|unix|^ts$", stem):
+                    names.insert(0, f"{stem}_time")
+                name = next((n for n in names if n not in taken), f"{stem}_as_timestamp")
+                return EpochTime(name, column.name, unit)
     return None
 
 
@@ -624,6 +669,22 @@ def _round_up(value: float) -> float:
 # --- the spec, as commented YAML --------------------------------------------------------
 
 
+def _nested_shape(column: ColumnProfile) -> str:
+    """A nested column as a person reads it: Parquet's own type, or for JSON (read as text)
+    whether it holds objects or lists and the fields seen (``items[].sku, items[].qty``)."""
+    if not column.is_text_source:
+        return column.source_type
+    fields = column.nested_fields
+    kind = "a list" if (column.example or "").lstrip().startswith("[") else "an object"
+    if not fields:
+        return f"{kind} of values" if kind == "a list" else kind
+    shown = ", ".join(fields[:NESTED_FIELDS_SHOWN])
+    more = (
+        f", +{len(fields) - NESTED_FIELDS_SHOWN} more" if len(fields) > NESTED_FIELDS_SHOWN else ""
+    )
+    return f"{kind}: {shown}{more}"
+
+
 def _yaml(value: str) -> str:
     """A YAML scalar: plain when that reads back as the same string, else double-quoted."""
     if YAML_PLAIN.fullmatch(value) and value.lower() not in YAML_RESERVED:
@@ -751,7 +812,7 @@ def _columns_section(proposal: Proposal) -> list[str]:
             dropped = any(g.column == column.name for g in proposal.pii)
             fate = "dropped: see pii" if dropped else "passed through unchanged"
             lines.append(
-                f"  # {_yaml(column.name)}: a nested column ({column.source_type}), {fate}"
+                f"  # {_yaml(column.name)}: a nested column ({_nested_shape(column)}), {fate}"
             )
             continue
         fields = [] if column.type == "string" else [f"type: {_yaml(column.type)}"]
@@ -846,15 +907,25 @@ def _derived_section(proposal: Proposal) -> list[str]:
     columns are made before PII treatment and summaries, and a name of the raw feed keeps
     its place."""
     columns = [c for c in proposal.profile.columns if c.text_number]
-    if not columns:
+    epoch = proposal.epoch
+    if not columns and not epoch:
         return []
-    lines = [
-        "# Numbers written as text (21,5 with a decimal comma; $1,234.50): read as text, made",
-        "# numbers here (a value that does not parse becomes null).",
-        "derived:",
-    ]
+    lines = []
+    if columns:
+        lines += [
+            "# Numbers written as text (21,5 with a decimal comma; $1,234.50): read as text,",
+            "# made numbers here (a value that does not parse becomes null).",
+        ]
+    if epoch:
+        lines += [
+            f"# {epoch.column} holds {epoch.unit} since 1970 (UTC): {epoch.name} is that time as",
+            "# a timestamp, and the time_column.",
+        ]
+    lines.append("derived:")
     for column in columns:
         lines.append(f"  {_yaml(column.name)}: {json.dumps(_number_cast(column))}")
+    if epoch:
+        lines.append(f"  {_yaml(epoch.name)}: {json.dumps(epoch.expression)}")
     return [*lines, ""]
 
 
@@ -879,11 +950,10 @@ def _pii_section(proposal: Proposal) -> list[str]:
             "# pii: {email: {treatment: mask}}",
             "",
         ]
+    nested = [proposal.profile.column(g.column) for g in proposal.pii]
+    lines += _nested_drop_hint([column for column in nested if column.nested])
     lines.append("pii:")
     for guess in proposal.pii:
-        column = proposal.profile.column(guess.column)
-        if column.nested:
-            lines += _nested_drop_hint(column)
         lines.append(
             _with_comment(
                 f"  {_yaml(guess.column)}: {{treatment: {guess.treatment}}}",
@@ -893,24 +963,33 @@ def _pii_section(proposal: Proposal) -> list[str]:
     return [*lines, ""]
 
 
-def _nested_drop_hint(column: ColumnProfile) -> list[str]:
-    """How to keep some of a dropped nested column: derived columns, which are made before
-    the PII treatment (``etl.stages.transform.curate``); its PII fields hashed."""
+def _nested_drop_hint(columns: list[ColumnProfile]) -> list[str]:
+    """How to keep some of the nested columns PII drops: one top-level ``derived`` line to
+    uncomment as it stands (derived columns are made before the PII treatment,
+    ``etl.stages.transform.curate``), their PII fields hashed."""
+    if not columns:
+        return []
+    names = " and ".join(column.name for column in columns)
+    verb = "is" if len(columns) == 1 else "are"
+    example = [entry for column in columns for entry in _derived_fields(column)]
+    if not example:
+        return [f"# {names} {verb} nested and dropped whole below; derive what curated needs."]
+    return [
+        f"# {names} {verb} nested and dropped whole below; to keep some of it, uncomment",
+        "# this line (derived columns are made before the PII treatment) and edit it:",
+        f"# derived: {{{', '.join(example)}}}",
+    ]
+
+
+def _derived_fields(column: ColumnProfile) -> list[str]:
+    """A few of a nested column's plain fields, and its PII fields hashed, as derived."""
     paths = column.nested_fields
     leaves = [p for p in paths if not any(q.startswith((f"{p}.", f"{p}[]")) for q in paths)]
     fields = [p for p in leaves if "[]" not in p]  # one value per row: a column of its own
     pii = [p for p in fields if _pii_name(p) or p in column.nested_emails]
-    if column.email_like and not pii:
-        return [f"  # {column.name} is nested, holds e-mail addresses and is dropped whole"]
     plain = [f"{_derived_name(p)}: {_yaml(_sql_path(p))}" for p in fields if p not in pii][:3]
     hashed = [f'{_derived_name(p)}_hash: "sha2({_sql_path(p)}, 256)"' for p in pii]
-    lines = [f"  # {column.name} is nested and is dropped whole; to keep some of it, derive"]
-    if plain or hashed:
-        example = ", ".join([*plain, *hashed[:1]])
-        lines += ["  # columns from it first, e.g.", f"  #   derived: {{{example}}}"]
-    else:
-        lines[-1] += " columns from it first"
-    return lines
+    return [*plain, *hashed[:1]]
 
 
 def _sql_name(name: str) -> str:
@@ -1067,6 +1146,9 @@ def _time_line(proposal: Proposal) -> str:
     if proposal.composed:
         parts = ", ".join(proposal.composed.parts.values())
         return f"{proposal.composed.name} composed from {parts} -> time_column"
+    if proposal.epoch:
+        epoch = proposal.epoch
+        return f"{epoch.name} derived from {epoch.column} ({epoch.unit} since 1970) -> time_column"
     if proposal.time_column:
         return f"{proposal.time_column} -> time_column"
     return "no date or timestamp column found"

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from pyspark.sql import functions as F
 
 from etl.cli.main import main
 from etl.core.datasets import load_folder, read_spec_file
@@ -170,6 +171,39 @@ def test_the_first_timestamp_is_the_time_column_when_no_parts_are_found(datasets
     assert not spec.timestamps
 
 
+@pytest.mark.parametrize(
+    ("name", "scale", "function", "derived"),
+    [
+        ("createdAt", 1, "timestamp_seconds", "created_at_time"),
+        ("ts", 10**3, "timestamp_millis", "event_time"),
+        ("event_time", 10**6, "timestamp_micros", "event_time_timestamp"),
+    ],
+)
+def test_epoch_numbers_in_a_time_named_column_make_the_time_column(
+    datasets_dir, tmp_path, spark, name, scale, function, derived
+):
+    rows = [[i, (1793514600 + 60 * i) * scale] for i in range(30)]  # 2026-11-01 06:30 UTC
+    sample = write_csv(tmp_path / "s.csv", ["id", name], rows)
+    spec, _, written = propose(datasets_dir, sample)
+    assert spec.time_column == derived
+    assert spec.derived == {derived: f"{function}({name})"}
+    assert f"time        {derived} derived from {name} (" in written.summary()
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    curated = transform_dataset(
+        read_raw(spark, str(sample), "csv", schema, dataset=spec), spec, date(2026, 11, 26)
+    )
+    first = curated.orderBy("id").select(
+        F.date_format(derived, "yyyy-MM-dd HH:mm:ss"), "data_year", "data_month"
+    )
+    assert tuple(first.first()) == ("2026-11-01 06:30:00", 2026, 11)  # the session's UTC
+
+
+def test_numbers_that_are_not_epoch_times_make_no_time_column(datasets_dir, tmp_path):
+    rows = [[i, 1793514600 + i, 17935146 + i] for i in range(30)]  # a plain id; a short number
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["n", "order_id", "ts"], rows))
+    assert (spec.time_column, spec.derived) == (None, {})
+
+
 # --- key candidates ----------------------------------------------------------------------
 
 
@@ -246,10 +280,8 @@ def test_a_nested_column_holding_pii_is_dropped_and_the_rest_can_be_derived(
     assert [(p.column, p.treatment) for p in spec.pii] == [("user", "drop")]
     text = written.spec_path.read_text()
     assert "its field user.contact holds e-mail addresses" in text  # its name says nothing
-    [hint] = [line for line in text.splitlines() if line.strip().startswith("#   derived:")]
-    document = read_spec_file(written.spec_path)
-    document["derived"] = yaml.safe_load(hint.split("derived:", 1)[1])
-    written.spec_path.write_text(yaml.safe_dump(document))
+    [hint] = [line for line in text.splitlines() if line.startswith("# derived: {")]
+    written.spec_path.write_text(text.replace(hint, hint[2:]))  # uncommented where it is
     spec = load_folder(datasets_dir / "feed")  # the hint makes a valid spec
     schema = pin_text_columns(infer_schema(spark, str(sample), "json", spec), spec)
     curated = transform_dataset(
@@ -267,20 +299,23 @@ def test_a_nested_parquet_field_named_like_pii_drops_its_column(datasets_dir, tm
     assert [(p.column, p.treatment) for p in spec.pii] == [("user", "drop")]
     text = written.spec_path.read_text()
     assert "its field user.email looks like an e-mail address" in text
-    [hint] = [line for line in text.splitlines() if line.strip().startswith("#   derived:")]
-    derived = yaml.safe_load(hint.split("derived:", 1)[1])
+    [hint] = [line for line in text.splitlines() if line.startswith("# derived: {")]
+    derived = yaml.safe_load(hint[2:])["derived"]
     assert {"user.email", "user.contact"}.isdisjoint(derived.values())  # PII only hashed
 
 
 def test_a_nested_column_without_pii_passes_through(datasets_dir, tmp_path):
-    records = [{"id": i, "box": {"w": i, "h": 2 * i}} for i in range(10)]
+    records = [
+        {"id": i, "box": {"w": i, "h": 2 * i}, "parts": [{"sku": "a"}], "tags": ["x"]}
+        for i in range(10)
+    ]
     (tmp_path / "s.json").write_text("".join(json.dumps(r) + "\n" for r in records))
     spec, _, written = propose(datasets_dir, tmp_path / "s.json")
     assert spec.pii == ()
-    assert (
-        "# box: a nested column (VARCHAR), passed through unchanged"
-        in written.spec_path.read_text()
-    )
+    text = written.spec_path.read_text()
+    assert "# box: a nested column (an object: box.w, box.h), passed through unchanged" in text
+    assert "# parts: a nested column (a list: parts[].sku), passed through" in text
+    assert "# tags: a nested column (a list of values), passed through" in text
 
 
 # --- formats -----------------------------------------------------------------------------
