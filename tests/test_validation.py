@@ -129,6 +129,7 @@ def test_a_csv_header_without_rows_is_rejected():
     [
         (b",id,name", r"column 1 has no name \(pandas writes its index so; to_csv\(index=False\)"),
         (b"id,,name", r"column 2 has no name; give every column a name"),
+        (b"id,name,", r"column 3 has no name \(does every line end with the delimiter\?\)"),
         (b"id,name,name", r"columns 2 and 3: 'name' is repeated; Spark, the Glue catalog"),
         (b"id,Name,name", r"columns 2 and 3: 'Name' and 'name' differ in case; Spark"),
     ],

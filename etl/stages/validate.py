@@ -395,13 +395,15 @@ def _check_csv(facts: FileFacts, text: str, delimiter: str | None = None) -> str
 def header_problem(header: list[str]) -> str | None:
     """What makes a CSV header unusable, or None: a column without a name, or two names
     Spark, the Glue catalog and Athena take for one (they ignore case)."""
-    blank = [str(i) for i, name in enumerate(header, start=1) if not name.strip()]
+    blank = [i for i, name in enumerate(header, start=1) if not name.strip()]
     if blank:
-        hint = " (pandas writes its index so; to_csv(index=False) leaves it out)"
-        return (
-            f"column {', '.join(blank)} has no name"
-            f"{hint if blank == ['1'] else ''}; give every column a name"
-        )
+        hint = ""
+        if blank == [1]:
+            hint = " (pandas writes its index so; to_csv(index=False) leaves it out)"
+        elif blank == [len(header)]:
+            hint = " (does every line end with the delimiter?)"
+        numbers = ", ".join(map(str, blank))
+        return f"column {numbers} has no name{hint}; give every column a name"
     return name_clash(header, "columns")
 
 
