@@ -25,6 +25,7 @@ from etl.cli.main import main
 from etl.core.datasets import load_folder, read_spec_file
 from etl.lambdas import validation
 from etl.local.onboarding import MAX_VALUE_EXPECTATIONS, curated_name, mostly, new_dataset
+from etl.local.profiling import AGGREGATES_PER_QUERY
 from etl.stages.discover import infer_schema, pin_text_columns
 from etl.stages.extract import read_raw
 from etl.stages.quality import load_suite, run_suite
@@ -79,6 +80,22 @@ def test_whole_numbers_become_bigint(datasets_dir, tmp_path):
     sample = write_csv(tmp_path / "s.csv", ["n"], [[i * 7 - 50] for i in range(40)])
     spec, _, _ = propose(datasets_dir, sample)
     assert column_types(spec)["n"] == ("bigint", None)
+
+
+def test_a_wide_feed_is_typed_column_by_column(datasets_dir, tmp_path):
+    """Its aggregates take several DuckDB queries (``AGGREGATES_PER_QUERY``): each column's
+    measurements must still be its own."""
+    kinds = [("n", lambda i: i), ("x", lambda i: f"{i / 4:.2f}"), ("flag", lambda i: i % 2 == 0)]
+    kinds.append(("day", lambda i: f"2026-11-{1 + i % 28:02d}"))
+    header = [f"{kind}_{c}" for c in range(20) for kind, _ in kinds]
+    rows = [[make(i + c) for c in range(20) for _, make in kinds] for i in range(40)]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    assert len(header) * 4 > 2 * AGGREGATES_PER_QUERY  # 4 or more aggregates a column
+    types = {
+        kind: {t for n, (t, _) in column_types(spec).items() if n.startswith(kind)}
+        for kind, _ in kinds
+    }
+    assert types == {"n": {"bigint"}, "x": {"double"}, "flag": {"boolean"}, "day": {"date"}}
 
 
 def test_a_numeric_column_with_na_is_double_with_na_as_a_null_marker(datasets_dir, tmp_path):
