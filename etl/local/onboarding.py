@@ -1125,7 +1125,7 @@ def _names_line(proposal: Proposal) -> list[str]:
     names = proposal.curated_names
     if not names:
         return []
-    shown = ", ".join(f"{old} -> {new}" for old, new in list(names.items())[:3])
+    shown = ", ".join(f"{_said(old)} -> {new}" for old, new in list(names.items())[:3])
     more = f", and {len(names) - 3} more" if len(names) > 3 else ""
     return [f"  names       {len(names)} renamed for curated ({shown}{more}) -> curated_name"]
 
@@ -1157,7 +1157,12 @@ def _time_line(proposal: Proposal) -> str:
 def _pii_line(proposal: Proposal) -> str:
     if not proposal.pii:
         return "none guessed"
-    return "; ".join(f"{g.column} -> {g.treatment} ({g.why})" for g in proposal.pii)
+    return "; ".join(f"{_said(g.column)} -> {g.treatment} ({g.why})" for g in proposal.pii)
+
+
+def _said(name: str) -> str:
+    """A column name in a summary line: quoted when spaces at its ends would not show."""
+    return repr(name) if name != name.strip() else name
 
 
 def _duplicates_line(profile: SampleProfile) -> str:

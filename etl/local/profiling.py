@@ -284,9 +284,16 @@ def load_sample(connection: duckdb.DuckDBPyConnection, path: Path, data_format: 
         if data_format == "csv":
             sniffed = connection.execute(f"SELECT Delimiter FROM sniff_csv({source})").fetchone()
             facts["delimiter"] = sniffed[0] if sniffed and len(sniffed[0]) == 1 else ","
+            options = f"all_varchar = true, delim = {_literal(facts['delimiter'])}"
+            # DuckDB trims the header's names; Spark and the quality Lambda keep ' name' as
+            # it is written, so the spec must name it so (a PII rule for 'name' would miss).
+            header = connection.execute(
+                f"SELECT * FROM read_csv({source}, header = false, {options}) LIMIT 1"
+            ).fetchone()
+            names = "[" + ", ".join(_literal(str(name)) for name in header) + "]"
             connection.execute(
                 f"CREATE TABLE sample AS SELECT * FROM read_csv({source}, header = true, "
-                f"all_varchar = true, delim = {_literal(facts['delimiter'])})"
+                f"names = {names}, {options})"
             )
         elif data_format in ("json", "json_array"):
             reader = "read_ndjson_objects" if data_format == "json" else "read_json_objects"

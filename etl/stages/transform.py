@@ -434,6 +434,20 @@ def refuse_reserved_names(columns: Sequence[str], dataset: DatasetSpec) -> None:
         )
 
 
+def refuse_pii_lookalikes(columns: Sequence[str], dataset: DatasetSpec) -> None:
+    """A PII column the file lacks while it has one differing only in case or surrounding
+    spaces (`` Email``) would pass through untreated: refuse it, naming both."""
+    for rule in dataset.pii:
+        if rule.column in columns:
+            continue
+        twin = next((c for c in columns if c.strip().lower() == rule.column.strip().lower()), None)
+        if twin is not None:
+            raise ValueError(
+                f"dataset {dataset.name!r} treats PII column {rule.column!r}, but the file "
+                f"has {twin!r} instead; name the column in the spec as the file writes it"
+            )
+
+
 def check_records(
     df: DataFrame, dataset: DatasetSpec, run_date: date, distinct: bool = False
 ) -> DataFrame:
@@ -447,6 +461,7 @@ def check_records(
     ``distinct`` (the records are distinct already, e.g. grouped by the quality profile).
     """
     refuse_reserved_names(df.columns, dataset)
+    refuse_pii_lookalikes(df.columns, dataset)
     df = df.transform(add_missing_columns(dataset.columns))
     if dataset.deduplicate == "exact":
         unique = df if distinct else df.dropDuplicates()

@@ -98,6 +98,19 @@ def test_a_wide_feed_is_typed_column_by_column(datasets_dir, tmp_path):
     assert types == {"n": {"bigint"}, "x": {"double"}, "flag": {"boolean"}, "day": {"date"}}
 
 
+def test_header_names_keep_their_spaces_as_spark_reads_them(datasets_dir, tmp_path, spark):
+    """DuckDB trims ``id, name``'s names; Spark does not, so a PII rule on ``name`` would
+    miss Spark's `` name`` and its values reach curated unhashed."""
+    sample = tmp_path / "s.csv"
+    sample.write_text("id, name, amount\n1, alice, 2.5\n2, bob, 3.5\n")
+    spec, _, written = propose(datasets_dir, sample)
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    assert [c.name for c in spec.columns] == schema.fieldNames() == ["id", " name", " amount"]
+    assert [(p.column, p.treatment) for p in spec.pii] == [(" name", "hash")]
+    assert spec.curated(" name_hash") == "name_hash"
+    assert "pii         ' name' -> hash" in written.summary()
+
+
 def test_a_numeric_column_with_na_is_double_with_na_as_a_null_marker(datasets_dir, tmp_path):
     rows = [[f"{i / 4:.2f}" if i % 5 else "NA"] for i in range(40)]
     spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["price"], rows))

@@ -252,3 +252,19 @@ def test_a_curated_name_another_column_has_is_refused(spark, name):
         match=f"curated_name '{name}' of column 'A' is also the curated name of column 'b'",
     ):
         T.curate(T.check_records(df, spec, RUN_DATE), spec, RUN_DATE)
+
+
+@pytest.mark.parametrize("in_file", [" email", "Email", "EMAIL "])
+def test_a_pii_column_the_file_writes_otherwise_is_refused_not_passed_through(spark, in_file):
+    df = spark.createDataFrame([("a@x.org", 1)], f"`{in_file}` string, n int")
+    spec = DatasetSpec(name="d", columns=(Column("email"),), pii=(Pii("email", "mask"),))
+    with pytest.raises(
+        ValueError, match=f"PII column 'email', but the file has '{in_file}' instead"
+    ):
+        T.check_records(df, spec, RUN_DATE)
+
+
+def test_a_pii_column_absent_from_the_file_is_no_error(spark):
+    df = spark.createDataFrame([(1,)], "n int")
+    spec = DatasetSpec(name="d", columns=(Column("email"),), pii=(Pii("email", "mask"),))
+    assert "email_masked" in T.curate(T.check_records(df, spec, RUN_DATE), spec, RUN_DATE).columns
