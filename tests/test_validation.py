@@ -149,6 +149,12 @@ def test_json_keys_differing_only_in_case_are_refused_with_the_line():
         check_file(facts("orders.json", body))
 
 
+def test_an_empty_json_key_is_refused_with_the_line():
+    body = JSON_LINES + b'{"id": 3, "": "c"}\n'
+    with pytest.raises(ValidationFailed, match=r"^orders.json line 3: key 2 is empty"):
+        check_file(facts("orders.json", body))
+
+
 def test_parquet_without_magic_bytes_is_rejected():
     with pytest.raises(ValidationFailed, match="not a Parquet file"):
         check_file(facts("orders.parquet", b"id,name\n1,a\n"))

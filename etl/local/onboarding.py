@@ -62,6 +62,7 @@ from etl.stages.validate import (
     check_extension,
     check_filename,
     decompressed_facts,
+    name_clash,
     sniff_format,
 )
 
@@ -288,6 +289,9 @@ def new_dataset(name: str, source: Path, into: str | None, force: bool = False) 
         raise OnboardingError(f"{source.name} has no data rows: nothing to profile")
     if not profile.columns:
         raise OnboardingError(f"{source.name} has no columns")
+    clash = name_clash(list(profile.file_names), "columns")
+    if clash:  # validation checks a CSV's header and each JSON record's keys
+        raise OnboardingError(f"{source.name}: {clash}")
     proposal = propose(name, profile)
     suite = build_suite(proposal)
     spec_text = render_spec(proposal, source, spec_path)

@@ -22,6 +22,7 @@ from itertools import combinations
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 # Text that means "no value" in exported files; an empty field is null in every reader.
 NULL_MARKERS = ("NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "-", "")
@@ -254,6 +255,9 @@ class SampleProfile:
     csv_delimiter: str = ","
     value_sets: dict[str, list[str]] = field(default_factory=dict)
     key: tuple[str, ...] = ()
+    # The file's own names, as Spark reads them: DuckDB renames one that repeats another
+    # in any case (``name`` beside ``Name`` is its ``name_1``).
+    file_names: tuple[str, ...] = ()
 
     def column(self, name: str) -> ColumnProfile:
         return next(c for c in self.columns if c.name == name)
@@ -290,7 +294,8 @@ def load_sample(connection: duckdb.DuckDBPyConnection, path: Path, data_format: 
             header = connection.execute(
                 f"SELECT * FROM read_csv({source}, header = false, {options}) LIMIT 1"
             ).fetchone()
-            names = "[" + ", ".join(_literal(str(name)) for name in header) + "]"
+            facts["names"] = [str(name) for name in header]
+            names = "[" + ", ".join(_literal(name) for name in facts["names"]) + "]"
             connection.execute(
                 f"CREATE TABLE sample AS SELECT * FROM read_csv({source}, header = true, "
                 f"names = {names}, {options})"
@@ -302,7 +307,7 @@ def load_sample(connection: duckdb.DuckDBPyConnection, path: Path, data_format: 
                 f"CREATE TEMP TABLE objects AS SELECT json FROM {reader}({source}{options}) "
                 "WHERE json_type(json) = 'OBJECT'"
             )
-            keys = _json_keys(connection)
+            keys = facts["names"] = _json_keys(connection)
             if not keys:
                 raise SampleUnreadable("no JSON objects with keys found")
             paths = {k: _literal("$." + '"' + k.replace('"', '\\"') + '"') for k in keys}
@@ -325,6 +330,7 @@ def load_sample(connection: duckdb.DuckDBPyConnection, path: Path, data_format: 
             facts["json_nested"] = {k: bool(numeric[2 * i + 1]) for i, k in enumerate(keys)}
         elif data_format == "parquet":
             connection.execute(f"CREATE TABLE sample AS SELECT * FROM read_parquet({source})")
+            facts["names"] = pq.read_schema(path).names
         else:
             raise SampleUnreadable(f"unknown data format {data_format!r}")
     except duckdb.Error as error:
@@ -375,7 +381,13 @@ def profile_sample(path: Path, data_format: str) -> SampleProfile:
             column.nested = facts.get("json_nested", {}).get(column.name, False) or (
                 not column.is_text_source and not parquet_type(column.source_type)
             )
-        profile = SampleProfile(data_format, rows, columns, csv_delimiter=facts["delimiter"])
+        profile = SampleProfile(
+            data_format,
+            rows,
+            columns,
+            csv_delimiter=facts["delimiter"],
+            file_names=tuple(facts.get("names") or (c.name for c in columns)),
+        )
         if rows == 0:
             return profile
         peek = _peek(connection, columns)

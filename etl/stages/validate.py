@@ -222,7 +222,10 @@ def _check_json(facts: FileFacts, text: str) -> str:
                     f"{facts.filename} line {number} is not a JSON object "
                     f"(it is {JSON_KINDS.get(type(record), 'a literal')})"
                 )
-            clash = name_clash(list(record), "keys")
+            keys = list(record)
+            blank = next((i for i, key in enumerate(keys, start=1) if not key.strip()), None)
+            clash = f"key {blank} is empty; give every field a name" if blank else None
+            clash = clash or name_clash(keys, "keys")
             if clash:
                 raise ValidationFailed(f"{facts.filename} line {number}: {clash}")
     return "json"

@@ -111,6 +111,20 @@ def test_header_names_keep_their_spaces_as_spark_reads_them(datasets_dir, tmp_pa
     assert "pii         ' name' -> hash" in written.summary()
 
 
+def test_columns_that_differ_only_in_case_are_refused_in_parquet_and_json(
+    datasets_dir, tmp_path, capsys
+):
+    """DuckDB calls the second ``name_1``; Spark stops at them, the catalog merges them."""
+    pq.write_table(pa.table({"id": [1], "Name": ["a"], "name": ["b"]}), tmp_path / "p.parquet")
+    (tmp_path / "j.jsonl").write_text('{"id": 1, "Name": "a"}\n{"id": 2, "name": "b"}\n')
+    for sample in ("p.parquet", "j.jsonl"):
+        assert main(["datasets", "new", "feed", "--from", str(tmp_path / sample)]) == 2
+        assert f"{sample}: columns 2 and 3: 'Name' and 'name' differ in case" in one_line_error(
+            capsys
+        )
+    assert not datasets_dir.exists()
+
+
 def test_a_numeric_column_with_na_is_double_with_na_as_a_null_marker(datasets_dir, tmp_path):
     rows = [[f"{i / 4:.2f}" if i % 5 else "NA"] for i in range(40)]
     spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["price"], rows))
