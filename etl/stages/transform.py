@@ -55,7 +55,8 @@ MASK = "***"
 
 
 def _require(df: DataFrame, *columns: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
+    have = set(df.columns)
+    missing = [c for c in columns if c not in have]
     if missing:
         raise ValueError(f"column {missing[0]!r} is required but missing; columns: {df.columns}")
 
@@ -64,7 +65,8 @@ def nulls_for_markers(markers: Sequence[str], columns: Sequence[str]) -> Transfo
     """Text values such as ``NA`` or ``N/A`` become null in the given text columns."""
 
     def _transform(df: DataFrame) -> DataFrame:
-        present = [c for c in columns if c in df.columns]
+        have = set(df.columns)
+        present = [c for c in columns if c in have]
         if not markers or not present:
             return df
         return df.withColumns(
@@ -78,7 +80,8 @@ def add_missing_columns(columns: Sequence[Column]) -> Transform:
     """Declared columns a file lacks are added as nulls (required ones fail discovery)."""
 
     def _transform(df: DataFrame) -> DataFrame:
-        missing = {c.name: F.lit(None).cast(c.type) for c in columns if c.name not in df.columns}
+        have = set(df.columns)
+        missing = {c.name: F.lit(None).cast(c.type) for c in columns if c.name not in have}
         return df.withColumns(missing) if missing else df
 
     return _transform
@@ -270,9 +273,12 @@ def order_columns(column_order: Sequence[str]) -> Transform:
     """Declared columns first, the others after them, partition columns last."""
 
     def _transform(df: DataFrame) -> DataFrame:
-        known = [c for c in column_order if c in df.columns]
-        tail = [c for c in PARTITION_TAIL if c in df.columns]
-        extra = [c for c in df.columns if c not in known and c not in tail]
+        columns = df.columns
+        have = set(columns)
+        known = [c for c in column_order if c in have]
+        tail = [c for c in PARTITION_TAIL if c in have]
+        placed = {*known, *tail}
+        extra = [c for c in columns if c not in placed]
         return df.select(*all_named([*known, *extra, *tail]))
 
     return _transform
@@ -350,19 +356,19 @@ def first_broken_rule(rules: Sequence[tuple[str, SparkColumn]]) -> SparkColumn:
 def converted_values(df: DataFrame, dataset: DatasetSpec) -> dict[str, SparkColumn]:
     """Each converted column's value (cast, or parsed with its ``format``) as ``curate``
     computes it: after the null markers."""
-    markers = dataset.null_markers
+    markers, have = dataset.null_markers, set(df.columns)
     return {
         c.name: typed_value(c, _without_markers(df, c.name, markers))
         for c in dataset.columns
-        if c.name in df.columns and (c.type != "string" or c.format)
+        if c.name in have and (c.type != "string" or c.format)
     }
 
 
 def _unused_names(df: DataFrame, prefix: str, n: int) -> list[str]:
     """``n`` column names ``prefix<i>`` that ``df`` does not have (a feed may name anything)."""
-    names, i = [], 0
+    names, i, have = [], 0, set(df.columns)
     while len(names) < n:
-        if f"{prefix}{i}" not in df.columns:
+        if f"{prefix}{i}" not in have:
             names.append(f"{prefix}{i}")
         i += 1
     return names
@@ -559,8 +565,10 @@ def quarantine_records(
     (PII columns only after their treatment), the ``rule`` it broke, the source key and
     the run id, partitioned by processing date and rule."""
     # Declared columns first, in the spec's order; then whatever else the file had.
-    declared = [c.name for c in dataset.columns if c.name in checked.columns]
-    values = declared + [c for c in checked.columns if c not in (*declared, REJECTED_BY)]
+    columns = checked.columns
+    have = set(columns)
+    declared = [c.name for c in dataset.columns if c.name in have]
+    values = declared + [c for c in columns if c not in {*declared, REJECTED_BY}]
     refuse_reserved_names(values, dataset)
     text = checked.where(F.col(REJECTED_BY).isNotNull()).select(
         *[_as_text(checked, c).alias(c) for c in values], F.col(REJECTED_BY).alias(RULE_COLUMN)
