@@ -99,9 +99,14 @@ class DatetimePattern:
     spark: str  # the Spark datetime pattern written to the spec
 
     def parses(self, column: str) -> str:
-        """A DuckDB expression, non-null when ``column`` parses with this pattern."""
+        """A DuckDB expression, non-null when ``column`` parses with this pattern as Spark
+        would parse it: Spark reads a two-digit year as 2000-2099, DuckDB 69-99 as 19xx, so
+        a ``85`` (a birth year?) is no match rather than a date a century off."""
         value = f"regexp_replace({column}, 'Z$', '+00:00')" if "%z" in self.duckdb else column
-        return f"try_strptime({value}, '{self.duckdb}')"
+        parsed = f"try_strptime({value}, '{self.duckdb}')"
+        if "%y" in self.duckdb:
+            return f"CASE WHEN year({parsed}) >= 2000 THEN {parsed} END"
+        return parsed
 
 
 _D = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -113,6 +118,7 @@ _US = "[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}"
 _T_FREE = "[0-9]{1,2}:[0-9]{2}:[0-9]{2}"
 _HM_FREE = "[0-9]{1,2}:[0-9]{2}"
 _AMPM = "(AM|PM)"
+_MONTH = "[A-Za-z]{3}"  # Jan, NOV: English month names, any case (as Spark parses them)
 # Tried in order; the first that every value fits wins (day-first and month-first layouts
 # both fitting is reported as ambiguous).
 DATETIME_PATTERNS = (
@@ -141,6 +147,9 @@ DATETIME_PATTERNS = (
     ),
     DatetimePattern(
         "timestamp", f"{_D} [0-9]{{2}}:[0-9]{{2}}", "%Y-%m-%d %H:%M", "yyyy-MM-dd HH:mm"
+    ),
+    DatetimePattern(
+        "timestamp", f"{_D}T[0-9]{{2}}:[0-9]{{2}}", "%Y-%m-%dT%H:%M", "yyyy-MM-dd'T'HH:mm"
     ),
     DatetimePattern(
         "timestamp",
@@ -187,7 +196,16 @@ DATETIME_PATTERNS = (
     DatetimePattern("date", r"[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}", "%d.%m.%Y", "d.M.yyyy"),
     DatetimePattern("date", "[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", "%m/%d/%y", "M/d/yy"),
     DatetimePattern("date", "[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", "%d/%m/%y", "d/M/yy"),
+    # With the month's name: 01-Nov-2026, 01-NOV-26 (Oracle's default), 1 Nov 2026, Nov 1, 2026.
+    DatetimePattern("date", f"[0-9]{{2}}-{_MONTH}-[0-9]{{4}}", "%d-%b-%Y", "dd-MMM-yyyy"),
+    DatetimePattern("date", f"[0-9]{{2}}-{_MONTH}-[0-9]{{2}}", "%d-%b-%y", "dd-MMM-yy"),
+    DatetimePattern("date", f"[0-9]{{1,2}} {_MONTH} [0-9]{{4}}", "%d %b %Y", "d MMM yyyy"),
+    DatetimePattern("date", f"{_MONTH} [0-9]{{1,2}}, [0-9]{{4}}", "%b %d, %Y", "MMM d, yyyy"),
 )
+# A date written as a whole number (20261101), in a column named like a date: an integer
+# otherwise. Years 1900-2100 only.
+COMPACT_DATE = DatetimePattern("date", "[0-9]{8}", "%Y%m%d", "yyyyMMdd")
+DATE_NAME = re.compile(r"date|day|(^|_)(dt|dob|ymd|yyyymmdd)$|birth")
 
 
 class SampleUnreadable(Exception):
@@ -510,6 +528,12 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
                 slots["leading_zeros"] = add(
                     f"count(*) FILTER (WHERE regexp_full_match({c}, '{LEADING_ZERO}'))"
                 )
+                if DATE_NAME.search(column.name.lower()):
+                    parsed = COMPACT_DATE.parses(c)
+                    slots["compact_date"] = add(
+                        f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, "
+                        f"'{COMPACT_DATE.regex}') AND year({parsed}) BETWEEN 1900 AND 2100)"
+                    )
             if fits.get("decimal"):
                 slots["decimal"] = add(
                     f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{DECIMAL}') "
@@ -600,7 +624,10 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
     values = column.values
     if values == 0:
         return  # nothing to go by: text
-    if measured.get("integer") == values:
+    if measured.get("compact_date") == values:
+        chosen = COMPACT_DATE
+        column.type, column.format, column.format_regex = chosen.type, chosen.spark, chosen.regex
+    elif measured.get("integer") == values:
         column.type = "string" if column.leading_zeros else "bigint"
     elif measured.get("decimal") == values:
         column.type = "double"

@@ -163,6 +163,10 @@ def test_true_and_false_become_boolean(datasets_dir, tmp_path):
         ("%-m/%-d/%Y %-H:%M", "timestamp", "M/d/yyyy H:mm"),
         ("%-m/%-d/%Y %-I:%M %p", "timestamp", "M/d/yyyy h:mm a"),
         ("%-m/%-d/%Y %-I:%M:%S %p", "timestamp", "M/d/yyyy h:mm:ss a"),
+        ("%Y-%m-%dT%H:%M", "timestamp", "yyyy-MM-dd'T'HH:mm"),
+        ("%d-%b-%Y", "date", "dd-MMM-yyyy"),
+        ("%-d %b %Y", "date", "d MMM yyyy"),
+        ("%b %-d, %Y", "date", "MMM d, yyyy"),
     ],
 )
 def test_dates_and_timestamps_get_their_spark_pattern(
@@ -191,6 +195,40 @@ def test_a_spreadsheets_unpadded_times_are_parsed_by_spark_as_proposed(
     raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
     curated = transform_dataset(raw, spec, date(2027, 4, 30))
     assert sorted(r.ordered for r in curated.collect()) == stamps
+
+
+def test_month_names_and_whole_number_dates_are_parsed_by_spark_as_proposed(
+    datasets_dir, tmp_path, spark
+):
+    """Oracle's 01-NOV-24, a US Nov 1, 2024, and 20241101 in a column named like a date."""
+    days = [date(2024, 10, 25) + timedelta(days=3 * i) for i in range(30)]
+    header = ["id", "shipped", "noted", "order_date", "batch"]
+    rows = [
+        [i, f"{d:%d-%b-%y}".upper(), f"{d:%b %-d, %Y}", f"{d:%Y%m%d}", f"{d:%Y%m%d}"]
+        for i, d in enumerate(days)
+    ]
+    sample = write_csv(tmp_path / "s.csv", header, rows)
+    spec, _, _ = propose(datasets_dir, sample)
+    types = column_types(spec)
+    assert [types[c] for c in header[1:]] == [
+        ("date", "dd-MMM-yy"),
+        ("date", "MMM d, yyyy"),
+        ("date", "yyyyMMdd"),
+        ("bigint", None),  # a number: nothing in its name says date
+    ]
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    curated = transform_dataset(
+        read_raw(spark, str(sample), "csv", schema, dataset=spec), spec, date(2026, 11, 26)
+    )
+    for row in curated.orderBy("id").collect():
+        assert row.shipped == row.noted == row.order_date == days[row.id]
+
+
+def test_a_two_digit_year_spark_would_put_in_the_wrong_century_stays_text(datasets_dir, tmp_path):
+    """Spark reads yy as 2000-2099: 3/14/85 would be 2085."""
+    rows = [[f"{1 + i % 12}/{1 + i % 28}/{85 + i % 10}"] for i in range(30)]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["born"], rows))
+    assert column_types(spec)["born"] == ("string", None)
 
 
 def test_month_first_or_day_first_is_reported_when_both_fit(datasets_dir, tmp_path):
