@@ -486,3 +486,33 @@ def test_a_column_added_by_a_second_file_is_catalogued_and_queryable_after_its_r
     )
     assert code == 0, err
     assert json.loads(out) == [{"n": 15, "with_coupon": 5}]
+
+
+def test_a_column_keeps_its_type_and_its_place_in_the_catalog_from_file_to_file(spark, tmp_path):
+    """Athena reads every partition with the table's one type: a file that reads a column
+    narrower is written with the table's type, one that reads it otherwise is refused
+    before it writes a row, and a column a later file lacks stays in the table."""
+    lake = tmp_path / "lake"
+    catalog = LocalCatalog(Lake.local(lake))
+    days = {
+        "2026-11-20": [order(i, batch=3_000_000_000 + i, coupon="X") for i in range(1, 6)],
+        "2026-11-21": [order(i, batch=i) for i in range(6, 11)],  # Spark reads int
+        "2026-11-22": [order(i, batch=f"B{i}") for i in range(11, 16)],  # text
+    }
+    codes = {}
+    for day, rows in days.items():
+        source = tmp_path / f"orders {day}.csv"
+        columns = HEADER + ",batch" + (",coupon" if "coupon" in rows[0] else "")
+        source.write_bytes(csv_text(rows, columns))
+        codes[day], _, err = run_cli(lake, "run", str(source), "--run-date", day)
+    assert codes == {"2026-11-20": 0, "2026-11-21": 0, "2026-11-22": 1}
+    assert "orders: batch bigint -> string would leave its older partitions unreadable" in err
+    columns = catalog.get_table("etl_pipeline", "orders")["StorageDescriptor"]["Columns"]
+    assert {"batch": "bigint", "coupon": "string"}.items() <= {
+        c["Name"]: c["Type"] for c in columns
+    }.items()
+    written = {
+        path.parent.name: pq.read_schema(path).field("batch").type
+        for path in (lake / "curated" / "processed" / "orders").rglob("*.parquet")
+    }
+    assert written == {"process_day=20": pa.int64(), "process_day=21": pa.int64()}

@@ -40,6 +40,7 @@ from etl.stages.quality import (
     profile_on_the_way,
 )
 from etl.stages.reference import ensure_reference_tables, read_reference
+from etl.stages.schema_changes import catalogued_columns, conformed, kept_columns
 from etl.stages.suite import import_gx_in_background, suite_counts
 from etl.stages.summarise import summarise
 from etl.stages.transform import (
@@ -232,6 +233,9 @@ def _stage_raw_file(
         staged = stage_records(
             *(raw, lake, dataset, source, run_date, run_id, references, steps, counts, misfit),
             on_writing=gx_import,
+            conform=lambda table, df: conformed(
+                df, table, catalogued_columns(catalog, dataset.database, table)
+            ),
         )
         if not staged.profile.misfit_records:
             break
@@ -291,6 +295,7 @@ def stage_records(
     counts=(),
     misfit_column: str | None = None,
     on_writing: Callable[[], object] | None = None,
+    conform: Callable[[str, DataFrame], DataFrame] | None = None,
 ) -> Staged:
     """Stage the raw records of ``source`` (its key + object version, ``Lake.source``):
     curated, or quarantined with their rule; nothing is visible to readers until
@@ -299,7 +304,9 @@ def stage_records(
     The records are profiled as they are read (``profile_on_the_way``, with the suite's
     ``counts``), de-duplicated by that same grouping and checked once; the checked frame is
     kept in memory (spilling to disk) between the two writes, so the raw file is parsed once.
-    ``on_writing`` is called once the writes are planned, as Spark starts on them.
+    ``on_writing`` is called once the writes are planned, as Spark starts on them;
+    ``conform(table, df)`` before that, for curated (what it returns is written) and each
+    summary table (checked only: summaries are made from the published partitions).
     """
     exact = dataset.deduplicate == "exact"
     records, measured = profile_on_the_way(raw, counts, misfit_column, distinct=exact)
@@ -309,6 +316,10 @@ def stage_records(
     try:
         curated = curate(checked, dataset, run_date, references, steps)
         rejected = quarantine_records(checked, dataset, run_date, source, run_id)
+        if conform is not None:
+            curated = conform(dataset.curated_table, curated)
+            for summary in dataset.summaries:
+                conform(summary.name, summarise(curated, summary))
         if on_writing is not None:
             on_writing()
         stage_partitioned(curated, PROCESS_PARTITIONS, staging.curated)
@@ -444,7 +455,8 @@ def _recrawl(spark, catalog, dataset, uri, misfits: int) -> None:
 
 def _write_summary(spark, lake, catalog, dataset, summary, day, run_id, show_progress):
     """One analytics table for the processing date(s) just published; returns its partitions."""
-    table = summarise(day, summary)
+    columns = catalogued_columns(catalog, dataset.database, summary.name)
+    table = conformed(summarise(day, summary), summary.name, columns)
     location = lake.analytics_table_path(summary.name)
     pointers = _pointers(catalog, dataset.database, summary.name, location, table.schema)
     with spark_progress(spark, f"summary {summary.name}", enabled=show_progress):
@@ -476,7 +488,10 @@ def _pointers(catalog, database, table, location, schema=None, keys=None) -> Glu
 
 def _register(catalog, database, table, schema, location, published, keys=None) -> None:
     keys = keys or CURATED_KEYS
-    catalog.upsert_table(database, table, schema, location, "parquet", partition_keys=keys)
+    kept = kept_columns(catalogued_columns(catalog, database, table), schema)
+    catalog.upsert_table(
+        database, table, schema, location, "parquet", partition_keys=keys, kept_columns=kept
+    )
     if lake_io.is_s3(location):
         return  # the publish switched each partition to its new version itself
     # Folder names hold partition values escaped (rule=cast%3Aamount); the catalog the values.

@@ -66,14 +66,17 @@ def table_input(
     classification: str,
     partition_keys: list[tuple[str, str]] | None = None,
     parameters: dict | None = None,
+    kept_columns: list[dict] | None = None,
 ) -> dict:
-    """A Glue ``TableInput``: data columns, partition keys, location and classification."""
+    """A Glue ``TableInput``: data columns (``schema``'s, then ``kept_columns``: Glue
+    columns older partitions hold), partition keys, location and classification."""
     partition_names = {key for key, _ in partition_keys or []}
+    columns = [c for c in schema_to_columns(schema) if c["Name"] not in partition_names]
     return {
         "Name": name,
         "TableType": "EXTERNAL_TABLE",
         "StorageDescriptor": {
-            "Columns": [c for c in schema_to_columns(schema) if c["Name"] not in partition_names],
+            "Columns": columns + list(kept_columns or []),
             "Location": location,
         },
         "PartitionKeys": [{"Name": k, "Type": t} for k, t in partition_keys or []],
@@ -131,21 +134,24 @@ class LocalCatalog:
         classification: str,
         partition_keys: list[tuple[str, str]] | None = None,
         parameters: dict | None = None,
+        kept_columns: list[dict] | None = None,
     ) -> dict:
         """Create the table or refresh its columns, keeping known partitions."""
         with self._changing(database):
             return self._upsert_table(
-                database, name, schema, location, classification, partition_keys, parameters
+                database,
+                name,
+                table_input(
+                    name, schema, location, classification, partition_keys, parameters, kept_columns
+                ),
             )
 
-    def _upsert_table(
-        self, database, name, schema, location, classification, partition_keys, parameters
-    ) -> dict:
+    def _upsert_table(self, database: str, name: str, table_input_: dict) -> dict:
         document = self._load(database)
         previous = document["Tables"].get(name, {})
         table = {
             "DatabaseName": database,
-            **table_input(name, schema, location, classification, partition_keys, parameters),
+            **table_input_,
             "Partitions": previous.get("Partitions", []),
         }
         document["Tables"][name] = table
@@ -295,10 +301,13 @@ class GlueCatalog:
         classification: str,
         partition_keys: list[tuple[str, str]] | None = None,
         parameters: dict | None = None,
+        kept_columns: list[dict] | None = None,
     ) -> dict:
         """Create the table or update its columns; Glue keeps its partitions either way."""
         self._ensure_database(database)
-        table = table_input(name, schema, location, classification, partition_keys, parameters)
+        table = table_input(
+            name, schema, location, classification, partition_keys, parameters, kept_columns
+        )
         input_format, output_format, serde = GLUE_FORMATS[classification]
         table["StorageDescriptor"].update(
             InputFormat=input_format, OutputFormat=output_format, SerdeInfo=serde
