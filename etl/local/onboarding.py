@@ -844,6 +844,10 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
         )
     elif column.type == "string" and column.leading_zeros:
         notes.append(f"text: codes with leading zeros, e.g. {column.example!r}")
+    elif column.long_digits:
+        notes.append(
+            f"text: whole numbers past bigint (a double would round them), e.g. {column.example!r}"
+        )
     elif column.type == "string" and 0 < column.distinct <= IN_SET_MAX_VALUES:
         notes.append(f"text, {column.distinct} values, e.g. {column.example!r}")
     elif column.example is not None:

@@ -239,6 +239,7 @@ class ColumnProfile:
     nested_fields: tuple[str, ...] = ()  # a nested column's field paths (``user.email``)
     nested_emails: tuple[str, ...] = ()  # those of its peeked fields holding e-mail addresses
     total_rows: int = 0  # values such as 'Total': a spreadsheet's totals line, not a record
+    long_digits: bool = False  # whole numbers too long for bigint (22-digit references): text
 
     @property
     def text_number(self) -> str | None:
@@ -521,6 +522,9 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
             slots["totals"] = add(f"count(*) FILTER (WHERE lower(trim({c})) IN ({words}))")
             fits = _candidates(peek[column.name])
             if fits.get("integer"):
+                slots["whole"] = add(
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{INTEGER}'))"
+                )
                 slots["integer"] = add(
                     f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{INTEGER}') "
                     f"AND TRY_CAST({c} AS BIGINT) IS NOT NULL)"
@@ -629,6 +633,8 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
         column.type, column.format, column.format_regex = chosen.type, chosen.spark, chosen.regex
     elif measured.get("integer") == values:
         column.type = "string" if column.leading_zeros else "bigint"
+    elif measured.get("whole") == values:
+        column.long_digits = True  # past bigint: a double would round it, text keeps it
     elif measured.get("decimal") == values:
         column.type = "double"
     elif measured.get("boolean") == values:

@@ -125,6 +125,21 @@ def test_columns_that_differ_only_in_case_are_refused_in_parquet_and_json(
     assert not datasets_dir.exists()
 
 
+def test_whole_numbers_past_bigint_stay_text_with_every_digit(datasets_dir, tmp_path, spark):
+    """A 22-digit reference as a double would lose its last digits."""
+    refs = [str(7_996_028_132_788_056_521_797 + 7919 * i) for i in range(30)]
+    sample = tmp_path / "s.jsonl"
+    sample.write_text("".join(f'{{"id": {i}, "ref": {r}}}\n' for i, r in enumerate(refs)))
+    spec, _, written = propose(datasets_dir, sample)
+    assert column_types(spec)["ref"] == ("string", None)
+    assert "whole numbers past bigint" in written.spec_path.read_text()
+    schema = pin_text_columns(infer_schema(spark, str(sample), "json", spec), spec)
+    curated = transform_dataset(
+        read_raw(spark, str(sample), "json", schema, dataset=spec), spec, date(2026, 11, 26)
+    )
+    assert sorted(r.ref for r in curated.collect()) == sorted(refs)
+
+
 def test_a_numeric_column_with_na_is_double_with_na_as_a_null_marker(datasets_dir, tmp_path):
     rows = [[f"{i / 4:.2f}" if i % 5 else "NA"] for i in range(40)]
     spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["price"], rows))
