@@ -131,3 +131,15 @@ def test_a_record_too_long_past_the_head_is_refused_with_its_line(spark, lake, t
     uri = landed(lake, tmp_path, [*records, order(99, note="x" * (17 << 20)), order(100)])
     with pytest.raises(ValidationFailed, match=r"line 41 is a 17\.0 MB record"):
         discover(spark, LocalCatalog(lake), ORDERS, uri, "json", sample_bytes=1000)
+
+
+def test_a_tab_separated_file_under_a_comma_dataset_says_how_it_was_split(spark, lake, tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("id\tname\n1\ta\n2\tb\n", encoding="utf-8")
+    uri = land_file(str(path), lake)
+    with pytest.raises(
+        ValidationFailed,
+        match=r"has no 'id' column, which dataset 'orders' requires; found 1 columns: .*"
+        r"\(split at '\\t', not ',': another dataset's feed\?\)",
+    ):
+        discover(spark, LocalCatalog(lake), ORDERS, uri, "csv")

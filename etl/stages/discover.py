@@ -31,6 +31,7 @@ from etl.core.errors import ValidationFailed, one_line
 from etl.core.spec import DatasetSpec
 from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
 from etl.stages.validate import (
+    CSV_DELIMITERS,
     MAX_RECORD_BYTES,
     json_lines_problem,
     json_problem,
@@ -193,10 +194,17 @@ def discover(
     required = dict.fromkeys([*dataset.key, *dataset.required])
     missing = [c for c in required if c not in schema.fieldNames()]
     if missing:
-        found = ", ".join(schema.fieldNames())
+        names = schema.fieldNames()
+        found = ", ".join(names)
+        other = [d for d in CSV_DELIMITERS if len(names) == 1 and d in names[0]]
+        hint = (
+            f" (split at {other[0]!r}, not {dataset.csv_delimiter!r}: another dataset's feed?)"
+            if data_format == "csv" and other
+            else ""
+        )
         raise ValidationFailed(
             f"{_name(uri)} has no {missing[0]!r} column, which dataset {dataset.name!r} "
-            f"requires; found {len(schema.fieldNames())} columns: {one_line(found, limit=100)}"
+            f"requires; found {len(names)} columns: {one_line(found, limit=100)}{hint}"
         )
     parameters = {"dataFormat": data_format}
     if sample is not None:
