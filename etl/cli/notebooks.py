@@ -60,16 +60,28 @@ def register(commands: argparse._SubParsersAction, lake_parent: argparse.Argumen
 def cmd_notebook_run(args: argparse.Namespace) -> int:
     from etl.notebooks.runner import OUTPUT_DIR, NotebookFailed, parameter_value, run_notebook
 
-    parameters = {key: parameter_value(value) for key, value in args.parameter}
+    parameters = {key: _from_here(key, parameter_value(value)) for key, value in args.parameter}
     try:
         target = run_notebook(
-            args.name, parameters, output_dir=Path(args.out) if args.out else OUTPUT_DIR
+            args.name, parameters, output_dir=Path(args.out).absolute() if args.out else OUTPUT_DIR
         )
     except NotebookFailed as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(target)
     return 0
+
+
+PATH_PARAMETERS = ("_path", "_dir", "_root", "_out")  # source_path, sample_dir, lake_root, ...
+
+
+def _from_here(key: str, value: object) -> object:
+    """A relative path given for a path parameter, made absolute from where the command
+    runs: the notebook's kernel runs in notebooks/, where it would mean something else."""
+    if key.endswith(PATH_PARAMETERS) and isinstance(value, str) and value:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else Path.cwd() / path)
+    return value
 
 
 def cmd_notebook_list(args: argparse.Namespace) -> int:

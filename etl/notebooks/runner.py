@@ -161,7 +161,10 @@ def run_notebook(
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / output_name(source, parameters)
     try:
-        with mock.patch.dict(os.environ, {BATCH_VARIABLE: "1"}):  # the kernel inherits it
+        # The kernel inherits the environment, and runs in notebooks/: folders given
+        # relative to where this process runs are handed over absolute.
+        inherited = {BATCH_VARIABLE: "1", **_absolute_folders()}
+        with mock.patch.dict(os.environ, inherited):
             papermill.execute_notebook(
                 str(source),
                 str(target),
@@ -179,6 +182,20 @@ def run_notebook(
             f"(executed copy: {target})"
         ) from None
     return target
+
+
+FOLDER_VARIABLES = ("ETL_DATASETS_DIR", "ETL_LAKE_ROOT")
+
+
+def _absolute_folders() -> dict[str, str]:
+    """``FOLDER_VARIABLES`` that are set, each folder made absolute (``os.pathsep`` lists)."""
+    return {
+        name: os.pathsep.join(
+            os.path.abspath(p) if p else p for p in os.environ[name].split(os.pathsep)
+        )
+        for name in FOLDER_VARIABLES
+        if os.environ.get(name)
+    }
 
 
 @cache

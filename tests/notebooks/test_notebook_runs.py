@@ -6,12 +6,14 @@ Each run starts its own kernel and its own local Spark, so the samples stay smal
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from etl.cli.main import main
+from etl.core.paths import REPO_ROOT
 from etl.notebooks.runner import declared_parameters, list_notebooks, resolve, run_notebook
 
 RUN_DATE = "2026-01-31"
@@ -101,18 +103,28 @@ def test_notebook_executes_on_another_dataset(name, tmp_path, readings):
 
 
 @pytest.mark.slow
-def test_transform_notebook_run_from_the_cli_reflects_the_run_date(tmp_path, capfd):
+def test_transform_notebook_run_from_the_cli_reflects_the_run_date(tmp_path, capfd, monkeypatch):
+    """Paths typed relative to where the command runs mean that there, not in notebooks/
+    where the kernel runs: the parameters' and $ETL_DATASETS_DIR's."""
+    monkeypatch.chdir(tmp_path)
+    mine = tmp_path / "mine" / "orders"  # the first orders on the search path wins
+    shutil.copytree(REPO_ROOT / "datasets" / "orders", mine)
+    spec = mine / "dataset.yaml"
+    spec.write_text(spec.read_text().replace("retention: {days: 365}", "retention: {days: 30}"))
+    monkeypatch.setenv("ETL_DATASETS_DIR", "mine")
     argv = ["notebook", "run", "04_transform", "-p", "run_date", RUN_DATE]
     for key, value in _small(tmp_path).items():
         if key != "run_date":
-            argv += ["-p", key, str(value)]
-    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+            typed = str(value)  # the paths relative to tmp_path, the working directory
+            argv += ["-p", key, typed.removeprefix(f"{tmp_path}/")]
+    assert main([*argv, "--out", "out"]) == 0
     out, err = capfd.readouterr()  # the kernel's own output too, not only this process's
     # The kernel talks over local sockets: ipykernel has no unencrypted TCP to warn about.
     assert "without encryption" not in err
     executed = Path(out.strip().splitlines()[-1])
-    assert executed.parent == tmp_path / "out"
+    assert executed.parent == tmp_path / "out"  # printed absolute
     assert f"run_date-{RUN_DATE}" in executed.name
     text = _text_outputs(executed)
     assert "process_year=2026/process_month=1/process_day=31" in text
-    assert f"within 365 days up to {RUN_DATE}" in text
+    assert f"within 30 days up to {RUN_DATE}" in text
+    assert (tmp_path / "lake" / "curated").is_dir() and (tmp_path / "sample").is_dir()
