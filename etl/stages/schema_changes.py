@@ -36,17 +36,17 @@ class TypeChanged(ValueError):
 def type_changes(columns: list[dict], schema: StructType) -> list[str]:
     """``name old -> new`` for each column of ``schema`` that the Glue ``columns`` type
     otherwise (names matched as the catalog matches them, ignoring case), widenings either
-    way aside (``aligned`` writes a narrower one with the table's type)."""
+    way aside (``conformed`` writes a narrower one with the table's type)."""
     before = {c["Name"].lower(): c["Type"] for c in columns}
     changes = []
     for column in schema_to_columns(schema):
         old, new = before.get(column["Name"].lower()), column["Type"]
-        if old not in (None, new) and (old, new) not in WIDENINGS | _NARROWINGS:
+        if old not in (None, new) and (old, new) not in _READABLE:
             changes.append(f"{column['Name']} {old} -> {new}")
     return changes
 
 
-_NARROWINGS = {(wide, narrow) for narrow, wide in WIDENINGS}
+_READABLE = WIDENINGS | {(wide, narrow) for narrow, wide in WIDENINGS}
 
 
 def catalogued_columns(catalog, database: str, table: str) -> list[dict] | None:
