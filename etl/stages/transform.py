@@ -534,9 +534,11 @@ def rename_for_curated(names: dict[str, str]) -> Transform:
     error, not a second column of that name."""
 
     def _transform(df: DataFrame) -> DataFrame:
-        present = {old: new for old, new in names.items() if old in df.columns}
+        columns = df.columns
+        have = set(columns)
+        present = {old: new for old, new in names.items() if old in have}
         for old, new in present.items():
-            same = [c for c in df.columns if present.get(c, c).lower() == new.lower()]
+            same = [c for c in columns if present.get(c, c).lower() == new.lower()]
             if len(same) > 1:
                 other = next(c for c in same if c != old)
                 raise ValueError(
