@@ -1,6 +1,7 @@
 """Every stage notebook executes with papermill on the project kernel, on a small sample.
 
-Each run starts its own kernel and its own local Spark, so the samples stay small.
+Each run starts its own kernel; most attach to one warm Spark server (``warm_spark_server``),
+as ``etl notebook run`` does when one is free, and the CLI's run starts a JVM of its own.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _has_image(path: Path) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", [p.stem for p in list_notebooks() if not p.stem.startswith("04_")])
-def test_notebook_executes_on_a_small_sample(name, tmp_path):
+def test_notebook_executes_on_a_small_sample(name, tmp_path, warm_spark_server):
     declared = declared_parameters(nbformat.read(resolve(name), as_version=4))
     parameters = {k: v for k, v in _small(tmp_path).items() if k in declared}
     executed = run_notebook(name, parameters, output_dir=tmp_path / "out")
@@ -64,7 +65,7 @@ def test_notebook_executes_on_a_small_sample(name, tmp_path):
 @pytest.mark.parametrize(
     "name", ["01_explore_raw", "02_schema_discovery", "04_transform", "06_analytics"]
 )
-def test_notebook_executes_on_another_dataset(name, tmp_path, readings):
+def test_notebook_executes_on_another_dataset(name, tmp_path, readings, warm_spark_server):
     """``-p dataset NAME`` on a dataset unlike orders (CSV, NA nulls, composite key, composed
     timestamp, hashed PII, no sample generator): found through ``ETL_DATASETS_DIR``, which
     the notebook's kernel inherits."""
@@ -105,7 +106,9 @@ def test_notebook_executes_on_another_dataset(name, tmp_path, readings):
 @pytest.mark.slow
 def test_transform_notebook_run_from_the_cli_reflects_the_run_date(tmp_path, capfd, monkeypatch):
     """Paths typed relative to where the command runs mean that there, not in notebooks/
-    where the kernel runs: the parameters' and $ETL_DATASETS_DIR's."""
+    where the kernel runs: the parameters' and $ETL_DATASETS_DIR's. Its kernel starts a JVM
+    of its own, as without a Spark server."""
+    monkeypatch.setenv("ETL_SPARK_SERVER", "off")
     monkeypatch.chdir(tmp_path)
     mine = tmp_path / "mine" / "orders"  # the first orders on the search path wins
     shutil.copytree(REPO_ROOT / "datasets" / "orders", mine)
