@@ -119,6 +119,14 @@ def test_without_a_dataset_the_delimiter_is_the_one_every_row_agrees_with(body, 
     assert check_file(facts("new.csv", body)) == "csv"
 
 
+def test_a_title_line_above_the_header_is_named_as_the_likely_cause():
+    body = b"Sales report November 2026\nid,amount\n1,2.5\n2,3.5\n"
+    with pytest.raises(
+        ValidationFailed, match=r"row 2 has 2 fields, header has 1 \(a title line above"
+    ):
+        check_file(facts("sales.csv", body))
+
+
 def test_a_csv_header_without_rows_is_rejected():
     with pytest.raises(ValidationFailed, match="no data rows"):
         check_file(facts("orders.csv", b"id,name\n"))

@@ -386,6 +386,8 @@ def _check_csv(facts: FileFacts, text: str, delimiter: str | None = None) -> str
     if problem:
         raise ValidationFailed(f"{facts.filename}'s header: {problem}")
     split_at = "" if delimiter == "," else f" (fields split at {delimiter!r})"
+    if len(header) == 1 and len({len(row) for row in rows[1:]}) == 1 and len(rows[1]) > 1:
+        split_at = f"{split_at} (a title line above the header? the file must start with it)"
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise ValidationFailed(
