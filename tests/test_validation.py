@@ -173,6 +173,14 @@ def test_binary_garbage_is_rejected_as_not_utf8():
         check_file(facts("orders.csv", b"\xff\xfe\x00garbage\n\x81\x82\n"))
 
 
+def test_utf16_text_is_named_as_such():
+    body = "id\tname\n1\tÅsa\n".encode("utf-16")
+    with pytest.raises(
+        ValidationFailed, match=r"^sheet.txt is UTF-16 text .*re-export it as UTF-8"
+    ):
+        check_file(facts("sheet.txt", body))
+
+
 def test_the_verdict_has_the_lambda_response_shape():
     verdict = validate_file(facts("bad\x00name.json", JSON_LINES)).to_dict()
     assert verdict["isValid"] is False

@@ -183,8 +183,25 @@ def _check_parquet(facts: FileFacts) -> str:
     return "parquet"
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # Excel's "Unicode Text" starts with one
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """A UTF-16 byte-order mark, then text whose high bytes are mostly zero (Latin text)."""
+    if not head.startswith(UTF16_BOMS):
+        return False
+    body = head[2:1026]
+    high = body[1::2] if head.startswith(b"\xff\xfe") else body[0::2]
+    return len(high) >= 2 and high.count(0) * 3 >= len(high)
+
+
 def _decode_head(facts: FileFacts) -> str:
     head = facts.head
+    if _looks_utf16(head):
+        raise ValidationFailed(
+            f"{facts.filename} is UTF-16 text (Excel's 'Unicode Text'?): re-export it as "
+            "UTF-8 (Excel: 'CSV UTF-8')"
+        )
     try:
         return head.decode("utf-8")
     except UnicodeDecodeError as error:
