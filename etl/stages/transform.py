@@ -466,7 +466,9 @@ def check_records(
     ``time_column`` is kept); ``none`` keeps every record. At most one shuffle; none with
     ``distinct`` (the records are distinct already, e.g. grouped by the quality profile).
     """
-    refuse_reserved_names(df.columns, dataset)
+    # The file's columns and the declared ones it lacks (added as nulls below): every column
+    # curated and the quarantine will hold.
+    refuse_reserved_names([*df.columns, *(c.name for c in dataset.columns)], dataset)
     refuse_pii_lookalikes(df.columns, dataset)
     df = df.transform(add_missing_columns(dataset.columns))
     if dataset.deduplicate == "exact":
@@ -571,7 +573,6 @@ def quarantine_records(
     have = set(columns)
     declared = [c.name for c in dataset.columns if c.name in have]
     values = declared + [c for c in columns if c not in {*declared, REJECTED_BY}]
-    refuse_reserved_names(values, dataset)
     text = checked.where(F.col(REJECTED_BY).isNotNull()).select(
         *[_as_text(checked, c).alias(c) for c in values], F.col(REJECTED_BY).alias(RULE_COLUMN)
     )

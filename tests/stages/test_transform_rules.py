@@ -189,6 +189,16 @@ def test_every_rule_takes_column_names_with_dots_spaces_and_backticks(spark):
     assert totals == {"North": 1.5, "South": None}
 
 
+def test_a_declared_column_named_like_one_the_lake_adds_is_refused_though_the_file_lacks_it(
+    spark,
+):
+    """The declared column would be added as nulls, then clash in the quarantine."""
+    df = spark.createDataFrame([(1,)], "id bigint")
+    spec = DatasetSpec(name="d", columns=(Column("id", "bigint"), Column("rule")))
+    with pytest.raises(ValueError, match=r"column 'rule' of dataset 'd' has a name the lake"):
+        T.check_records(df, spec, RUN_DATE)
+
+
 @pytest.mark.parametrize("name", ["data_year", "process_day", "rule", "run_id"])
 def test_a_feed_column_named_like_one_the_lake_adds_is_refused_not_overwritten(spark, name):
     """Curated would replace a feed's own ``data_year`` by the time column's year."""
