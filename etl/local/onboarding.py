@@ -209,6 +209,16 @@ class Proposal:
     def curated(self, column: str) -> str:
         return self.curated_names.get(column, column)
 
+    @property
+    def text_numbers(self) -> list[ColumnProfile]:
+        """Columns of numbers Spark reads as text: ``derived`` casts them."""
+        return [c for c in self.profile.columns if c.text_number]
+
+    @property
+    def has_derived(self) -> bool:
+        """True when the spec gets a ``derived`` section of its own."""
+        return bool(self.text_numbers or self.epoch)
+
 
 @dataclass
 class NewDataset:
@@ -914,7 +924,7 @@ def _derived_section(proposal: Proposal) -> list[str]:
     ``.`` as the decimal mark), or with a currency sign or thousands separators. Derived
     columns are made before PII treatment and summaries, and a name of the raw feed keeps
     its place."""
-    columns = [c for c in proposal.profile.columns if c.text_number]
+    columns = proposal.text_numbers
     epoch = proposal.epoch
     if not columns and not epoch:
         return []
@@ -959,7 +969,7 @@ def _pii_section(proposal: Proposal) -> list[str]:
             "",
         ]
     nested = [proposal.profile.column(g.column) for g in proposal.pii]
-    lines += _nested_drop_hint([column for column in nested if column.nested])
+    lines += _nested_drop_hint([c for c in nested if c.nested], proposal.has_derived)
     lines.append("pii:")
     for guess in proposal.pii:
         lines.append(
@@ -971,10 +981,11 @@ def _pii_section(proposal: Proposal) -> list[str]:
     return [*lines, ""]
 
 
-def _nested_drop_hint(columns: list[ColumnProfile]) -> list[str]:
-    """How to keep some of the nested columns PII drops: one top-level ``derived`` line to
-    uncomment as it stands (derived columns are made before the PII treatment,
-    ``etl.stages.transform.curate``), their PII fields hashed."""
+def _nested_drop_hint(columns: list[ColumnProfile], has_derived: bool) -> list[str]:
+    """How to keep some of the nested columns PII drops: derived columns (made before the
+    PII treatment, ``etl.stages.transform.curate``), their PII fields hashed. One top-level
+    ``derived`` line to uncomment as it stands, or, when the spec has a ``derived`` section
+    already (a second would be an error), entries to add to it."""
     if not columns:
         return []
     names = " and ".join(column.name for column in columns)
@@ -982,6 +993,12 @@ def _nested_drop_hint(columns: list[ColumnProfile]) -> list[str]:
     example = [entry for column in columns for entry in _derived_fields(column)]
     if not example:
         return [f"# {names} {verb} nested and dropped whole below; derive what curated needs."]
+    if has_derived:
+        return [
+            f"# {names} {verb} nested and dropped whole below; to keep some of it, add lines",
+            "# like these to derived: above (derived columns are made before the PII treatment):",
+            *(f"#   {entry}" for entry in example),
+        ]
     return [
         f"# {names} {verb} nested and dropped whole below; to keep some of it, uncomment",
         "# this line (derived columns are made before the PII treatment) and edit it:",

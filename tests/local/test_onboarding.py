@@ -389,6 +389,22 @@ def test_a_nested_column_holding_pii_is_dropped_and_the_rest_can_be_derived(
     assert not [row for row in curated.collect() if "@" in str(row)]
 
 
+def test_the_nested_hint_adds_to_a_derived_section_the_spec_has_already(datasets_dir, tmp_path):
+    """An epoch time makes a derived section; a second derived: would be a duplicate key."""
+    records = [{**r, "ts": (1793514600 + 60 * i) * 1000} for i, r in enumerate(nested_records())]
+    sample = tmp_path / "s.json"
+    sample.write_text("".join(json.dumps(r) + "\n" for r in records))
+    _, _, written = propose(datasets_dir, sample)
+    text = written.spec_path.read_text()
+    hints = [line for line in text.splitlines() if line.startswith("#   user_")]
+    assert hints and "# derived: {" not in text
+    for hint in hints:  # uncommented where they are: entries of the derived section above
+        text = text.replace(hint, hint[2:])
+    written.spec_path.write_text(text)
+    spec = load_folder(datasets_dir / "feed")
+    assert {"event_time", "user_id", "user_contact_hash"} <= set(spec.derived)
+
+
 def test_a_nested_parquet_field_named_like_pii_drops_its_column(datasets_dir, tmp_path):
     records = [{**r, "user": {**r["user"], "email": "kept-out"}} for r in nested_records()]
     pq.write_table(pa.Table.from_pylist(records), tmp_path / "s.parquet")
