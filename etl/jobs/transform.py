@@ -40,7 +40,7 @@ from etl.stages.quality import (
     profile_on_the_way,
 )
 from etl.stages.reference import ensure_reference_tables, read_reference
-from etl.stages.schema_changes import catalogued_columns, conformed, kept_columns
+from etl.stages.schema_changes import catalogued_columns, conformed
 from etl.stages.suite import import_gx_in_background, suite_counts
 from etl.stages.summarise import summarise
 from etl.stages.transform import (
@@ -488,9 +488,8 @@ def _pointers(catalog, database, table, location, schema=None, keys=None) -> Glu
 
 def _register(catalog, database, table, schema, location, published, keys=None) -> None:
     keys = keys or CURATED_KEYS
-    kept = kept_columns(catalogued_columns(catalog, database, table), schema)
     catalog.upsert_table(
-        database, table, schema, location, "parquet", partition_keys=keys, kept_columns=kept
+        database, table, schema, location, "parquet", partition_keys=keys, keep_columns=True
     )
     if lake_io.is_s3(location):
         return  # the publish switched each partition to its new version itself

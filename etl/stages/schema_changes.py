@@ -75,11 +75,3 @@ def conformed(df: DataFrame, table: str, columns: list[dict] | None) -> DataFram
         if (f.dataType.simpleString(), wider.get(f.name.lower())) in WIDENINGS
     }
     return df.withColumns(casts) if casts else df
-
-
-def kept_columns(columns: list[dict] | None, schema: StructType) -> list[dict]:
-    """The catalogued ``columns`` that ``schema`` lacks: older partitions hold them, so the
-    table keeps them (a partition without one reads it as null) rather than hide their
-    values from Athena."""
-    names = {f.name.lower() for f in schema.fields}
-    return [c for c in columns or [] if c["Name"].lower() not in names]

@@ -59,6 +59,14 @@ def columns_to_ddl(columns: list[dict]) -> str:
     return ", ".join(f"`{c['Name']}` {c['Type']}" for c in columns)
 
 
+def kept_columns(previous: list[dict], columns: list[dict]) -> list[dict]:
+    """The ``previous`` Glue columns that ``columns`` lacks (names compared as the catalog
+    compares them, ignoring case): older partitions hold them, so a table keeps them (a
+    partition without one reads it as null) rather than hide their values from Athena."""
+    names = {c["Name"].lower() for c in columns}
+    return [c for c in previous if c["Name"].lower() not in names]
+
+
 def table_input(
     name: str,
     schema: StructType,
@@ -66,17 +74,14 @@ def table_input(
     classification: str,
     partition_keys: list[tuple[str, str]] | None = None,
     parameters: dict | None = None,
-    kept_columns: list[dict] | None = None,
 ) -> dict:
-    """A Glue ``TableInput``: data columns (``schema``'s, then ``kept_columns``: Glue
-    columns older partitions hold), partition keys, location and classification."""
+    """A Glue ``TableInput``: data columns, partition keys, location and classification."""
     partition_names = {key for key, _ in partition_keys or []}
-    columns = [c for c in schema_to_columns(schema) if c["Name"] not in partition_names]
     return {
         "Name": name,
         "TableType": "EXTERNAL_TABLE",
         "StorageDescriptor": {
-            "Columns": columns + list(kept_columns or []),
+            "Columns": [c for c in schema_to_columns(schema) if c["Name"] not in partition_names],
             "Location": location,
         },
         "PartitionKeys": [{"Name": k, "Type": t} for k, t in partition_keys or []],
@@ -134,29 +139,26 @@ class LocalCatalog:
         classification: str,
         partition_keys: list[tuple[str, str]] | None = None,
         parameters: dict | None = None,
-        kept_columns: list[dict] | None = None,
+        keep_columns: bool = False,
     ) -> dict:
-        """Create the table or refresh its columns, keeping known partitions."""
+        """Create the table or refresh its columns, keeping known partitions (and, with
+        ``keep_columns``, the columns it has that ``schema`` lacks: ``kept_columns``)."""
         with self._changing(database):
-            return self._upsert_table(
-                database,
-                name,
-                table_input(
-                    name, schema, location, classification, partition_keys, parameters, kept_columns
-                ),
-            )
-
-    def _upsert_table(self, database: str, name: str, table_input_: dict) -> dict:
-        document = self._load(database)
-        previous = document["Tables"].get(name, {})
-        table = {
-            "DatabaseName": database,
-            **table_input_,
-            "Partitions": previous.get("Partitions", []),
-        }
-        document["Tables"][name] = table
-        self._save(database, document)
-        return table
+            document = self._load(database)
+            previous = document["Tables"].get(name, {})
+            table = table_input(name, schema, location, classification, partition_keys, parameters)
+            if keep_columns:
+                columns = table["StorageDescriptor"]["Columns"]
+                old = previous.get("StorageDescriptor", {}).get("Columns", [])
+                columns += kept_columns(old, columns)
+            table = {
+                "DatabaseName": database,
+                **table,
+                "Partitions": previous.get("Partitions", []),
+            }
+            document["Tables"][name] = table
+            self._save(database, document)
+            return table
 
     def add_partitions(self, database: str, name: str, values: list[list[str]]) -> list[dict]:
         """Register partitions (idempotent: a known partition is not added twice)."""
@@ -301,13 +303,19 @@ class GlueCatalog:
         classification: str,
         partition_keys: list[tuple[str, str]] | None = None,
         parameters: dict | None = None,
-        kept_columns: list[dict] | None = None,
+        keep_columns: bool = False,
     ) -> dict:
-        """Create the table or update its columns; Glue keeps its partitions either way."""
+        """Create the table or update its columns; Glue keeps its partitions either way.
+        With ``keep_columns``, the table keeps the columns it has that ``schema`` lacks."""
         self._ensure_database(database)
-        table = table_input(
-            name, schema, location, classification, partition_keys, parameters, kept_columns
-        )
+        table = table_input(name, schema, location, classification, partition_keys, parameters)
+        if keep_columns:
+            try:
+                old = self.get_table(database, name)["StorageDescriptor"]["Columns"]
+            except KeyError:
+                old = []
+            columns = table["StorageDescriptor"]["Columns"]
+            columns += kept_columns(old, columns)
         input_format, output_format, serde = GLUE_FORMATS[classification]
         table["StorageDescriptor"].update(
             InputFormat=input_format, OutputFormat=output_format, SerdeInfo=serde
@@ -448,6 +456,7 @@ class GlueTable:
                     self.location,
                     self.classification,
                     self.partition_keys,
+                    keep_columns=True,  # older partitions hold them
                 )
             self._descriptor = self.catalog.get_table(self.database, self.name)["StorageDescriptor"]
         self.catalog.point_partition(self.database, self.name, values, location, self._descriptor)

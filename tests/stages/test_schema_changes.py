@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etl.stages.schema_changes import TypeChanged, conformed, kept_columns, type_changes
+from etl.stages.schema_changes import TypeChanged, conformed, type_changes
 
 CATALOGUED = [
     {"Name": "id", "Type": "bigint"},
@@ -36,8 +36,3 @@ def test_a_narrower_column_is_written_with_the_tables_type_and_another_type_refu
     assert conformed(df, "t", None) is df  # a table not catalogued yet takes any type
     with pytest.raises(TypeChanged, match=r"^t: id bigint -> string would leave its older"):
         conformed(df.selectExpr("'x' AS id"), "t", CATALOGUED)
-
-
-def test_columns_older_partitions_hold_stay_in_the_table(spark):
-    schema = spark.createDataFrame([], "ID bigint, price double").schema
-    assert kept_columns(CATALOGUED, schema) == CATALOGUED[2:]
