@@ -140,10 +140,16 @@ class DatasetSpec:
         return f"{self.name}_quarantine"
 
     @property
-    def text_columns(self) -> tuple[str, ...]:
-        """Columns discovery registers as text whatever inference guessed: declared strings
-        (codes keep leading zeros) and the text that formatted dates are parsed from."""
-        return tuple(c.name for c in self.columns if c.type == "string" or c.format)
+    def read_as_text(self) -> tuple[str, ...]:
+        """Columns a CSV or JSON file is read with as text, whatever a crawler inferred:
+        declared strings (codes keep leading zeros), the text formatted dates are parsed
+        from, and declared decimals (read as a double, ``12345678901234567.12`` would lose
+        its last digits before the cast; the text casts exactly)."""
+        return tuple(
+            c.name
+            for c in self.columns
+            if c.type == "string" or c.format or c.type.startswith("decimal(")
+        )
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

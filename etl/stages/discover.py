@@ -138,11 +138,12 @@ def _name(uri: str) -> str:
 
 
 def pin_text_columns(schema: StructType, dataset: DatasetSpec) -> StructType:
-    """Read the dataset's declared text columns as strings, whatever inference guessed."""
+    """``schema`` with the dataset's ``read_as_text`` columns as strings, whatever
+    inference guessed."""
     return StructType(
         [
             StructField(f.name, StringType(), True)
-            if f.name in dataset.text_columns
+            if f.name in dataset.read_as_text
             else StructField(f.name, f.dataType, True)
             for f in schema.fields
         ]
@@ -212,7 +213,7 @@ def discover(
         unknown = [
             c
             for c in null_only_columns(sample, data_format, dataset)
-            if c in schema.fieldNames() and c not in dataset.text_columns
+            if c in schema.fieldNames() and c not in dataset.read_as_text
         ]
         if unknown:
             print(

@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterator
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StringType, StructField, StructType, _parse_datatype_string
 
 from etl.core.spec import DatasetSpec
-from etl.stages.discover import SAMPLE_BYTES, SAMPLE_PARAMETER, discover
+from etl.stages.discover import SAMPLE_BYTES, SAMPLE_PARAMETER, discover, pin_text_columns
 from etl.stages.extract import CORRUPT_RECORD_COLUMN, read_raw
 from etl.stages.quality import QualityReport, check_quality
 from etl.stages.validate import HEAD_BYTES, TAIL_BYTES, FileFacts, ValidationResult, validate_file
@@ -125,8 +126,18 @@ def read_registered(
     each record the registered types do not fit, null for the others.
     """
     found = registration(catalog, dataset, uri)
-    ddl = found["ddl"] + (f", `{MISFIT_COLUMN}` string" if mark_misfits else "")
-    return read_raw(spark, uri, found["dataFormat"], ddl, dataset=dataset)
+    schema = read_schema(found, dataset)
+    if mark_misfits:
+        schema = StructType([*schema.fields, StructField(MISFIT_COLUMN, StringType())])
+    return read_raw(spark, uri, found["dataFormat"], schema, dataset=dataset)
+
+
+def read_schema(found: dict, dataset: DatasetSpec) -> StructType:
+    """The schema a registration (``registration``) is read with: its columns, the spec's
+    ``read_as_text`` ones as text in a CSV or JSON file. The local crawler registers them
+    so; AWS Glue's crawler knows no spec (``01`` would be read as the number 1)."""
+    schema = _parse_datatype_string(found["ddl"])
+    return schema if found["dataFormat"] == "parquet" else pin_text_columns(schema, dataset)
 
 
 def check_landed_quality(
