@@ -183,6 +183,8 @@ class Proposal:
             return False
         if self.profile.data_format == "parquet":
             return True
+        if column.type.startswith("decimal("):
+            return False  # read as text, to cast exactly (DatasetSpec.read_as_text)
         if self.profile.data_format == "csv":
             return not self.raw_visible_markers(column)
         return column.json_numeric
@@ -845,7 +847,14 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
     notes = []
     if column.values == 0:
         return "no values in the sample: read as text"
-    if is_numeric(column.type) and column.minimum is not None:
+    if column.digits and is_numeric(column.type):
+        notes.append(f"{column.digits} significant digits, past a double's 15: a decimal")
+    if column.digits and not is_numeric(column.type):
+        notes.append(
+            f"text: numbers of up to {column.digits} digits, past what a decimal holds, "
+            f"e.g. {_truncate(column.example)!r}"
+        )
+    elif is_numeric(column.type) and column.minimum is not None:
         notes.append(f"{_number(column.minimum)}..{_number(column.maximum)}")
     elif column.text_number:
         span = f"{_number(column.minimum)}..{_number(column.maximum)}"

@@ -16,7 +16,7 @@ import functools
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -34,6 +34,10 @@ DECIMAL_COMMA = r"[+-]?[0-9]+(,[0-9]+)?"  # 21,5: a spreadsheet's number where '
 # them must show (a plain 12.5 is DECIMAL). A 1,234 alone reads as a decimal comma, first.
 FORMATTED_NUMBER = r"[+-]?[$€£¥]? ?[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?"
 FORMATTED_MARK = r"[$€£¥]|[0-9],[0-9]{3}"
+# A double keeps 15 significant digits exactly; a number with more is proposed as
+# decimal(38, s) (s: the most digits after the point), or text if it needs more than 38.
+DOUBLE_DIGITS = 15
+DECIMAL_DIGITS = 38
 # What Spark keeps of such a number to cast it (digits, point, sign).
 NUMBER_CHARACTERS = "[^0-9.+-]"
 BOOLEANS = ("true", "false", "t", "f", "yes", "no", "y", "n")
@@ -240,6 +244,7 @@ class ColumnProfile:
     nested_emails: tuple[str, ...] = ()  # those of its peeked fields holding e-mail addresses
     total_rows: int = 0  # values such as 'Total': a spreadsheet's totals line, not a record
     long_digits: bool = False  # whole numbers too long for bigint (22-digit references): text
+    digits: int = 0  # a text number's most significant digits, when over DOUBLE_DIGITS
 
     @property
     def text_number(self) -> str | None:
@@ -545,6 +550,7 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
                 )
                 slots["minimum"] = add(f"min(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
                 slots["maximum"] = add(f"max(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
+                slots |= _digit_slots(c, value, add)
             if fits.get("decimal_comma"):
                 slots["decimal_comma"] = add(
                     f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, "
@@ -636,7 +642,7 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
     elif measured.get("whole") == values:
         column.long_digits = True  # past bigint: a double would round it, text keeps it
     elif measured.get("decimal") == values:
-        column.type = "double"
+        column.type = _fractional_type(column, measured)
     elif measured.get("boolean") == values:
         column.type = "boolean"
     elif measured.get("decimal_comma") == values:
@@ -659,8 +665,37 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
             column.ambiguous_formats = tuple(
                 p.spark for p in fitting[1:] if p.regex == chosen.regex
             )
-    if column.type not in ("bigint", "double") and not column.text_number:
+    if not is_numeric(column.type) and not column.text_number:
         column.minimum = column.maximum = None
+
+
+def _digit_slots(c: str, value: str, add: Callable[[str], int]) -> dict[str, int]:
+    """Aggregates of a decimal text column's digits: the most significant ones (leading
+    zeros and a fraction's trailing ones aside), before and after the point; and how many
+    values have an exponent (``1e5``: a double's notation, so a double)."""
+    plain = f"{value} AND NOT contains(lower({c}), 'e')"
+    digits = f"regexp_replace({c}, '[^0-9]', '', 'g')"
+    whole = f"ltrim(regexp_extract({c}, '^[+-]?([0-9]*)', 1), '0')"
+    fraction = f"regexp_extract({c}, '[.]([0-9]*)$', 1)"
+    return {
+        "significant": add(f"max(length(trim({digits}, '0'))) FILTER (WHERE {plain})"),
+        "whole_digits": add(f"max(length({whole})) FILTER (WHERE {plain})"),
+        "scale": add(f"max(length({fraction})) FILTER (WHERE {plain})"),
+        "exponents": add(f"count(*) FILTER (WHERE {value} AND contains(lower({c}), 'e'))"),
+    }
+
+
+def _fractional_type(column: ColumnProfile, measured: dict) -> str:
+    """``double``, unless a value has more significant digits than a double keeps
+    (``12345678901234567.25``): then ``decimal(38, s)``, every digit kept, or text when
+    even that is too narrow (``column.digits`` says why)."""
+    if (measured.get("significant") or 0) <= DOUBLE_DIGITS or measured.get("exponents"):
+        return "double"
+    column.digits = int(measured["significant"])
+    scale = int(measured.get("scale") or 0)
+    if int(measured.get("whole_digits") or 0) + scale > DECIMAL_DIGITS:
+        return "string"
+    return f"decimal({DECIMAL_DIGITS},{scale})"
 
 
 def _value_sets(connection, columns: list[ColumnProfile]) -> dict[str, list[str]]:

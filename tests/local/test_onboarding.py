@@ -140,6 +140,32 @@ def test_whole_numbers_past_bigint_stay_text_with_every_digit(datasets_dir, tmp_
     assert sorted(r.ref for r in curated.collect()) == sorted(refs)
 
 
+def test_numbers_with_more_digits_than_a_double_keeps_are_proposed_as_decimals(
+    datasets_dir, tmp_path, spark
+):
+    """12345678901234567.125 as a double is 12345678901234568: a decimal keeps every digit."""
+    amounts = [f"{12_345_678_901_234_567 + 7919 * i}.{i:03d}" for i in range(30)]
+    header = ["id", "amount", "price", "huge"]
+    rows = [[i, a, f"{i}.5", "9" * 30 + f".{i:010d}"] for i, a in enumerate(amounts)]
+    sample = write_csv(tmp_path / "s.csv", header, rows)
+    spec, suite, written = propose(datasets_dir, sample)
+    types = column_types(spec)
+    assert (types["amount"], types["price"]) == (("decimal(38,3)", None), ("double", None))
+    assert types["huge"] == ("string", None)  # 40 digits: more than decimal(38) holds
+    ranged = {
+        e["kwargs"]["column"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
+    }
+    assert "price" in ranged and "amount" not in ranged  # amount is read as text, to cast
+    assert "20 significant digits, past a double's 15: a decimal" in written.spec_path.read_text()
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    curated = transform_dataset(
+        read_raw(spark, str(sample), "csv", schema, dataset=spec), spec, date(2026, 11, 26)
+    )
+    assert sorted(str(r.amount) for r in curated.collect()) == sorted(amounts)
+
+
 def test_a_numeric_column_with_na_is_double_with_na_as_a_null_marker(datasets_dir, tmp_path):
     rows = [[f"{i / 4:.2f}" if i % 5 else "NA"] for i in range(40)]
     spec, _, written = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["price"], rows))
