@@ -47,7 +47,6 @@ from etl.core.errors import EtlError, ValidationFailed
 from etl.core.spec import DEFAULT_THRESHOLD
 from etl.local.profiling import (
     IN_SET_MAX_VALUES,
-    NUMBER_CHARACTERS,
     ColumnProfile,
     SampleProfile,
     SampleUnreadable,
@@ -940,8 +939,8 @@ def _derived_section(proposal: Proposal) -> list[str]:
     lines = []
     if columns:
         lines += [
-            "# Numbers written as text (21,5 with a decimal comma; $1,234.50): read as text,",
-            "# made numbers here (a value that does not parse becomes null).",
+            "# Numbers written as text (21,5; $1,234.50; 1.234,50 €; 72 % is 72): read as",
+            "# text, made numbers here (a value that does not parse becomes null).",
         ]
     if epoch:
         lines += [
@@ -958,10 +957,7 @@ def _derived_section(proposal: Proposal) -> list[str]:
 
 def _number_cast(column: ColumnProfile) -> str:
     """Spark SQL that makes the column's written numbers doubles."""
-    name = _sql_name(column.name)
-    if column.decimal_comma:
-        return f"CAST(replace({name}, ',', '.') AS DOUBLE)"
-    return f"CAST(regexp_replace({name}, '{NUMBER_CHARACTERS}', '') AS DOUBLE)"
+    return column.number_layout.number(_sql_name(column.name))
 
 
 def _pii_section(proposal: Proposal) -> list[str]:

@@ -29,17 +29,10 @@ NULL_MARKERS = ("NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "-", "")
 INTEGER = r"[+-]?[0-9]+"
 LEADING_ZERO = r"[+-]?0[0-9]+"  # codes such as '01' stay text
 DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-DECIMAL_COMMA = r"[+-]?[0-9]+(,[0-9]+)?"  # 21,5: a spreadsheet's number where ',' is the mark
-# $1,234.50, 1,234,567, €12.5: a number with a currency sign or thousands separators; one of
-# them must show (a plain 12.5 is DECIMAL). A 1,234 alone reads as a decimal comma, first.
-FORMATTED_NUMBER = r"[+-]?[$€£¥]? ?[+-]?([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?"
-FORMATTED_MARK = r"[$€£¥]|[0-9],[0-9]{3}"
 # A double keeps 15 significant digits exactly; a number with more is proposed as
 # decimal(38, s) (s: the most digits after the point), or text if it needs more than 38.
 DOUBLE_DIGITS = 15
 DECIMAL_DIGITS = 38
-# What Spark keeps of such a number to cast it (digits, point, sign).
-NUMBER_CHARACTERS = "[^0-9.+-]"
 BOOLEANS = ("true", "false", "t", "f", "yes", "no", "y", "n")
 EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 NESTED_EMAIL = f'"{EMAIL}"'  # a whole JSON string inside a nested value
@@ -216,6 +209,52 @@ class SampleUnreadable(Exception):
     """DuckDB could not read the sample; the message says why."""
 
 
+@dataclass(frozen=True)
+class NumberLayout:
+    """Numbers written for people, which Spark reads as text (``21,5``, ``$1,234.50``,
+    ``1.234,50 €``, ``72 %``): how to recognise them, and the cast a derived rule makes of
+    them (the digits, the sign and the decimal mark kept: ``72 %`` is 72)."""
+
+    name: str  # how the numbers are written, as the proposal says it
+    regex: str  # every value matches it
+    shows: str  # some value has it (searched): what a plain number would not have
+    mark: str  # the decimal mark
+    plain: bool = False  # nothing but digits, a sign and the mark: no character to clear
+
+    def number(self, value: str, flags: str = "") -> str:
+        """SQL making ``value`` a double: Spark's, or DuckDB's with ``flags='g'``."""
+        digits = value
+        if not self.plain:
+            flag = f", '{flags}'" if flags else ""
+            digits = f"regexp_replace({value}, '[^0-9{self.mark}+-]', ''{flag})"
+        if self.mark == ",":
+            digits = f"replace({digits}, ',', '.')"
+        return f"CAST({digits} AS DOUBLE)"
+
+
+_CURRENCY = "(?:[$€£¥₹]|EUR|USD|GBP|CHF)"
+_SPACES = " \u00a0\u202f"  # a space, a no-break space, a narrow no-break space
+# 21,5: a spreadsheet's number where ',' is the mark. A 1,234 alone reads so, first.
+DECIMAL_COMMA = NumberLayout("decimal comma", r"[+-]?[0-9]+(,[0-9]+)?", ",", ",", plain=True)
+# $1,234.50, 1'234.50 CHF, 1 234.5, 72 %: a currency, thousands separators or a percent sign.
+POINT_FORMATTED = NumberLayout(
+    "currency, separators or %",
+    rf"[+-]?(?:{_CURRENCY} ?)?[+-]?([0-9]{{1,3}}([,'{_SPACES}][0-9]{{3}})+|[0-9]+)"
+    rf"(\.[0-9]+)?(?: ?{_CURRENCY}| ?%)?",
+    rf"{_CURRENCY}|%|[0-9][,'{_SPACES}][0-9]{{3}}",
+    ".",
+)
+# 1.234,50 €, 1 234,50, 12,5 %: the same with a decimal comma.
+COMMA_FORMATTED = NumberLayout(
+    "decimal comma, currency, separators or %",
+    rf"[+-]?(?:{_CURRENCY} ?)?[+-]?([0-9]{{1,3}}([.{_SPACES}][0-9]{{3}})+|[0-9]+)"
+    rf"(,[0-9]+)?(?: ?{_CURRENCY}| ?%)?",
+    rf"{_CURRENCY}|%|[0-9][.{_SPACES}][0-9]{{3}}|,[0-9]",
+    ",",
+)
+NUMBER_LAYOUTS = (DECIMAL_COMMA, POINT_FORMATTED, COMMA_FORMATTED)
+
+
 @dataclass
 class ColumnProfile:
     """What the sample says about one column."""
@@ -238,8 +277,7 @@ class ColumnProfile:
     example: str | None = None
     json_numeric: bool = False  # JSON: every value a number, so Spark reads a number
     nested: bool = False  # a struct/list/map: passed through, never typed
-    decimal_comma: bool = False  # numbers written with a decimal comma: text for Spark
-    formatted_number: bool = False  # numbers with a currency sign or thousands separators
+    number_layout: NumberLayout | None = None  # numbers written for people: text for Spark
     nested_fields: tuple[str, ...] = ()  # a nested column's field paths (``user.email``)
     nested_emails: tuple[str, ...] = ()  # those of its peeked fields holding e-mail addresses
     total_rows: int = 0  # values such as 'Total': a spreadsheet's totals line, not a record
@@ -250,9 +288,7 @@ class ColumnProfile:
     def text_number(self) -> str | None:
         """How numbers Spark reads as text are written, when they are: a derived rule casts
         them (onboarding)."""
-        if self.decimal_comma:
-            return "decimal comma"
-        return "currency or thousands separators" if self.formatted_number else None
+        return self.number_layout.name if self.number_layout else None
 
     @property
     def values(self) -> int:
@@ -484,8 +520,11 @@ def _candidates(values: Sequence[str]) -> dict:
     fits = {
         "integer": every(INTEGER),
         "decimal": every(DECIMAL),
-        "decimal_comma": any("," in v for v in values) and every(DECIMAL_COMMA),
-        "formatted_number": some(FORMATTED_MARK, search=True) and every(FORMATTED_NUMBER),
+        "layouts": [
+            i
+            for i, layout in enumerate(NUMBER_LAYOUTS)
+            if some(layout.shows, search=True) and every(layout.regex)
+        ],
         "boolean": all(v.lower() in BOOLEANS for v in values),
         "email": any("@" in v for v in values) and some(EMAIL),
         "phone": some(PHONE),
@@ -551,23 +590,15 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
                 slots["minimum"] = add(f"min(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
                 slots["maximum"] = add(f"max(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
                 slots |= _digit_slots(c, value, add)
-            if fits.get("decimal_comma"):
-                slots["decimal_comma"] = add(
+            for index in fits.get("layouts", []):
+                layout = NUMBER_LAYOUTS[index]
+                slots[f"layout{index}"] = add(
                     f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, "
-                    f"{_literal(DECIMAL_COMMA)}))"
+                    f"{_literal(layout.regex)}))"
                 )
-                number = f"TRY_CAST(replace({c}, ',', '.') AS DOUBLE)"
-                slots["minimum"] = add(f"min({number}) FILTER (WHERE {value})")
-                slots["maximum"] = add(f"max({number}) FILTER (WHERE {value})")
-            if fits.get("formatted_number") and "minimum" not in slots:
-                slots["formatted_number"] = add(
-                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, "
-                    f"{_literal(FORMATTED_NUMBER)}))"
-                )
-                digits = f"regexp_replace({c}, {_literal(NUMBER_CHARACTERS)}, '', 'g')"
-                number = f"TRY_CAST({digits} AS DOUBLE)"
-                slots["minimum"] = add(f"min({number}) FILTER (WHERE {value})")
-                slots["maximum"] = add(f"max({number}) FILTER (WHERE {value})")
+                number = "TRY_" + layout.number(c, flags="g")
+                slots[f"layout{index}_min"] = add(f"min({number}) FILTER (WHERE {value})")
+                slots[f"layout{index}_max"] = add(f"max({number}) FILTER (WHERE {value})")
             if fits.get("boolean"):
                 booleans = ", ".join(_literal(b) for b in BOOLEANS)
                 slots["boolean"] = add(
@@ -645,10 +676,10 @@ def _decide(column: ColumnProfile, fits: dict, measured: dict) -> None:
         column.type = _fractional_type(column, measured)
     elif measured.get("boolean") == values:
         column.type = "boolean"
-    elif measured.get("decimal_comma") == values:
-        column.decimal_comma = True  # text, made a number by a derived rule (onboarding)
-    elif measured.get("formatted_number") == values:
-        column.formatted_number = True  # the same
+    elif layouts := [i for i in fits.get("layouts", []) if measured[f"layout{i}"] == values]:
+        column.number_layout = NUMBER_LAYOUTS[layouts[0]]  # text, cast by a derived rule
+        column.minimum = measured[f"layout{layouts[0]}_min"]
+        column.maximum = measured[f"layout{layouts[0]}_max"]
     else:
         fitting = [
             DATETIME_PATTERNS[i]

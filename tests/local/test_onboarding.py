@@ -570,13 +570,36 @@ def test_currency_signs_and_thousands_separators_are_read_as_text_and_made_numbe
     rows = [[i, amounts[i % len(amounts)]] for i in range(20)]
     sample = write_csv(tmp_path / "s.csv", ["id", "amount"], rows)
     spec, suite, written = propose(datasets_dir, sample)
-    assert "double (currency or thousands separators) 1" in written.summary()
+    assert "double (currency, separators or %) 1" in written.summary()
     assert spec.derived == {"amount": "CAST(regexp_replace(amount, '[^0-9.+-]', '') AS DOUBLE)"}
     assert not [e for e in suite["expectations"] if e["kwargs"].get("column") == "amount"]
     schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
     raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
     curated = transform_dataset(raw, spec, date(2026, 11, 26))
     assert sorted({row.amount for row in curated.collect()}) == [-3.25, 7.0, 12.0, 1234.5, 1e6]
+
+
+def test_numbers_as_europe_writes_them_are_read_as_text_and_made_numbers(
+    datasets_dir, tmp_path, spark
+):
+    """1.234,50 (German), 1 234,50 € with a narrow no-break space (French), 1'234.50 CHF
+    (Swiss) and 72 %: each column's layout gets its own cast."""
+    columns = {
+        "betrag": (["1.234,50", "-12,00", "1.000.000", "7,5"], [-12.0, 7.5, 1234.5, 1e6]),
+        "montant": (["19\u202f638,58 €", "12 €", "1 000,5 €"], [12.0, 1000.5, 19638.58]),
+        "preis": (["1'234.50 CHF", "CHF 12", "3.25 CHF"], [3.25, 12.0, 1234.5]),
+        "anteil": (["72 %", "12,5 %", "100 %"], [12.5, 72.0, 100.0]),
+    }
+    rows = [[i, *(v[i % len(v)] for v, _ in columns.values())] for i in range(24)]
+    sample = write_csv(tmp_path / "s.csv", ["id", *columns], rows)
+    spec, _, written = propose(datasets_dir, sample)
+    assert set(spec.derived) == set(columns)
+    assert "double (decimal comma, currency, separators or %) 3" in written.summary()
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
+    curated = transform_dataset(raw, spec, date(2026, 11, 26)).collect()
+    for name, (_, numbers) in columns.items():
+        assert sorted({row[name] for row in curated}) == numbers, name
 
 
 # --- the written files -------------------------------------------------------------------
