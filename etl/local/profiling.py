@@ -517,9 +517,10 @@ def _candidates(values: Sequence[str]) -> dict:
         regex = _regex(pattern)
         return any(map(regex.search if search else regex.fullmatch, values))
 
+    stripped = [v.strip(" \t") for v in values]  # Spark's casts ignore spaces around a number
     fits = {
-        "integer": every(INTEGER),
-        "decimal": every(DECIMAL),
+        "integer": all(map(_regex(INTEGER).fullmatch, stripped)),
+        "decimal": all(map(_regex(DECIMAL).fullmatch, stripped)),
         "layouts": [
             i
             for i, layout in enumerate(NUMBER_LAYOUTS)
@@ -565,16 +566,17 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
             words = ", ".join(_literal(w) for w in TOTAL_WORDS)
             slots["totals"] = add(f"count(*) FILTER (WHERE lower(trim({c})) IN ({words}))")
             fits = _candidates(peek[column.name])
+            n = f"trim({c}, ' ' || chr(9))"  # a number as Spark's casts read it
             if fits.get("integer"):
                 slots["whole"] = add(
-                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{INTEGER}'))"
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({n}, '{INTEGER}'))"
                 )
                 slots["integer"] = add(
-                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{INTEGER}') "
-                    f"AND TRY_CAST({c} AS BIGINT) IS NOT NULL)"
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({n}, '{INTEGER}') "
+                    f"AND TRY_CAST({n} AS BIGINT) IS NOT NULL)"
                 )
                 slots["leading_zeros"] = add(
-                    f"count(*) FILTER (WHERE regexp_full_match({c}, '{LEADING_ZERO}'))"
+                    f"count(*) FILTER (WHERE regexp_full_match({n}, '{LEADING_ZERO}'))"
                 )
                 if DATE_NAME.search(column.name.lower()):
                     parsed = COMPACT_DATE.parses(c)
@@ -584,12 +586,12 @@ def _measure(connection, columns: list[ColumnProfile], peek: dict[str, list[str]
                     )
             if fits.get("decimal"):
                 slots["decimal"] = add(
-                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({c}, '{DECIMAL}') "
-                    f"AND TRY_CAST({c} AS DOUBLE) IS NOT NULL)"
+                    f"count(*) FILTER (WHERE {value} AND regexp_full_match({n}, '{DECIMAL}') "
+                    f"AND TRY_CAST({n} AS DOUBLE) IS NOT NULL)"
                 )
                 slots["minimum"] = add(f"min(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
                 slots["maximum"] = add(f"max(TRY_CAST({c} AS DOUBLE)) FILTER (WHERE {value})")
-                slots |= _digit_slots(c, value, add)
+                slots |= _digit_slots(n, value, add)
             for index in fits.get("layouts", []):
                 layout = NUMBER_LAYOUTS[index]
                 slots[f"layout{index}"] = add(

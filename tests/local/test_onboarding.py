@@ -579,6 +579,21 @@ def test_currency_signs_and_thousands_separators_are_read_as_text_and_made_numbe
     assert sorted({row.amount for row in curated.collect()}) == [-3.25, 7.0, 12.0, 1234.5, 1e6]
 
 
+def test_numbers_padded_with_spaces_are_numbers(datasets_dir, tmp_path, spark):
+    """A fixed-width export's ' 2.5' and '12 ': Spark's casts ignore the spaces."""
+    rows = [[i, f" {i % 4}.5", f"{i % 5:>3}", f" 0{i % 3}"] for i in range(20)]
+    sample = write_csv(tmp_path / "s.csv", ["id", "amount", "qty", "code"], rows)
+    spec, _, _ = propose(datasets_dir, sample)
+    types = column_types(spec)
+    assert (types["amount"], types["qty"]) == (("double", None), ("bigint", None))
+    assert types["code"] == ("string", None)  # ' 01': a code with a leading zero stays text
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    raw = read_raw(spark, str(sample), "csv", schema, dataset=spec)
+    curated = transform_dataset(raw, spec, date(2026, 11, 26)).collect()
+    assert {(row.amount, row.qty) for row in curated} == {(i % 4 + 0.5, i % 5) for i in range(20)}
+    assert {row.code for row in curated} == {" 00", " 01", " 02"}
+
+
 def test_numbers_as_europe_writes_them_are_read_as_text_and_made_numbers(
     datasets_dir, tmp_path, spark
 ):
