@@ -169,8 +169,19 @@ def test_parquet_without_magic_bytes_is_rejected():
 
 
 def test_binary_garbage_is_rejected_as_not_utf8():
-    with pytest.raises(ValidationFailed, match="not UTF-8"):
+    with pytest.raises(ValidationFailed, match="not UTF-8") as refused:
         check_file(facts("orders.csv", b"\xff\xfe\x00garbage\n\x81\x82\n"))
+    assert "Windows-1252" not in str(refused.value)
+
+
+def test_latin1_text_is_named_as_such_without_quoting_it():
+    body = "id;name\n1;José\n".encode("latin-1")
+    with pytest.raises(ValidationFailed) as refused:
+        check_file(facts("export.csv", body))
+    assert str(refused.value) == (
+        "export.csv is not UTF-8 text (byte 13; it looks like Windows-1252 or Latin-1, what "
+        "Excel's plain 'CSV' saves): re-export it as UTF-8 (Excel: 'CSV UTF-8')"
+    )
 
 
 def test_utf16_text_is_named_as_such():

@@ -143,6 +143,12 @@ DATETIME_PATTERNS = (
         "timestamp", f"{_D} {_T}{_ZONE}", "%Y-%m-%d %H:%M:%S%z", "yyyy-MM-dd HH:mm:ssXXX"
     ),
     DatetimePattern(
+        "timestamp", f"{_D} {_T} (UTC|GMT)", "%Y-%m-%d %H:%M:%S %Z", "yyyy-MM-dd HH:mm:ss z"
+    ),
+    DatetimePattern(
+        "timestamp", f"{_D} {_T} [+-][0-9]{{4}}", "%Y-%m-%d %H:%M:%S %z", "yyyy-MM-dd HH:mm:ss Z"
+    ),
+    DatetimePattern(
         "timestamp", f"{_D} [0-9]{{2}}:[0-9]{{2}}", "%Y-%m-%d %H:%M", "yyyy-MM-dd HH:mm"
     ),
     DatetimePattern(
@@ -153,6 +159,12 @@ DATETIME_PATTERNS = (
         f"[0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}} {_T}",
         "%Y/%m/%d %H:%M:%S",
         "yyyy/MM/dd HH:mm:ss",
+    ),
+    DatetimePattern(
+        "timestamp",
+        "[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}",
+        "%Y/%m/%d %H:%M",
+        "yyyy/MM/dd HH:mm",
     ),
     DatetimePattern(
         "timestamp",

@@ -208,9 +208,21 @@ def _decode_head(facts: FileFacts) -> str:
         # A multi-byte character cut at the end of a partial read is not an error.
         if not facts.complete and error.start >= len(head) - 3:
             return head[: error.start].decode("utf-8")
-        raise ValidationFailed(
-            f"{facts.filename} is not UTF-8 text (byte {error.start}): re-export it as UTF-8"
-        ) from None
+        why, remedy = f"byte {error.start}", "re-export it as UTF-8"
+        if _single_byte_text(head, error.start):
+            why += "; it looks like Windows-1252 or Latin-1, what Excel's plain 'CSV' saves"
+            remedy += " (Excel: 'CSV UTF-8')"
+        raise ValidationFailed(f"{facts.filename} is not UTF-8 text ({why}): {remedy}") from None
+
+
+def _single_byte_text(head: bytes, at: int) -> bool:
+    """Whether the byte UTF-8 refuses is a letter of Windows-1252 (Latin-1's superset, é is
+    0xE9) in text that decodes as such: what Excel's plain 'CSV' and older systems write."""
+    try:
+        head.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return head[at] >= 0xA0
 
 
 def _checked_lines(facts: FileFacts, text: str) -> list[str]:

@@ -208,6 +208,9 @@ def test_true_and_false_become_boolean(datasets_dir, tmp_path):
         ("%d-%b-%Y", "date", "dd-MMM-yyyy"),
         ("%-d %b %Y", "date", "d MMM yyyy"),
         ("%b %-d, %Y", "date", "MMM d, yyyy"),
+        ("%Y-%m-%d %H:%M:%S UTC", "timestamp", "yyyy-MM-dd HH:mm:ss z"),
+        ("%Y-%m-%d %H:%M:%S +0100", "timestamp", "yyyy-MM-dd HH:mm:ss Z"),
+        ("%Y/%m/%d %H:%M", "timestamp", "yyyy/MM/dd HH:mm"),
     ],
 )
 def test_dates_and_timestamps_get_their_spark_pattern(
@@ -263,6 +266,30 @@ def test_month_names_and_whole_number_dates_are_parsed_by_spark_as_proposed(
     )
     for row in curated.orderBy("id").collect():
         assert row.shipped == row.noted == row.order_date == days[row.id]
+
+
+def test_log_style_timestamps_are_parsed_by_spark_as_proposed(datasets_dir, tmp_path, spark):
+    """A log's 2026-11-01 10:00:00 UTC and +0100 offsets, and 2026/11/01 10:05."""
+    stamps = [datetime(2026, 11, 1, 10, 5) + timedelta(hours=7 * i) for i in range(30)]
+    header = ["id", "logged", "sent", "booked"]
+    later = timedelta(hours=1)  # the same instant, an hour ahead at +0100
+    rows = [
+        [
+            i,
+            f"{t:%Y-%m-%d %H:%M:%S} UTC",
+            f"{t + later:%Y-%m-%d %H:%M:%S} +0100",
+            f"{t:%Y/%m/%d %H:%M}",
+        ]
+        for i, t in enumerate(stamps)
+    ]
+    sample = write_csv(tmp_path / "s.csv", header, rows)
+    spec, _, _ = propose(datasets_dir, sample)
+    schema = pin_text_columns(infer_schema(spark, str(sample), "csv", spec), spec)
+    curated = transform_dataset(
+        read_raw(spark, str(sample), "csv", schema, dataset=spec), spec, date(2026, 11, 26)
+    )
+    for row in curated.orderBy("id").collect():
+        assert row.logged == row.sent == row.booked == stamps[row.id]
 
 
 def test_a_two_digit_year_spark_would_put_in_the_wrong_century_stays_text(datasets_dir, tmp_path):
