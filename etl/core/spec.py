@@ -167,6 +167,16 @@ class DatasetSpec:
         """A feed column's (or its PII output's) name in curated."""
         return self.curated_names().get(name, name)
 
+    def curated_order(self) -> tuple[str, ...]:
+        """Curated's leading columns: ``column_order``, or else the declared columns as the
+        spec lists them (a PII column's output in its place), then the derived ones. Spark
+        reads a JSON file's keys in alphabetical order; the spec keeps the file's."""
+        if self.column_order:
+            return self.column_order
+        outputs = {rule.column: rule.output for rule in self.pii}
+        names = [outputs.get(c.name, c.name) for c in self.columns]
+        return tuple(dict.fromkeys(self.curated(n) for n in [*names, *self.derived] if n))
+
     def to_dict(self) -> dict:
         """The spec as the document it was read from (what ``etl datasets show`` prints)."""
         return spec_document(self)

@@ -526,7 +526,7 @@ def curate(
         df.transform(apply_pii(dataset.pii))
         .transform(rename_for_curated(dataset.curated_names()))
         .transform(add_partition_columns(run_date, time_column))
-        .transform(order_columns(dataset.column_order))
+        .transform(order_columns(dataset.curated_order()))
     )
 
 

@@ -278,3 +278,17 @@ def test_a_pii_column_absent_from_the_file_is_no_error(spark):
     df = spark.createDataFrame([(1,)], "n int")
     spec = DatasetSpec(name="d", columns=(Column("email"),), pii=(Pii("email", "mask"),))
     assert "email_masked" in T.curate(T.check_records(df, spec, RUN_DATE), spec, RUN_DATE).columns
+
+
+def test_without_column_order_curated_keeps_the_specs_order_not_sparks_alphabetical_one(spark):
+    """Spark reads a JSON file's keys alphabetically; the spec lists them as the file has."""
+    df = spark.createDataFrame([("a@x.com", 2, "z")], "email string, id bigint, note string")
+    spec = DatasetSpec(
+        name="d",
+        columns=(Column("id", "bigint"), Column("note", curated_name="remark"), Column("email")),
+        pii=(Pii("email", "mask"),),
+        derived={"twice": "id * 2"},
+    )
+    checked = T.check_records(df, spec, date(2026, 11, 26))
+    curated = T.curate(checked, spec, date(2026, 11, 26))
+    assert curated.columns[:4] == ["id", "remark", "email_masked", "twice"]
