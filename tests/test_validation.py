@@ -163,6 +163,21 @@ def test_an_empty_json_key_is_refused_with_the_line():
         check_file(facts("orders.json", body))
 
 
+def test_an_api_response_saved_as_one_object_says_where_its_records_are():
+    records = [{"id": i, "name": f"n{i}"} for i in range(3)]
+    body = json.dumps({"data": records, "meta": {"page": 1}}, indent=2).encode()
+    with pytest.raises(ValidationFailed) as refused:
+        check_file(facts("api.json", body))
+    assert str(refused.value) == (
+        "api.json is one JSON object written over several lines, not JSON lines (an object "
+        "per line) or an array of objects; its 3 records look to be in 'data': write them "
+        "one per line, e.g. jq -c '.data[]' api.json > api.jsonl"
+    )
+    head_only = facts("api.json", body, size=100 * len(body))  # a big file: its head only
+    with pytest.raises(ValidationFailed, match=r"one per line \(e.g. with jq -c\)$"):
+        check_file(head_only)
+
+
 def test_parquet_without_magic_bytes_is_rejected():
     with pytest.raises(ValidationFailed, match="not a Parquet file"):
         check_file(facts("orders.parquet", b"id,name\n1,a\n"))

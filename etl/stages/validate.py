@@ -243,6 +243,8 @@ def _check_json(facts: FileFacts, text: str) -> str:
         if body.startswith("{"):
             _raw_decode(facts, decoder, body)
         return "json_array"
+    if text.startswith("{") and text.split("\n", 1)[0].strip() == "{":
+        raise ValidationFailed(_one_object_over_lines(facts, text))
     for number, line in enumerate(_checked_lines(facts, text), start=1):
         if line.strip():
             record = _loads(facts, line, number)
@@ -258,6 +260,31 @@ def _check_json(facts: FileFacts, text: str) -> str:
             if clash:
                 raise ValidationFailed(f"{facts.filename} line {number}: {clash}")
     return "json"
+
+
+def _one_object_over_lines(facts: FileFacts, text: str) -> str:
+    """What to say of a file that opens one JSON object over several lines (an API response
+    saved as it came), not JSON lines: and where its records are, when a whole file shows."""
+    message = (
+        f"{facts.filename} is one JSON object written over several lines, not JSON lines "
+        "(an object per line) or an array of objects"
+    )
+    parsed = json_problem(text) if facts.complete else None
+    document = parsed.value if isinstance(parsed, Parsed) else None
+    lists = [
+        (key, len(value))
+        for key, value in (document.items() if isinstance(document, dict) else ())
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+    ]
+    if len(lists) != 1:
+        return message + "; write its records one per line (e.g. with jq -c)"
+    key, count = lists[0]
+    path = f".{key}[]" if key.isidentifier() else f".[{json.dumps(key)}][]"
+    stem = facts.filename.rsplit(".", 1)[0]
+    return (
+        f"{message}; its {count:,} records look to be in {key!r}: write them one per line, "
+        f"e.g. jq -c '{path}' {facts.filename} > {stem}.jsonl"
+    )
 
 
 def _loads(facts: FileFacts, text: str, line: int | None = None) -> object:
