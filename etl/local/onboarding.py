@@ -298,6 +298,13 @@ def new_dataset(name: str, source: Path, into: str | None, force: bool = False) 
         raise OnboardingError(f"cannot read {source.name} as {data_format}: {error}") from None
     if profile.rows == 0:
         raise OnboardingError(f"{source.name} has no data rows: nothing to profile")
+    wrapped = _records_inside(profile) if profile.rows == 1 else None
+    if wrapped:
+        raise OnboardingError(
+            f"{source.name} has one record, whose {wrapped!r} is a list of objects: an API "
+            "response? A feed has a record per line; write them so, e.g. "
+            f"jq -c '.{wrapped}[]' {source.name} > {source.stem}.jsonl"
+        )
     if not profile.columns:
         raise OnboardingError(f"{source.name} has no columns")
     clash = name_clash(list(profile.file_names), "columns")
@@ -684,6 +691,19 @@ def _round_up(value: float) -> float:
 # --- the spec, as commented YAML --------------------------------------------------------
 
 
+def _records_inside(profile: SampleProfile) -> str | None:
+    """The column of a one-record JSON sample holding a list of objects (``data[].id``):
+    the records of an API response saved whole, which the feed should carry one per line."""
+    lists = [
+        c.name
+        for c in profile.columns
+        if c.nested
+        and c.is_text_source
+        and any(f.startswith(f"{c.name}[].") for f in c.nested_fields)
+    ]
+    return lists[0] if len(lists) == 1 and lists[0].isidentifier() else None
+
+
 def _nested_shape(column: ColumnProfile) -> str:
     """A nested column as a person reads it: Parquet's own type, or for JSON (read as text)
     whether it holds objects or lists and the fields seen (``items[].sku, items[].qty``)."""
@@ -839,6 +859,8 @@ def _columns_section(proposal: Proposal) -> list[str]:
         lines.append(
             _with_comment(f"  {_yaml(column.name)}: {body}", _column_comment(column, proposal))
         )
+    if all(c.nested for c in proposal.profile.columns):
+        lines[lines.index("columns:")] = "columns: {}  # every column is nested: none to type"
     return [*lines, ""]
 
 

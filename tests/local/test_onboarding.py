@@ -484,6 +484,36 @@ def test_a_nested_column_without_pii_passes_through(datasets_dir, tmp_path):
     assert "# tags: a nested column (a list of values), passed through" in text
 
 
+def test_a_feed_of_nested_columns_only_onboards_and_runs(datasets_dir, tmp_path, spark):
+    """An event feed of objects alone ({"user": {...}, "items": [...]}) lists no column."""
+    records = [
+        {"user": r["user"], "items": [{"sku": "a", "qty": r["id"]}]} for r in nested_records()
+    ]
+    sample = tmp_path / "s.json"
+    sample.write_text("".join(json.dumps(r) + "\n" for r in records))
+    spec, _, written = propose(datasets_dir, sample)
+    assert spec.columns == () and [(p.column, p.treatment) for p in spec.pii] == [("user", "drop")]
+    assert "columns: {}  # every column is nested" in written.spec_path.read_text()
+    schema = pin_text_columns(infer_schema(spark, str(sample), "json", spec), spec)
+    curated = transform_dataset(
+        read_raw(spark, str(sample), "json", schema, dataset=spec), spec, date(2026, 11, 26)
+    )
+    assert sorted(row["items"][0]["qty"] for row in curated.collect()) == list(range(30))
+    assert "user" not in curated.columns
+
+
+def test_an_api_response_saved_on_one_line_is_refused_with_where_its_records_are(
+    datasets_dir, tmp_path, capsys
+):
+    (tmp_path / "api.json").write_text(json.dumps({"data": nested_records(), "page": 1}) + "\n")
+    assert main(["datasets", "new", "feed", "--from", str(tmp_path / "api.json")]) == 2
+    assert one_line_error(capsys) == (
+        "error: api.json has one record, whose 'data' is a list of objects: an API response? "
+        "A feed has a record per line; write them so, e.g. jq -c '.data[]' api.json > api.jsonl"
+    )
+    assert not datasets_dir.exists()
+
+
 # --- formats -----------------------------------------------------------------------------
 
 
