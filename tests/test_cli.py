@@ -18,6 +18,7 @@ import etl
 from etl.cli.main import main
 from etl.core import progress
 from etl.jobs import progress as spark_progress
+from etl.local import history
 from etl.storage.catalog import LocalCatalog
 from etl.storage.lake import Lake
 
@@ -253,6 +254,34 @@ def test_a_file_that_fails_the_quality_gate_exits_4_and_writes_nothing(json_lake
 def test_a_missing_input_file_is_a_one_line_error(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope.json"), "--lake", str(tmp_path)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_several_files_run_one_after_the_other_past_a_failure(sample_dir, tmp_path, capsys):
+    """A backfill: each file its own execution; a bad one is recorded and the rest still run."""
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b'{"id": 1, "name": "Jos\xe9"}\n')  # Latin-1, not UTF-8
+    files = [sample_dir / "orders.json", bad, sample_dir / "orders.csv"]
+    lake_root = tmp_path / "lake"
+
+    options = ["--lake", str(lake_root), "--run-date", RUN_DATE.isoformat(), "--json"]
+    code = main(["run", *map(str, files), *options])
+
+    out, err = capsys.readouterr()
+    assert code == 3  # the validation failure's, though the run after it succeeded
+    results = [json.loads(line) for line in out.splitlines()]
+    assert [r["status"] for r in results] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [Path(r["source"]).name for r in results] == ["orders.json", "orders.csv"]
+    assert err.splitlines()[-1] == f"3 files: 2 succeeded; {bad} failed (exit 3)"
+    executions = history.list_executions(Lake.local(str(lake_root)))["executions"]
+    assert sorted(e["status"] for e in executions) == ["FAILED", "SUCCEEDED", "SUCCEEDED"]
+
+
+def test_a_backfill_with_a_missing_file_runs_none(sample_dir, tmp_path, capsys):
+    lake_root = tmp_path / "lake"
+    args = ["run", str(sample_dir / "orders.json"), str(tmp_path / "typo.json")]
+    assert main([*args, "--lake", str(lake_root)]) == 2
+    assert "typo.json: no such file" in capsys.readouterr().err
+    assert not (lake_root / "raw").exists()
 
 
 def test_a_bad_run_date_is_rejected_by_the_parser(tmp_path, capsys):

@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", parents=[lake_parent], help="land a file and run every stage")
     run.add_argument(
         "file",
-        help="a .json/.jsonl/.ndjson/.csv/.tsv/.txt file (or .gz of one) or .parquet to process",
+        nargs="+",
+        help="a .json/.jsonl/.ndjson/.csv/.tsv/.txt file (or .gz of one) or .parquet to process; "
+        "several run one after the other (a backfill), in one Spark JVM",
     )
     run.add_argument(
         "--run-date",
@@ -136,6 +138,12 @@ def today_utc() -> date:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    missing = [f for f in args.file if not Path(f).is_file()]
+    if missing:  # before any run: a backfill with a typo stops before it starts
+        print(f"error: {missing[0]}: no such file", file=sys.stderr)
+        return 2
+    if len(args.file) > 1:
+        return _run_each(args)
     if args.report:  # the run as usual, then its report (etl/cli/report.py), path last
         from etl.cli.report import run_then_report
 
@@ -144,10 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     from etl.local.pipeline import run_pipeline
 
-    source = Path(args.file)
-    if not source.is_file():
-        print(f"error: {args.file}: no such file", file=sys.stderr)
-        return 2
+    source = Path(args.file[0])
     lake = Lake.local(args.lake)
     run_date = args.run_date or today_utc()
     say = progress.current().state  # live rows in a terminal, plain lines elsewhere
@@ -177,12 +182,36 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Now, not at interpreter exit: the workflow's thread would go on publishing.
         os._exit(INTERRUPTED)
     print(
-        json.dumps(result.to_dict(), indent=2, default=str) if args.json else render_summary(result)
+        json.dumps(
+            result.to_dict(), indent=None if getattr(args, "json_lines", False) else 2, default=str
+        )
+        if args.json
+        else render_summary(result)
     )
     return 0
 
 
 INTERRUPTED = 130
+
+
+def _run_each(args: argparse.Namespace) -> int:
+    """``etl run`` of several files: each its own execution, in order, all of them run
+    whatever one ends in (each is recorded); the exit code is the first failure's. With
+    ``--json`` each result is one line (JSON lines)."""
+    codes: list[tuple[str, int]] = []
+    for number, file in enumerate(args.file, start=1):
+        if number > 1 and not args.json:
+            print(flush=True)  # a blank line between one run's summary and the next
+        print(f"[{number}/{len(args.file)}] {file}", file=sys.stderr, flush=True)
+        one = argparse.Namespace(**vars(args) | {"file": [file], "json_lines": True})
+        codes.append((file, cmd_run(one)))
+    failed = [(file, code) for file, code in codes if code]
+    print(
+        f"{len(codes)} files: {len(codes) - len(failed)} succeeded"
+        + "".join(f"; {file} failed (exit {code})" for file, code in failed),
+        file=sys.stderr,
+    )
+    return failed[0][1] if failed else 0
 
 
 def _interrupted(_signum, _frame) -> None:
