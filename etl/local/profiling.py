@@ -69,6 +69,8 @@ PARQUET_TYPES = {
     "TIMESTAMP_MS": "timestamp",
     "TIMESTAMP_S": "timestamp",
     "TIMESTAMP_NS": "timestamp",
+    "TIMESTAMPTZ": "timestamp",
+    "TIMESTAMPTZ_NS": "timestamp",  # pandas' tz-aware datetimes
 }
 NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
 

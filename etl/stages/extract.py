@@ -9,10 +9,15 @@ the name's last extension; such a file is read by one task (gzip cannot be split
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType, _parse_datatype_string
 
+from etl.core.conventions import sql_identifier
 from etl.core.spec import DatasetSpec
+from etl.storage import lake as lake_io
 
 SPARK_FORMATS = {"json": "json", "json_array": "json", "csv": "csv", "parquet": "parquet"}
 READ_OPTIONS = {
@@ -25,6 +30,10 @@ READ_OPTIONS = {
     "parquet": {},
 }
 CORRUPT_RECORD_COLUMN = "_corrupt_record"
+# Spark 3.5 (AWS Glue 5.1) refuses a Parquet timestamp in nanoseconds, pandas' and
+# pyarrow's default ("Illegal Parquet type: INT64 (TIMESTAMP(NANOS,false))"); with this
+# set it reads the number stored, which ``_read_parquet`` makes a timestamp.
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
 
 
 def read_raw(
@@ -47,6 +56,8 @@ def read_raw(
     reader = spark.read.format(SPARK_FORMATS[data_format]).options(**READ_OPTIONS[data_format])
     if data_format == "csv" and dataset is not None:
         reader = reader.options(**csv_options(dataset))
+    if data_format == "parquet":
+        return _read_parquet(spark, uri, schema)
     if schema is not None:
         reader = reader.schema(schema)
     elif data_format == "csv" and infer_csv_types:
@@ -62,3 +73,37 @@ def csv_options(dataset: DatasetSpec) -> dict[str, str]:
     if marker is not None:
         options["nullValue"] = marker
     return options
+
+
+def _read_parquet(spark: SparkSession, uri: str, schema: StructType | str | None) -> DataFrame:
+    """A Parquet file, its nanosecond timestamps (top-level columns) read as the longs they
+    are stored as and made timestamps, the sub-microsecond digits dropped."""
+    nanos = nanosecond_columns(uri)
+    reader = spark.read.format("parquet")
+    if not nanos:
+        return (reader.schema(schema) if schema is not None else reader).load(uri)
+    spark.conf.set(NANOS_AS_LONG, "true")
+    if schema is not None:
+        given = _parse_datatype_string(schema) if isinstance(schema, str) else schema
+        schema = StructType(
+            [StructField(f.name, LongType()) if f.name in nanos else f for f in given.fields]
+        )
+        reader = reader.schema(schema)
+    df = reader.load(uri)
+    micros = {c: F.expr(_floor_to_micros(sql_identifier(c))) for c in nanos}
+    return df.withColumns({c: value for c, value in micros.items() if c in df.columns})
+
+
+def _floor_to_micros(nanos: str) -> str:
+    """Spark SQL: the timestamp of ``nanos`` since 1970, floored to the microsecond (``div``
+    alone truncates toward zero, a microsecond late before 1970)."""
+    return f"timestamp_micros(({nanos} - pmod({nanos}, 1000)) div 1000)"
+
+
+def nanosecond_columns(uri: str) -> list[str]:
+    """The top-level columns of the Parquet file at ``uri`` holding nanosecond timestamps,
+    from its footer."""
+    fs, path = lake_io.filesystem(uri)
+    with fs.open_input_file(path) as handle:
+        schema = pq.read_schema(handle)
+    return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]

@@ -536,6 +536,20 @@ def test_parquet_keeps_the_files_own_types(datasets_dir, tmp_path):
     assert spec.time_column == "at"
 
 
+def test_pandas_nanosecond_timestamps_naive_or_utc_are_timestamps(datasets_dir, tmp_path):
+    """What DataFrame.to_parquet writes for datetime64[ns] and datetime64[ns, UTC]."""
+    stamps = [datetime(2024, 1, d) for d in (1, 2, 3)]
+    sample = write_parquet(
+        tmp_path / "s.parquet",
+        id=pa.array([1, 2, 3], pa.int64()),
+        at=pa.array(stamps, pa.timestamp("ns")),
+        at_utc=pa.array(stamps, pa.timestamp("ns", tz="UTC")),
+    )
+    spec, _, written = propose(datasets_dir, sample)
+    assert column_types(spec)["at"] == column_types(spec)["at_utc"] == ("timestamp", None)
+    assert "nested" not in written.summary()
+
+
 def test_parquet_decimals_and_unsigned_integers_are_typed_not_nested(datasets_dir, tmp_path):
     """DuckDB names them DECIMAL(10,2) and UBIGINT: Spark decimals, numbers with a range."""
     sample = write_parquet(
