@@ -79,6 +79,17 @@ def test_the_summary_reports_rows_score_and_outputs_of_each_task(spark, sample_d
     assert {Path(o).parts[-4] for o in job["outputs"]} == {"orders", "daily_sales"}
 
 
+def test_the_summary_counts_the_rows_the_regions_table_did_not_know(spark, json_run):
+    root, summary, progress_lines = json_run
+    curated = curated_rows(spark, root)
+    unknown = curated.where("region_code IS NOT NULL AND region_name IS NULL").count()
+    assert unknown > 0  # the sample has region codes the regions table lacks, on purpose
+    assert summary["unmatched"] == {"regions": unknown}
+    assert f"warning: {unknown:,} of {curated.count():,} orders rows have a region_code" in (
+        progress_lines
+    )
+
+
 def test_progress_names_each_task_state_as_it_is_entered(json_run):
     lines = [line for line in json_run[2].splitlines() if line.startswith("-> ")]
     entered = [line.split()[1] for line in lines]

@@ -233,6 +233,9 @@ def render_summary(result) -> str:
         lines.append(f"quality:  {result.quality.get('qualityScore')} / 100")
     if result.rows:
         lines.append(f"rows:     {RowCounts(**result.rows).describe()}")
+    for table, missed in (result.unmatched or {}).items():
+        written = result.rows["written"] if result.rows else 0
+        lines.append(f"lookup:   {table}: {missed:,} of {written:,} rows not found (nulls joined)")
     lines += [f"output:   {o}" for o in outputs]
     if result.spark:
         lines.append(f"spark:    {result.spark}")

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql.types import StructType
 
 from etl.core.accounting import RowCounts
@@ -73,6 +73,8 @@ class JobOutcome:
     analytics: list[Published]
     quarantine: list[Published] = field(default_factory=list)
     rows: RowCounts | None = None
+    # Per reference table: the curated rows whose key it does not know (nulls joined).
+    unmatched: dict[str, int] = field(default_factory=dict)
 
 
 def new_run_id(run_date: date) -> str:
@@ -208,7 +210,23 @@ def _steps(
             location = lake.analytics_table_path(summary.name)
             pointers = _pointers(catalog, dataset.database, summary.name, location)
             clear_partition(join(location, *segments), pointers)
-    return JobOutcome(rows.written, loaded.curated, analytics, loaded.quarantine, rows)
+    _warn_unmatched(dataset, staged.unmatched, rows.written)
+    return JobOutcome(
+        rows.written, loaded.curated, analytics, loaded.quarantine, rows, staged.unmatched
+    )
+
+
+def _warn_unmatched(dataset: DatasetSpec, unmatched: dict[str, int], written: int) -> None:
+    """Say (in the job's log) which reference tables lacked keys curated rows have."""
+    for reference in dataset.references:
+        missed = unmatched.get(reference.table, 0)
+        if missed:
+            print(
+                f"warning: {missed:,} of {written:,} {dataset.name} rows have a "
+                f"{'/'.join(reference.feed_key)} that reference {reference.table} lacks: "
+                f"{', '.join(reference.curated_columns)} null in them",
+                file=sys.stderr,
+            )
 
 
 def _stage_raw_file(
@@ -271,6 +289,7 @@ class Staged:
     curated_schema: StructType
     quarantine_schema: StructType
     profile: QualityProfile
+    unmatched: dict[str, int] = field(default_factory=dict)  # per reference: rows it lacks
 
 
 @dataclass(frozen=True)
@@ -313,8 +332,9 @@ def stage_records(
     checked = check_records(records, dataset, run_date, distinct=exact)
     checked = keep_between_writes(checked)
     staging = Staging.of(lake, run_id)
+    unmatched = Observation() if dataset.references else None
     try:
-        curated = curate(checked, dataset, run_date, references, steps)
+        curated = curate(checked, dataset, run_date, references, steps, unmatched)
         rejected = quarantine_records(checked, dataset, run_date, source, run_id)
         if conform is not None:
             curated = conform(dataset.curated_table, curated)
@@ -329,7 +349,8 @@ def stage_records(
         raise
     finally:
         checked.unpersist()
-    return Staged(staging, curated.schema, rejected.schema, measured())
+    misses = {t: int(n or 0) for t, n in unmatched.get.items()} if unmatched else {}
+    return Staged(staging, curated.schema, rejected.schema, measured(), misses)
 
 
 # Spark compresses a cached column only after gathering, batch by batch and in Scala hash

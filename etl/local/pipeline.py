@@ -73,6 +73,8 @@ class RunResult:
     quality: dict | None = None
     # Where every record read went: {"read", "written", "duplicates", "rejected": {rule: n}}.
     rows: dict | None = None
+    # Per reference table: the curated rows whose key it did not know (their columns null).
+    unmatched: dict | None = None
     error: str = ""
     stages: list[StageResult] = field(default_factory=list)
     spark: str = ""  # which JVM ran it: the Spark server's (etl spark start) or its own
@@ -128,6 +130,7 @@ def run_pipeline(
     result.stages += _task_stages(record, result.quality, outcome)
     if outcome is not None and outcome.rows is not None:
         result.rows = outcome.rows.to_dict()
+        result.unmatched = outcome.unmatched or None
     if execution["status"] == "SUCCEEDED":
         return result
     raise _execution_error(record, result)

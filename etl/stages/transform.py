@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, Observation, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -178,25 +178,56 @@ def derive_columns(derived: dict[str, str]) -> Transform:
     return _transform
 
 
-def join_reference(table: DataFrame, reference: Reference) -> Transform:
+def join_reference(table: DataFrame, reference: Reference, found: str | None = None) -> Transform:
     """Left-join the reference table's columns on its key (broadcast: reference tables are
     small); rows with an unknown key get nulls. The input's columns keep their order.
 
     The key is matched with the feed's ``join_on`` columns and the joined columns take their
     curated names (``rename``), so the same table can serve feeds that name things otherwise.
+    ``found`` names an added column, true where the key was found (null where not).
     """
 
     def _transform(df: DataFrame) -> DataFrame:
         _require(df, *reference.feed_key)
         pairs = zip(reference.key, reference.feed_key, strict=True)
         names = zip(reference.columns, reference.curated_columns, strict=True)
+        marker = [F.lit(True).alias(found)] if found else []
         lookup = F.broadcast(
             table.select(
-                *[named(k).alias(o) for k, o in pairs], *[named(c).alias(n) for c, n in names]
+                *[named(k).alias(o) for k, o in pairs],
+                *[named(c).alias(n) for c, n in names],
+                *marker,
             )
         )
         joined = df.join(lookup, on=list(reference.feed_key), how="left")
-        return joined.select(*all_named([*df.columns, *reference.curated_columns]))
+        kept = [*df.columns, *reference.curated_columns, *([found] if found else [])]
+        return joined.select(*all_named(kept))
+
+    return _transform
+
+
+def join_references(
+    dataset: DatasetSpec, references: dict[str, DataFrame], unmatched: Observation | None = None
+) -> Transform:
+    """Every reference join of the dataset, in order. With ``unmatched``, the Observation
+    counts, per reference table, the rows whose key it does not know (a null key aside):
+    rows that get nulls for its columns, which nothing else would tell."""
+
+    def _transform(df: DataFrame) -> DataFrame:
+        found = _unused_names(df, "_found_", len(dataset.references)) if unmatched else []
+        for index, reference in enumerate(dataset.references):
+            marker = found[index] if unmatched else None
+            df = df.transform(join_reference(references[reference.table], reference, marker))
+        if not unmatched or not dataset.references:
+            return df
+        misses = []
+        for reference, marker in zip(dataset.references, found, strict=True):
+            keyed = F.lit(True)
+            for key in reference.feed_key:
+                keyed = keyed & named(key).isNotNull()
+            missed = F.when(keyed & F.col(marker).isNull(), 1).otherwise(0)
+            misses.append(F.sum(missed).alias(reference.table))
+        return df.observe(unmatched, *misses).drop(*found)
 
     return _transform
 
@@ -496,11 +527,13 @@ def curate(
     run_date: date,
     references: dict[str, DataFrame] | None = None,
     steps: Sequence[Transform] = (),
+    unmatched: Observation | None = None,
 ) -> DataFrame:
     """The curated table from ``check_records``' output: the records that break no rule,
     cleansed, standardised, enriched, PII-treated and partitioned.
 
-    ``references`` maps each reference table's name to its DataFrame; ``steps`` are the
+    ``references`` maps each reference table's name to its DataFrame (``unmatched``, if
+    given, counts the rows each does not know: ``join_references``); ``steps`` are the
     dataset's own ``steps.py`` functions, run after the reference joins. Steps must keep
     every row (the job checks that every record is accounted for). Every step names the
     feed's columns until, after the PII treatment, they take their ``curated_name``; the
@@ -517,8 +550,7 @@ def curate(
         .transform(compose_timestamps(dataset.timestamps))
         .transform(derive_columns(dataset.derived))
     )
-    for reference in dataset.references:
-        df = df.transform(join_reference(references[reference.table], reference))
+    df = df.transform(join_references(dataset, references, unmatched))
     for step in steps:
         df = df.transform(step)
     time_column = dataset.curated(dataset.time_column) if dataset.time_column else None

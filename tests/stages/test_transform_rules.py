@@ -7,6 +7,7 @@ import hashlib
 from datetime import date, datetime
 
 import pytest
+from pyspark.sql import Observation
 from pyspark.testing import assertDataFrameEqual
 
 from etl.core.conventions import PROCESS_PARTITIONS
@@ -292,3 +293,30 @@ def test_without_column_order_curated_keeps_the_specs_order_not_sparks_alphabeti
     checked = T.check_records(df, spec, date(2026, 11, 26))
     curated = T.curate(checked, spec, date(2026, 11, 26))
     assert curated.columns[:4] == ["id", "remark", "email_masked", "twice"]
+
+
+def test_rows_a_reference_table_does_not_know_are_counted_per_table(spark):
+    """A left join fills unknown keys with nulls: only a count tells how many did."""
+    df = spark.createDataFrame(
+        [(1, "r1", "s1"), (2, "r9", "s1"), (3, None, "s8"), (4, "r9", None)],
+        "id int, region string, store string",
+    )
+    spec = DatasetSpec(
+        name="d",
+        columns=(Column("id", "int"), Column("region"), Column("store")),
+        references=(
+            Reference("regions", "regions.csv", key=("region",), columns=("region_name",)),
+            Reference("stores", "stores.csv", key=("store",), columns=("store_name",)),
+        ),
+    )
+    tables = {
+        "regions": spark.createDataFrame([("r1", "North")], "region string, region_name string"),
+        "stores": spark.createDataFrame([("s1", "Main")], "store string, store_name string"),
+    }
+    unmatched = Observation()
+    checked = T.check_records(df, spec, RUN_DATE)
+    curated = T.curate(checked, spec, RUN_DATE, tables, unmatched=unmatched)
+
+    assert "_found_0" not in curated.columns and curated.count() == 4
+    # A null key is not counted: it asks the table nothing.
+    assert unmatched.get == {"regions": 2, "stores": 1}
