@@ -98,6 +98,7 @@ class ExecutionFacts:
     job_quality: dict | None = None  # the job gate's kept record (etl.storage.quality_results)
     tables: list[TableFacts] = field(default_factory=list)
     rows: dict | None = None  # row accounting, when the job reports it
+    unmatched: dict | None = None  # per reference table, the rows whose key it lacked
 
 
 def execution_input(execution: dict) -> dict:
@@ -167,6 +168,7 @@ def gather(record: dict, services, stopped: bool = True) -> ExecutionFacts:
         facts.tables = _tables(outcome, services, facts)
     rows = getattr(outcome, "rows", None) or state_value(events, "rows")
     facts.rows = asdict(rows) if is_dataclass(rows) else rows
+    facts.unmatched = getattr(outcome, "unmatched", None) or None
     return facts
 
 
@@ -352,6 +354,8 @@ def _execution_facet(facts: ExecutionFacts, kind: str) -> dict:
             facet["threshold"] = facts.quality.get("threshold")
         if facts.rows:
             facet["rows"] = facts.rows
+        if facts.unmatched:
+            facet["unmatched"] = facts.unmatched
     return facet
 
 

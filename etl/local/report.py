@@ -51,6 +51,7 @@ class ReportFacts:
     lineage_events: list[dict] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)  # lineage output datasets
     rows: dict | None = None
+    unmatched: dict | None = None  # per reference table, the written rows whose key it lacked
     validation_result: dict | None = None  # the Lambda's validation verdict
     distinct_counts: dict[str, int] = field(default_factory=dict)  # per column, raw file
 
@@ -107,6 +108,7 @@ def gather(lake: Lake, execution_id: str | None = None) -> ReportFacts:
     if ended:
         facts.outputs = ended[-1].get("outputs", [])
         facts.rows = lineage.execution_of(ended[-1]).get("rows")
+        facts.unmatched = lineage.execution_of(ended[-1]).get("unmatched")
     facts.rows = facts.rows or history.state_value(events, "rows")
     return facts
 
@@ -237,7 +239,7 @@ def render(facts: ReportFacts, data_docs: str | None = None) -> str:
         _header(facts),
         _cards(facts),
         _section("Workflow", _workflow(facts), "workflow"),
-        _section("Row flow", _row_flow(row_flow(facts)), "rows"),
+        _section("Row flow", _row_flow(row_flow(facts)) + _lookups(facts), "rows"),
         _section("Stage timings", _timings(facts), "timings"),
         _section("Quality", _quality(facts, data_docs), "quality"),
         _section("Outputs", _outputs(facts), "outputs"),
@@ -422,6 +424,17 @@ def _row_flow(flow: RowFlow) -> str:
     )
     note = f"<p class='note'>{escape(flow.note)}</p>" if flow.note else ""
     return f"<p class='sub'>read {flow.read:,} → written {_n(flow.written)}</p>{svg}{table}{note}"
+
+
+def _lookups(facts: ReportFacts) -> str:
+    """The written rows each reference table did not know (their joined columns null)."""
+    if not facts.unmatched:
+        return ""
+    found = [f"{escape(t)}: {n:,}" for t, n in facts.unmatched.items()]
+    return (
+        "<p class='note' data-flow='lookups'>Written rows whose key a reference table lacks "
+        f"(its columns null in them): {', '.join(found)}.</p>"
+    )
 
 
 def _timings(facts: ReportFacts) -> str:

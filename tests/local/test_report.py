@@ -119,6 +119,22 @@ def test_the_row_flow_shows_rows_read_and_written(page, reported_run):
     assert f"read {quality['totalRecords']:,} → written {written:,}" in text
 
 
+def test_the_row_flow_says_how_many_rows_the_regions_table_did_not_know(page, reported_run):
+    curated = reported_run.lake / "curated" / "processed" / "orders"
+    tables = [
+        pq.read_table(f, columns=["region_code", "region_name"]) for f in curated.rglob("*.parquet")
+    ]
+    unknown = sum(
+        1
+        for table in tables
+        for code, name in zip(*table.to_pydict().values(), strict=True)
+        if code is not None and name is None
+    )
+    assert unknown > 0  # the sample has region codes the regions table lacks, on purpose
+    assert f"regions: {unknown:,}." in " ".join(page.text)
+    assert "lookups" in {a["data-flow"] for a in page.attrs("data-flow")}
+
+
 def test_the_quality_section_shows_the_score_and_per_column_counts(page, reported_run):
     quality = state_output(history(reported_run), "qualityResult")
     [score] = page.attrs("data-score")
