@@ -15,7 +15,7 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 import etl
-from etl.cli.main import main
+from etl.cli.main import date_in_name, main
 from etl.core import progress
 from etl.jobs import progress as spark_progress
 from etl.local import history
@@ -293,6 +293,45 @@ def test_a_backfill_with_a_missing_file_runs_none(sample_dir, tmp_path, capsys):
     assert main([*args, "--lake", str(lake_root)]) == 2
     assert "typo.json: no such file" in capsys.readouterr().err
     assert not (lake_root / "raw").exists()
+
+
+def test_a_backfill_takes_each_files_run_date_from_its_name(sample_dir, tmp_path, capsys):
+    files = [tmp_path / "orders_2026-11-25.json", tmp_path / "orders20261126.json"]
+    for file in files:
+        shutil.copy(sample_dir / "orders.json", file)
+    lake_root = tmp_path / "lake"
+    args = ["run", *map(str, files), "--lake", str(lake_root), "--run-date", "from-name"]
+
+    assert main([*args, "--json"]) == 0
+
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["run_date"] for r in results] == ["2026-11-25", "2026-11-26"]
+    days = sorted(p.name for p in (lake_root / CURATED).glob("process_year=2026/*/*"))
+    assert days == ["process_day=25", "process_day=26"]
+
+
+def test_from_name_refuses_a_file_without_a_date_before_running_any(sample_dir, tmp_path, capsys):
+    lake_root = tmp_path / "lake"
+    dated = tmp_path / "orders_2026-11-25.json"
+    shutil.copy(sample_dir / "orders.json", dated)
+    args = ["run", str(dated), str(sample_dir / "orders.json"), "--run-date", "from-name"]
+    assert main([*args, "--lake", str(lake_root)]) == 2
+    assert "orders.json: no date in its name" in capsys.readouterr().err
+    assert not (lake_root / "raw").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [
+        ("orders_2026-11-01.csv", date(2026, 11, 1)),
+        ("export20261102.csv.gz", date(2026, 11, 2)),
+        ("v2-2026-13-01_2026-11-03.json", date(2026, 11, 3)),  # month 13 is no date
+        ("orders_120261101.csv", None),  # nine digits: no date
+        ("orders.csv", None),
+    ],
+)
+def test_the_date_in_a_file_name(name, found):
+    assert date_in_name(f"/data/{name}") == found
 
 
 def test_a_bad_run_date_is_rejected_by_the_parser(tmp_path, capsys):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -49,11 +50,30 @@ as ABORTED).
 """
 
 
-def run_date_arg(text: str) -> date:
+RUN_DATE_FROM_NAME = "from-name"
+DATE_IN_NAME = re.compile(r"(?<![0-9])([0-9]{4})-?([0-9]{2})-?([0-9]{2})(?![0-9])")
+
+
+def run_date_arg(text: str) -> date | str:
+    if text == RUN_DATE_FROM_NAME:
+        return text
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date in YYYY-MM-DD form (or {RUN_DATE_FROM_NAME})"
+        ) from None
+
+
+def date_in_name(path: str) -> date | None:
+    """The first date a file's name holds (``orders_2026-11-01.csv``, ``export20261101.csv``):
+    a backfill's run date per file (``--run-date from-name``)."""
+    for match in DATE_IN_NAME.finditer(Path(path).name):
+        try:
+            return date(*map(int, match.groups()))
+        except ValueError:
+            continue
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--run-date",
         type=run_date_arg,
         default=None,
-        help="the run's logical date, YYYY-MM-DD (default: today, UTC)",
+        help="the run's logical date, YYYY-MM-DD (default: today, UTC); from-name: the date "
+        "in each file's name (orders_2026-11-01.csv, export20261101.csv), for a backfill",
     )
     run.add_argument(
         "--dataset",
@@ -142,6 +163,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if missing:  # before any run: a backfill with a typo stops before it starts
         print(f"error: {missing[0]}: no such file", file=sys.stderr)
         return 2
+    undated = [f for f in args.file if args.run_date == RUN_DATE_FROM_NAME and not date_in_name(f)]
+    if undated:
+        print(
+            f"error: {undated[0]}: no date in its name (YYYY-MM-DD or YYYYMMDD) for "
+            f"--run-date {RUN_DATE_FROM_NAME}",
+            file=sys.stderr,
+        )
+        return 2
     if len(args.file) > 1:
         return _run_each(args)
     if args.report:  # the run as usual, then its report (etl/cli/report.py), path last
@@ -155,6 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = Path(args.file[0])
     lake = Lake.local(args.lake)
     run_date = args.run_date or today_utc()
+    if run_date == RUN_DATE_FROM_NAME:
+        run_date = date_in_name(str(source))
     say = progress.current().state  # live rows in a terminal, plain lines elsewhere
     signal.signal(signal.SIGTERM, _interrupted)
     try:
