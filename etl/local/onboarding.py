@@ -496,12 +496,14 @@ def curated_name(name: str) -> str:
     if name in DATA_PERIOD_COLUMNS:
         return f"feed_{name}"
     snake = _snake(name)
-    return snake if re.fullmatch(r"[a-z_][a-z0-9_]*", snake) else name
+    return snake if re.fullmatch(r"[^\W\d]\w*", snake) else name
 
 
 def _snake(name: str) -> str:
+    """Lower-case snake case, letters of every script kept (``Größe (kg)`` -> ``größe_kg``,
+    ``注文ID`` -> ``注文id``): the Glue catalog takes any lower-case UTF-8 name."""
     snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-    return re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
+    return re.sub(r"\W+", "_", snake).strip("_")
 
 
 # --- the expectation suite --------------------------------------------------------------

@@ -1015,6 +1015,11 @@ def test_a_column_named_like_one_the_lake_adds_is_moved_aside_or_flagged(dataset
         ("amount", "amount"),
         ("data_month", "feed_data_month"),
         ("€", "€"),  # nothing left to name it by: the feed's name stays
+        # Letters of every script are kept: the Glue catalog takes lower-case UTF-8.
+        ("Größe (kg)", "größe_kg"),
+        ("注文ID", "注文id"),
+        ("顧客名", "顧客名"),
+        ("2nd Name", "2nd Name"),  # a name must not start with a digit: the feed's stays
     ],
 )
 def test_curated_names_are_lower_case_snake_case(feed, curated):
