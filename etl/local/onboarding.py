@@ -98,21 +98,43 @@ YAML_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 YAML_RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
 
 # PII guessed from a column's name: (what it is, name pattern, treatment).
+# Matched on the snake-cased name. Besides English: Japanese (the seed tutorial's language;
+# written without word breaks, so matched anywhere in the name), German, French, Spanish.
 PII_NAMES = (
-    ("an e-mail address", r"(^|_)(e_?mail|email_address|mail)(_|$)", "mask"),
+    (
+        "an e-mail address",
+        r"(^|_)(e_?mail|email_address|mail|courriel|correo)(_|$)|メール",
+        "mask",
+    ),
     ("an IP address", r"(^|_)(ip|ipv4|ipv6|ip_address|ip_addr)(_|$)", "hash"),
-    ("a phone number", r"phone|(^|_)(mobile|tel|fax|msisdn|cell)(_|$)", "hash"),
+    (
+        "a phone number",
+        r"phone|(^|_)(mobile|tel|fax|msisdn|cell|telefon|téléphone|teléfono|handy)(_|$)"
+        r"|電話|携帯",
+        "hash",
+    ),
     (
         "a person's name",
         r"(first|last|full|middle|given|family|maiden|customer|contact|person|user|display)"
-        r"_?name|^name$|surname",
+        r"_?name|^(name|nom|nombre)$|surname|nom_de_famille|nom_client|nombre_cliente"
+        r"|(^|_)(vorname|nachname|prénom|apellidos?)(_|$)"
+        r"|氏名|名前|姓名|顧客名|会員名|お客様名|担当者名|利用者名|受取人名|フリガナ|ふりがな",
         "hash",
     ),
-    ("a postal address", r"address|street|(^|_)addr(_|$)", "hash"),
-    ("a birth date", r"birth|(^|_)dob(_|$)", "hash"),
+    (
+        "a postal address",
+        r"address|street|(^|_)(addr|adresse|anschrift|straße|strasse|dirección|direccion)(_|$)"
+        r"|住所",
+        "hash",
+    ),
+    (
+        "a birth date",
+        r"birth|(^|_)dob(_|$)|geburtsdatum|date_de_naissance|fecha_de_nacimiento|生年月日|誕生日",
+        "hash",
+    ),
     (
         "a national identifier",
-        r"(^|_)(ssn|social_security|passport|national_id|tax_id|nin)(_|$)",
+        r"(^|_)(ssn|social_security|passport|national_id|tax_id|nin)(_|$)|マイナンバー|個人番号",
         "hash",
     ),
     ("a payment card or account", r"credit_card|card_number|(^|_)(iban|pan)(_|$)", "hash"),

@@ -407,6 +407,15 @@ def test_pii_is_guessed_from_names_and_values_and_says_why(datasets_dir, tmp_pat
     assert in_set == ["carrier"]
 
 
+def test_pii_names_in_japanese_and_european_languages_are_guessed(datasets_dir, tmp_path):
+    """The seed tutorial is Japanese; a product name (商品名, nom_produit) is no person's."""
+    header = ["顧客名", "電話番号", "住所", "Geburtsdatum", "prénom", "商品名", "nom_produit"]
+    rows = [[f"v{i}-{c}" for c in range(len(header))] for i in range(20)]
+    spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", header, rows))
+    guessed = {p.column for p in spec.pii}
+    assert guessed == {"顧客名", "電話番号", "住所", "Geburtsdatum", "prénom"}
+
+
 def test_an_email_named_column_without_addresses_is_hashed_not_masked(datasets_dir, tmp_path):
     rows = [[f"ref-{i}"] for i in range(10)]
     spec, _, _ = propose(datasets_dir, write_csv(tmp_path / "s.csv", ["email"], rows))
