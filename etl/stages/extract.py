@@ -102,8 +102,12 @@ def _floor_to_micros(nanos: str) -> str:
 
 def nanosecond_columns(uri: str) -> list[str]:
     """The top-level columns of the Parquet file at ``uri`` holding nanosecond timestamps,
-    from its footer."""
+    from its footer; none when there is no footer to read (a folder, a damaged file: Spark
+    then says what it says of them)."""
     fs, path = lake_io.filesystem(uri)
-    with fs.open_input_file(path) as handle:
-        schema = pq.read_schema(handle)
+    try:
+        with fs.open_input_file(path) as handle:
+            schema = pq.read_schema(handle)
+    except (OSError, pa.ArrowException):
+        return []
     return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]

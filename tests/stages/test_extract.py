@@ -41,3 +41,10 @@ def test_nanosecond_timestamps_spark_refuses_are_read_as_timestamps(spark, tmp_p
         rows = df.orderBy("id").collect()
         assert [r.at for r in rows] == [r.at_utc for r in rows] == STAMPS  # 789 ns dropped
     assert [r.at for r in as_ddl.orderBy("id").collect()] == STAMPS
+
+
+def test_a_damaged_parquet_file_is_left_to_spark_to_refuse(tmp_path):
+    damaged = tmp_path / "cut.parquet"
+    damaged.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")  # the magic bytes, no footer
+    assert nanosecond_columns(str(damaged)) == []
+    assert nanosecond_columns(str(tmp_path)) == []  # a folder
