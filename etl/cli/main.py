@@ -36,7 +36,7 @@ EXIT_CODES = {"INVALID_SPEC": 2, "VALIDATION_FAILED": 3, "QUALITY_CHECK_FAILED":
 EPILOG = """\
 commands:
   etl sample [--dataset NAME] [--out DIR]  write a bundled dataset's sample feed
-  etl run FILE [--dataset NAME]          land FILE in raw/incoming/ and run every stage
+  etl run FILE... [--dataset NAME]       land each FILE in raw/incoming/ and run every stage
   etl datasets list | show NAME | check | new NAME --from FILE
   etl spark start | status | stop        keep a warm Spark JVM for the runs that follow
   etl query "SQL"                        SQL (DuckDB) over the catalog's tables, e.g.
