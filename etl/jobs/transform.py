@@ -48,6 +48,7 @@ from etl.stages.transform import (
     check_records,
     curate,
     dataset_steps,
+    lookup_labels,
     quarantine_records,
 )
 from etl.storage import lake as lake_io
@@ -218,8 +219,9 @@ def _steps(
 
 def _warn_unmatched(dataset: DatasetSpec, unmatched: dict[str, int], written: int) -> None:
     """Say (in the job's log) which reference tables lacked keys curated rows have."""
-    for reference in dataset.references:
-        missed = unmatched.get(reference.table, 0)
+    labels = lookup_labels(dataset.references)
+    for reference, label in zip(dataset.references, labels, strict=True):
+        missed = unmatched.get(label, 0)
         if missed:
             print(
                 f"warning: {missed:,} of {written:,} {dataset.name} rows have a "

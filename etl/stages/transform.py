@@ -210,8 +210,8 @@ def join_references(
     dataset: DatasetSpec, references: dict[str, DataFrame], unmatched: Observation | None = None
 ) -> Transform:
     """Every reference join of the dataset, in order. With ``unmatched``, the Observation
-    counts, per reference table, the rows whose key it does not know (a null key aside):
-    rows that get nulls for its columns, which nothing else would tell."""
+    counts, per join (``lookup_labels``), the rows whose key the table does not know (a null
+    key aside): rows that get nulls for its columns, which nothing else would tell."""
 
     def _transform(df: DataFrame) -> DataFrame:
         found = _unused_names(df, "_found_", len(dataset.references)) if unmatched else []
@@ -221,15 +221,27 @@ def join_references(
         if not unmatched or not dataset.references:
             return df
         misses = []
-        for reference, marker in zip(dataset.references, found, strict=True):
+        labels = lookup_labels(dataset.references)
+        for reference, marker, label in zip(dataset.references, found, labels, strict=True):
             keyed = F.lit(True)
             for key in reference.feed_key:
                 keyed = keyed & named(key).isNotNull()
             missed = F.when(keyed & F.col(marker).isNull(), 1).otherwise(0)
-            misses.append(F.sum(missed).alias(reference.table))
+            misses.append(F.sum(missed).alias(label))
         return df.observe(unmatched, *misses).drop(*found)
 
     return _transform
+
+
+def lookup_labels(references: Sequence[Reference]) -> list[str]:
+    """Each reference join's name in the counts of ``join_references``: its table, or, for
+    a table joined more than once (airports on origin and on dest), the table and the feed's
+    key (``airports on dest``): an Observation keeps one value per name."""
+    tables = [r.table for r in references]
+    return [
+        f"{r.table} on {'/'.join(r.feed_key)}" if tables.count(r.table) > 1 else r.table
+        for r in references
+    ]
 
 
 def mask_email(value: SparkColumn) -> SparkColumn:

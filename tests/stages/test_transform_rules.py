@@ -320,3 +320,36 @@ def test_rows_a_reference_table_does_not_know_are_counted_per_table(spark):
     assert "_found_0" not in curated.columns and curated.count() == 4
     # A null key is not counted: it asks the table nothing.
     assert unmatched.get == {"regions": 2, "stores": 1}
+
+
+def airports_on(column: str) -> Reference:
+    return Reference(
+        "airports",
+        "a.csv",
+        ("faa",),
+        ("name",),
+        join_on=(column,),
+        rename={"name": f"{column}_name"},
+    )
+
+
+def test_a_table_joined_twice_has_its_misses_counted_per_join(spark):
+    """Airports on origin and on dest: one count per name would keep only the last."""
+    df = spark.createDataFrame(
+        [("JFK", "LAX"), ("XXX", "LAX"), ("YYY", "ZZZ")], "origin string, dest string"
+    )
+    airports = spark.createDataFrame(
+        [("JFK", "Kennedy"), ("LAX", "Los Angeles")], "faa string, name string"
+    )
+    spec = DatasetSpec(
+        name="d",
+        columns=(Column("origin"), Column("dest")),
+        references=(
+            airports_on("origin"),
+            airports_on("dest"),
+        ),
+    )
+    unmatched = Observation()
+    checked = T.check_records(df, spec, RUN_DATE)
+    T.curate(checked, spec, RUN_DATE, {"airports": airports}, unmatched=unmatched).collect()
+    assert unmatched.get == {"airports on origin": 2, "airports on dest": 1}
