@@ -62,6 +62,7 @@ from etl.stages.validate import (
     check_filename,
     decompressed_facts,
     name_clash,
+    records_one_per_line,
     sniff_format,
 )
 
@@ -325,7 +326,7 @@ def new_dataset(name: str, source: Path, into: str | None, force: bool = False) 
         raise OnboardingError(
             f"{source.name} has one record, whose {wrapped!r} is a list of objects: an API "
             "response? A feed has a record per line; write them so, e.g. "
-            f"jq -c '.{wrapped}[]' {source.name} > {source.stem}.jsonl"
+            + records_one_per_line(source.name, wrapped)
         )
     if not profile.columns:
         raise OnboardingError(f"{source.name} has no columns")
@@ -725,7 +726,7 @@ def _records_inside(profile: SampleProfile) -> str | None:
         and c.is_text_source
         and any(f.startswith(f"{c.name}[].") for f in c.nested_fields)
     ]
-    return lists[0] if len(lists) == 1 and lists[0].isidentifier() else None
+    return lists[0] if len(lists) == 1 else None
 
 
 def _nested_shape(column: ColumnProfile) -> str:

@@ -279,12 +279,17 @@ def _one_object_over_lines(facts: FileFacts, text: str) -> str:
     if len(lists) != 1:
         return message + "; write its records one per line (e.g. with jq -c)"
     key, count = lists[0]
-    path = f".{key}[]" if key.isidentifier() else f".[{json.dumps(key)}][]"
-    stem = facts.filename.rsplit(".", 1)[0]
     return (
         f"{message}; its {count:,} records look to be in {key!r}: write them one per line, "
-        f"e.g. jq -c '{path}' {facts.filename} > {stem}.jsonl"
+        f"e.g. {records_one_per_line(facts.filename, key)}"
     )
+
+
+def records_one_per_line(filename: str, key: str) -> str:
+    """The ``jq`` command writing the records listed under ``key`` of a JSON document one
+    per line, as JSON lines beside it."""
+    path = f".{key}[]" if key.isidentifier() else f".[{json.dumps(key)}][]"
+    return f"jq -c '{path}' {filename} > {filename.rsplit('.', 1)[0]}.jsonl"
 
 
 def _loads(facts: FileFacts, text: str, line: int | None = None) -> object:
