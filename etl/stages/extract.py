@@ -27,7 +27,7 @@ READ_OPTIONS = {
     # escape '"': a quote inside a quoted field is doubled (RFC 4180, what the csv module
     # and every spreadsheet write); Spark's default, a backslash, splits such a field.
     "csv": {"header": "true", "encoding": "UTF-8", "multiLine": "true", "escape": '"'},
-    "parquet": {},
+    "parquet": {},  # read by _read_parquet
 }
 CORRUPT_RECORD_COLUMN = "_corrupt_record"
 # Spark 3.5 (AWS Glue 5.1) refuses a Parquet timestamp in nanoseconds, pandas' and
@@ -53,11 +53,11 @@ def read_raw(
         raise ValueError(
             f"unknown data format {data_format!r}; expected one of {list(SPARK_FORMATS)}"
         )
+    if data_format == "parquet":
+        return _read_parquet(spark, uri, schema)
     reader = spark.read.format(SPARK_FORMATS[data_format]).options(**READ_OPTIONS[data_format])
     if data_format == "csv" and dataset is not None:
         reader = reader.options(**csv_options(dataset))
-    if data_format == "parquet":
-        return _read_parquet(spark, uri, schema)
     if schema is not None:
         reader = reader.schema(schema)
     elif data_format == "csv" and infer_csv_types:
