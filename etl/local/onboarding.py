@@ -895,12 +895,7 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
         return "no values in the sample: read as text"
     if column.digits and is_numeric(column.type):
         notes.append(f"{column.digits} significant digits, past a double's 15: a decimal")
-    if column.digits and not is_numeric(column.type):
-        notes.append(
-            f"text: numbers of up to {column.digits} digits, past what a decimal holds, "
-            f"e.g. {_truncate(column.example)!r}"
-        )
-    elif is_numeric(column.type) and column.minimum is not None:
+    if is_numeric(column.type) and column.minimum is not None:
         notes.append(f"{_number(column.minimum)}..{_number(column.maximum)}")
     elif column.text_number:
         span = f"{_number(column.minimum)}..{_number(column.maximum)}"
@@ -912,6 +907,11 @@ def _column_comment(column: ColumnProfile, proposal: Proposal) -> str:
     elif column.long_digits:
         notes.append(
             f"text: whole numbers past bigint (a double would round them), e.g. {column.example!r}"
+        )
+    elif column.digits:
+        notes.append(
+            f"text: numbers of up to {column.digits} digits, past what a decimal holds, "
+            f"e.g. {_truncate(column.example)!r}"
         )
     elif column.type == "string" and 0 < column.distinct <= IN_SET_MAX_VALUES:
         notes.append(f"text, {column.distinct} values, e.g. {column.example!r}")
